@@ -1,0 +1,95 @@
+//! The calls a Worker makes to a project's store, as data.
+//!
+//! The Worker sends a [`Command`] as JSON to the project's Durable Object,
+//! which runs it with [`execute`] and answers with JSON. Keeping the protocol
+//! here keeps the Durable Object a thin shell around the store.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::layer::LayerSettings;
+use crate::pool::PoolSettings;
+use crate::reservation::ReservationRequest;
+use crate::sql::Database;
+use crate::store::Store;
+use crate::template::{Limits, Template};
+
+/// One call into a project's store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    /// Create or update a pool.
+    PutPool {
+        /// Pool name.
+        pool: String,
+        /// Its settings.
+        settings: PoolSettings,
+    },
+    /// One pool with counts.
+    GetPool {
+        /// Pool name.
+        pool: String,
+    },
+    /// All pools with counts.
+    ListPools,
+    /// Start an import; answers `{"import_id": n}`.
+    BeginImport {
+        /// Pool name.
+        pool: String,
+    },
+    /// Store a batch of valid codes of an import; answers batch counts.
+    ImportBatch {
+        /// Pool name.
+        pool: String,
+        /// From [`Command::BeginImport`].
+        import_id: i64,
+        /// Trimmed, valid codes in file order.
+        codes: Vec<String>,
+    },
+    /// Create or replace a layer.
+    PutLayer {
+        /// Layer name.
+        layer: String,
+        /// Its settings and template.
+        settings: LayerSettings,
+    },
+    /// One layer.
+    GetLayer {
+        /// Layer name.
+        layer: String,
+    },
+    /// Reserve codes and read counts.
+    Reserve(ReservationRequest),
+}
+
+/// Runs a command on a store; `now` is Unix milliseconds.
+pub fn execute<D: Database>(
+    store: &Store<'_, D>,
+    command: &Command,
+    now: i64,
+) -> Result<serde_json::Value> {
+    match command {
+        Command::PutPool { pool, settings } => json(&store.put_pool(pool, settings, now)?),
+        Command::GetPool { pool } => json(&store.pool(pool)?),
+        Command::ListPools => json(&serde_json::json!({ "pools": store.pools()? })),
+        Command::BeginImport { pool } => {
+            json(&serde_json::json!({ "import_id": store.begin_import(pool, now)? }))
+        }
+        Command::ImportBatch {
+            pool,
+            import_id,
+            codes,
+        } => json(&store.import_batch(pool, *import_id, codes)?),
+        Command::PutLayer { layer, settings } => {
+            // A layer that cannot compile is refused before it is stored.
+            Template::compile(&settings.template, Limits::default())?;
+            json(&store.put_layer(layer, settings, now)?)
+        }
+        Command::GetLayer { layer } => json(&store.layer(layer)?),
+        Command::Reserve(request) => json(&store.reserve(request, now)?),
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| Error::internal(e.to_string()))
+}

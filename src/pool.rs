@@ -1,0 +1,64 @@
+//! Pools: named sets of codes, and their counts.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Checks a pool name: 1–64 characters, letters, digits and `_ - . %`.
+///
+/// The same rule holds for layer and campaign names, which also appear in URLs.
+pub fn check_name(kind: &str, name: &str) -> Result<()> {
+    let ok = (1..=64).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '%'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_request(
+            format!("invalid_{kind}_name"),
+            format!(
+                "{kind} name {name:?} is not valid: use 1-64 letters, digits, `_`, `-`, `.` or `%`"
+            ),
+        ))
+    }
+}
+
+/// How many codes a pool holds, by state.
+///
+/// `total = available + assigned + redeemed` always holds: the counters are
+/// updated in the same transaction as the codes they count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolCounts {
+    /// Every code ever imported into the pool.
+    pub total: i64,
+    /// Codes not yet handed to anyone.
+    pub available: i64,
+    /// Codes handed to a customer and not (yet) redeemed.
+    pub assigned: i64,
+    /// Codes a tracked event marked as used.
+    pub redeemed: i64,
+}
+
+/// A pool as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pool {
+    /// The pool's name, unique in the project.
+    pub name: String,
+    /// Free text for marketers ("10% off, spring campaign").
+    pub description: String,
+    /// When the pool was created (RFC 3339).
+    pub created_at: String,
+    /// Counts by state.
+    #[serde(flatten)]
+    pub counts: PoolCounts,
+}
+
+/// The body of `PUT /pools/{pool}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSettings {
+    /// Free text for marketers.
+    #[serde(default)]
+    pub description: String,
+}

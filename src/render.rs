@@ -1,0 +1,194 @@
+//! One render from plan to output: plan, reserve, render, without I/O.
+//!
+//! [`RenderJob`] is a small state machine. The caller (the Worker, or a test
+//! with a native store) performs each [`Step::Reserve`] against the store and
+//! feeds the answer back, so the same logic runs over a Durable Object call
+//! and over native SQLite. In the usual case there is exactly one
+//! reservation; a template whose assignments depend on counts may need a
+//! second round, and never consumes a code it did not show.
+
+use std::collections::BTreeMap;
+
+use minijinja::Value;
+
+use crate::error::{Error, Result};
+use crate::reservation::{Reservation, ReservationRequest, Source};
+use crate::template::{Asked, Template, Vouchers};
+
+/// Reservation rounds before a render gives up (each round corrects a plan
+/// that the real counts changed).
+pub const MAX_ROUNDS: usize = 3;
+
+/// How a render ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The output; every code in it is assigned.
+    Rendered {
+        /// The rendered text.
+        output: String,
+        /// The codes shown, by pool.
+        codes: BTreeMap<String, Vec<String>>,
+    },
+    /// A pool the template assigns from has too few codes: show nothing.
+    /// Nothing was consumed.
+    Suppressed {
+        /// The pools that ran short.
+        pools: Vec<String>,
+    },
+}
+
+/// What the caller must do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Run this reservation against the store and call [`RenderJob::resume`].
+    Reserve(ReservationRequest),
+    /// The render is over.
+    Done(Outcome),
+}
+
+/// One render of a template for one customer.
+pub struct RenderJob<'t> {
+    template: &'t Template,
+    context: Value,
+    customer_id: Option<String>,
+    source: Source,
+    layer_version: Option<i64>,
+    requested: BTreeMap<String, usize>,
+    held: Vec<String>,
+    rounds: usize,
+}
+
+impl<'t> RenderJob<'t> {
+    /// A render of `template` with `context` for a customer, on behalf of `source`.
+    pub fn new(
+        template: &'t Template,
+        context: Value,
+        customer_id: Option<String>,
+        source: Source,
+        layer_version: Option<i64>,
+    ) -> Self {
+        RenderJob {
+            template,
+            context,
+            customer_id,
+            source,
+            layer_version,
+            requested: BTreeMap::new(),
+            held: Vec::new(),
+            rounds: 0,
+        }
+    }
+
+    /// Plans the render: a dry run that learns which pools it assigns from and
+    /// counts. A template that uses no vouchers is done at once, unless it is
+    /// a stored layer, which the store must still confirm is active and current.
+    pub fn start(&mut self) -> Result<Step> {
+        let plan = Vouchers::new(BTreeMap::new(), BTreeMap::new());
+        let output = self.template.render(&self.context, &plan)?;
+        let asked = plan.asked();
+        if asked.take.is_empty() && asked.count.is_empty() && self.layer_version.is_none() {
+            return Ok(Step::Done(Outcome::Rendered {
+                output,
+                codes: BTreeMap::new(),
+            }));
+        }
+        Ok(self.reserve(asked, Vec::new()))
+    }
+
+    /// Continues with the store's answer to the last [`Step::Reserve`].
+    ///
+    /// On `Err`, call [`RenderJob::release`] to give back what is held.
+    pub fn resume(&mut self, reservation: Reservation) -> Result<Step> {
+        self.held = reservation.fresh.clone();
+        if self.rounds >= MAX_ROUNDS {
+            return Err(Error::template(
+                "template_unsettled",
+                "the template's voucher use keeps changing with the pool counts: \
+                 make assign calls depend less on count_available_codes()",
+            ));
+        }
+        if !reservation.is_complete() {
+            // With the real counts the template may assign less (e.g. a
+            // "sold out" branch): plan again before giving up.
+            let replan = Vouchers::new(BTreeMap::new(), reservation.counts);
+            self.template.render(&self.context, &replan)?;
+            let asked = replan.asked();
+            if asked.take == self.requested {
+                return Ok(Step::Done(Outcome::Suppressed {
+                    pools: reservation.short,
+                }));
+            }
+            return Ok(self.reserve(asked, Vec::new()));
+        }
+        let vouchers = Vouchers::new(reservation.codes, reservation.counts);
+        let output = self.template.render(&self.context, &vouchers)?;
+        let asked = vouchers.asked();
+        if asked.take == self.requested {
+            self.held.clear();
+            return Ok(Step::Done(Outcome::Rendered {
+                output,
+                codes: vouchers.codes().clone(),
+            }));
+        }
+        // The real counts changed what the template assigns: give back what
+        // was taken (never shown) and take what it now asks for.
+        let release = std::mem::take(&mut self.held);
+        Ok(self.reserve(asked, release))
+    }
+
+    /// A reservation that gives back codes held by an unfinished render, if any.
+    pub fn release(&mut self) -> Option<ReservationRequest> {
+        if self.held.is_empty() {
+            return None;
+        }
+        Some(ReservationRequest {
+            customer_id: self.customer_id.clone(),
+            source: self.source.clone(),
+            layer_version: None,
+            take: BTreeMap::new(),
+            count: Vec::new(),
+            release: std::mem::take(&mut self.held),
+        })
+    }
+
+    fn reserve(&mut self, asked: Asked, release: Vec<String>) -> Step {
+        self.rounds += 1;
+        self.requested = asked.take.clone();
+        Step::Reserve(ReservationRequest {
+            customer_id: self.customer_id.clone(),
+            source: self.source.clone(),
+            layer_version: self.layer_version,
+            take: asked.take,
+            count: asked.count.into_iter().collect(),
+            release,
+        })
+    }
+}
+
+impl RenderJob<'_> {
+    /// Runs the job to the end against a synchronous store (native SQLite,
+    /// or codes the caller supplies). On error, held codes are released.
+    pub fn run(
+        mut self,
+        mut reserve: impl FnMut(&ReservationRequest) -> Result<Reservation>,
+    ) -> Result<Outcome> {
+        let mut step = self.start()?;
+        loop {
+            match step {
+                Step::Done(outcome) => return Ok(outcome),
+                Step::Reserve(request) => {
+                    let next = reserve(&request).and_then(|r| self.resume(r));
+                    match next {
+                        Ok(next) => step = next,
+                        Err(err) => {
+                            if let Some(release) = self.release() {
+                                reserve(&release)?;
+                            }
+                            return Err(err);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

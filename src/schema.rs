@@ -1,0 +1,63 @@
+//! The SQLite schema of one project's store.
+//!
+//! One Durable Object holds one project, so nothing here carries a project
+//! id: per-project uniqueness of codes is a plain `UNIQUE`.
+
+/// Statements that create the schema; each is idempotent, run in order.
+pub const MIGRATIONS: &[&str] = &[
+    // Counters are kept in the pool row, updated in the same transaction as
+    // the codes, so a render reads counts without scanning codes.
+    "CREATE TABLE IF NOT EXISTS pools (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        total INTEGER NOT NULL DEFAULT 0,
+        available INTEGER NOT NULL DEFAULT 0,
+        assigned INTEGER NOT NULL DEFAULT 0,
+        redeemed INTEGER NOT NULL DEFAULT 0
+    )",
+    // state: 0 available, 1 assigned, 2 redeemed. `id` follows import order,
+    // so codes go out first in, first out.
+    "CREATE TABLE IF NOT EXISTS codes (
+        id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,
+        pool_id INTEGER NOT NULL REFERENCES pools(id),
+        state INTEGER NOT NULL DEFAULT 0,
+        import_id INTEGER NOT NULL,
+        assigned_at INTEGER,
+        customer_id TEXT,
+        source TEXT,
+        redeemed_at INTEGER
+    )",
+    // (pool_id, state, id): the next available code of a pool is one seek.
+    "CREATE INDEX IF NOT EXISTS codes_by_pool_state ON codes(pool_id, state)",
+    // per_customer mode finds a customer's code again.
+    "CREATE INDEX IF NOT EXISTS codes_by_customer ON codes(customer_id, source)
+        WHERE customer_id IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS imports (
+        id INTEGER PRIMARY KEY,
+        pool_id INTEGER NOT NULL REFERENCES pools(id),
+        started_at INTEGER NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS layers (
+        name TEXT PRIMARY KEY,
+        template TEXT NOT NULL,
+        active INTEGER NOT NULL,
+        assignment TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    )",
+];
+
+/// The integer stored in `codes.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i64)]
+pub enum CodeState {
+    /// Not yet handed out.
+    Available = 0,
+    /// Handed to a customer.
+    Assigned = 1,
+    /// Used in a purchase.
+    Redeemed = 2,
+}

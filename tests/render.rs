@@ -1,0 +1,235 @@
+//! The rules of a render, against the store on native SQLite.
+
+use std::collections::BTreeSet;
+
+use codepool::layer::{Assignment, LayerSettings};
+use codepool::pool::PoolSettings;
+use codepool::render::{Outcome, RenderJob};
+use codepool::reservation::Source;
+use codepool::sqlite::NativeDatabase;
+use codepool::store::Store;
+use codepool::template::{context_from, Limits, Template};
+use serde_json::json;
+
+const NOW: i64 = 1_764_097_200_000;
+
+fn store_with<'a>(db: &'a NativeDatabase, pools: &[(&str, &[&str])]) -> Store<'a, NativeDatabase> {
+    let store = Store::new(db);
+    store.migrate().unwrap();
+    for (pool, codes) in pools {
+        store.put_pool(pool, &PoolSettings::default(), NOW).unwrap();
+        let import = store.begin_import(pool, NOW).unwrap();
+        let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+        store.import_batch(pool, import, &codes).unwrap();
+    }
+    store
+}
+
+fn render(
+    store: &Store<'_, NativeDatabase>,
+    source: &str,
+    context: serde_json::Value,
+    customer: &str,
+) -> codepool::Result<Outcome> {
+    let template = Template::compile(source, Limits::default())?;
+    RenderJob::new(
+        &template,
+        context_from(&context),
+        Some(customer.to_owned()),
+        Source::Render,
+        None,
+    )
+    .run(|request| store.reserve(request, NOW))
+}
+
+fn rendered(outcome: Outcome) -> String {
+    match outcome {
+        Outcome::Rendered { output, .. } => output,
+        other => panic!("expected a rendered output, got {other:?}"),
+    }
+}
+
+#[test]
+fn each_render_takes_a_new_code_until_the_pool_is_empty() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("spring10", &["A", "B", "C"])]);
+    let t = "Code: {{ vouchers['spring10'].assign_available_code() }}";
+    let mut seen = BTreeSet::new();
+    for customer in ["c1", "c2", "c3"] {
+        let out = rendered(render(&store, t, json!({}), customer).unwrap());
+        seen.insert(out);
+    }
+    assert_eq!(seen.len(), 3);
+    assert_eq!(
+        render(&store, t, json!({}), "c4").unwrap(),
+        Outcome::Suppressed {
+            pools: vec!["spring10".into()]
+        }
+    );
+    let pool = store.pool("spring10").unwrap();
+    assert_eq!((pool.counts.available, pool.counts.assigned), (0, 3));
+    assert!(store.audit().unwrap().is_empty());
+}
+
+#[test]
+fn a_branch_not_taken_consumes_nothing() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("p", &["A", "B"])]);
+    let t = "{% if customer.tier == 'gold' %}{{ vouchers['p'].assign_available_code() }}{% else %}no code{% endif %}";
+    let out = rendered(render(&store, t, json!({"customer": {"tier": "silver"}}), "c1").unwrap());
+    assert_eq!(out, "no code");
+    assert_eq!(store.pool("p").unwrap().counts.available, 2);
+    let out = rendered(render(&store, t, json!({"customer": {"tier": "gold"}}), "c1").unwrap());
+    assert_eq!(out, "A");
+    assert_eq!(store.pool("p").unwrap().counts.available, 1);
+}
+
+#[test]
+fn all_or_nothing_across_pools() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("a", &["A1", "A2"]), ("b", &["B1"])]);
+    let t =
+        "{{ vouchers['a'].assign_available_code() }} {{ vouchers['b'].assign_available_code() }}";
+    assert_eq!(
+        rendered(render(&store, t, json!({}), "c1").unwrap()),
+        "A1 B1"
+    );
+    // Pool b is empty: nothing is taken from a either.
+    assert!(matches!(
+        render(&store, t, json!({}), "c2").unwrap(),
+        Outcome::Suppressed { .. }
+    ));
+    assert_eq!(store.pool("a").unwrap().counts.available, 1);
+    assert!(store.audit().unwrap().is_empty());
+}
+
+#[test]
+fn two_codes_from_one_pool_in_one_render() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("p", &["A", "B", "C"])]);
+    let t =
+        "{{ vouchers['p'].assign_available_code() }}+{{ vouchers['p'].assign_available_code() }}";
+    assert_eq!(rendered(render(&store, t, json!({}), "c1").unwrap()), "A+B");
+    // One code left, two needed: nothing taken.
+    assert!(matches!(
+        render(&store, t, json!({}), "c2").unwrap(),
+        Outcome::Suppressed { .. }
+    ));
+    assert_eq!(store.pool("p").unwrap().counts.available, 1);
+}
+
+#[test]
+fn counts_are_read_before_this_render_assigns() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("p", &["A", "B", "C"])]);
+    let t = "{{ vouchers['p'].assign_available_code() }} {{ vouchers['p'].count_available_codes() }}/{{ vouchers['p'].count_total_codes() }}";
+    assert_eq!(
+        rendered(render(&store, t, json!({}), "c1").unwrap()),
+        "A 3/3"
+    );
+    assert_eq!(
+        rendered(render(&store, t, json!({}), "c2").unwrap()),
+        "B 2/3"
+    );
+}
+
+#[test]
+fn a_sold_out_branch_renders_instead_of_suppressing() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("p", &["A"])]);
+    let t = "{% if vouchers['p'].count_available_codes() > 0 %}{{ vouchers['p'].assign_available_code() }}{% else %}sold out{% endif %}";
+    assert_eq!(rendered(render(&store, t, json!({}), "c1").unwrap()), "A");
+    assert_eq!(
+        rendered(render(&store, t, json!({}), "c2").unwrap()),
+        "sold out"
+    );
+    assert!(store.audit().unwrap().is_empty());
+}
+
+#[test]
+fn a_template_without_vouchers_needs_no_store() {
+    let template = Template::compile("Hi {{ name }}", Limits::default()).unwrap();
+    let outcome = RenderJob::new(
+        &template,
+        context_from(&json!({"name": "<b>"})),
+        None,
+        Source::Render,
+        None,
+    )
+    .run(|_| panic!("no reservation expected"))
+    .unwrap();
+    assert_eq!(rendered(outcome), "Hi &lt;b&gt;");
+}
+
+#[test]
+fn an_unknown_pool_is_a_clear_error_and_takes_nothing() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("p", &["A"])]);
+    let t =
+        "{{ vouchers['p'].assign_available_code() }}{{ vouchers['nope'].assign_available_code() }}";
+    let err = render(&store, t, json!({}), "c1").unwrap_err();
+    assert_eq!(err.code, "unknown_pool");
+    assert_eq!(store.pool("p").unwrap().counts.available, 1);
+}
+
+#[test]
+fn template_errors_name_line_and_column_and_take_nothing() {
+    let err = Template::compile("line one\n  {{ vouchers[ }}", Limits::default()).unwrap_err();
+    assert_eq!(err.code, "template_syntax_error");
+    assert!(err.message.starts_with("line 2, column"), "{}", err.message);
+
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("p", &["A"])]);
+    let t = "{{ vouchers['p'].assign_available_code() }}{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
+    let err = render(&store, t, json!({}), "c1").unwrap_err();
+    assert_eq!(err.code, "template_too_slow");
+    assert_eq!(store.pool("p").unwrap().counts.available, 1);
+}
+
+#[test]
+fn huge_output_is_refused() {
+    let t = Template::compile(
+        "{% for i in range(5000) %}{{ 'x' * 1000 }}{% endfor %}",
+        Limits::default(),
+    )
+    .unwrap();
+    let err = RenderJob::new(&t, context_from(&json!({})), None, Source::Render, None)
+        .run(|_| unreachable!())
+        .unwrap_err();
+    assert_eq!(err.code, "output_too_large");
+}
+
+#[test]
+fn per_customer_layers_give_the_same_code_again() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("p", &["A", "B", "C"])]);
+    let layer = store
+        .put_layer(
+            "welcome",
+            &LayerSettings {
+                template: "{{ vouchers['p'].assign_available_code() }}".into(),
+                active: true,
+                assignment: Assignment::PerCustomer,
+            },
+            NOW,
+        )
+        .unwrap();
+    let template = Template::compile(&layer.template, Limits::default()).unwrap();
+    let show = |customer: &str| {
+        rendered(
+            RenderJob::new(
+                &template,
+                context_from(&json!({})),
+                Some(customer.into()),
+                Source::Layer("welcome".into()),
+                Some(layer.version),
+            )
+            .run(|r| store.reserve(r, NOW))
+            .unwrap(),
+        )
+    };
+    assert_eq!(show("ada"), "A");
+    assert_eq!(show("bob"), "B");
+    assert_eq!(show("ada"), "A");
+    assert_eq!(store.pool("p").unwrap().counts.assigned, 2);
+}

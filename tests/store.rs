@@ -1,0 +1,200 @@
+//! The store's statements on native SQLite: pools, imports, reservations.
+
+use std::collections::BTreeMap;
+
+use codepool::layer::LayerSettings;
+use codepool::pool::PoolSettings;
+use codepool::reservation::{ReservationRequest, Source};
+use codepool::sqlite::NativeDatabase;
+use codepool::store::Store;
+
+const NOW: i64 = 1_764_097_200_000;
+
+fn codes(list: &[&str]) -> Vec<String> {
+    list.iter().map(|c| c.to_string()).collect()
+}
+
+fn take(pool: &str, n: usize) -> ReservationRequest {
+    ReservationRequest {
+        customer_id: Some("c1".into()),
+        source: Source::Render,
+        layer_version: None,
+        take: BTreeMap::from([(pool.to_owned(), n)]),
+        count: vec![],
+        release: vec![],
+    }
+}
+
+#[test]
+fn codes_are_unique_per_project_across_pools() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = Store::new(&db);
+    store.migrate().unwrap();
+    store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
+    store.put_pool("b", &PoolSettings::default(), NOW).unwrap();
+    let ia = store.begin_import("a", NOW).unwrap();
+    let first = store
+        .import_batch("a", ia, &codes(&["X", "Y", "X"]))
+        .unwrap();
+    assert_eq!(
+        (
+            first.imported,
+            first.duplicates_in_file,
+            first.already_in_project
+        ),
+        (2, 1, 0)
+    );
+    // A later batch of the same import repeating a code: a duplicate in the file.
+    let again = store.import_batch("a", ia, &codes(&["Y", "Z"])).unwrap();
+    assert_eq!(
+        (
+            again.imported,
+            again.duplicates_in_file,
+            again.already_in_project
+        ),
+        (1, 1, 0)
+    );
+    // Another pool's import: already in the project.
+    let ib = store.begin_import("b", NOW).unwrap();
+    let other = store.import_batch("b", ib, &codes(&["X", "W"])).unwrap();
+    assert_eq!(
+        (
+            other.imported,
+            other.duplicates_in_file,
+            other.already_in_project
+        ),
+        (1, 0, 1)
+    );
+    assert_eq!(store.pool("a").unwrap().counts.total, 3);
+    assert_eq!(store.pool("b").unwrap().counts.total, 1);
+    assert!(store.audit().unwrap().is_empty());
+}
+
+#[test]
+fn importing_the_same_codes_twice_changes_nothing() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = Store::new(&db);
+    store.migrate().unwrap();
+    store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
+    let batch = codes(&["1", "2", "3"]);
+    let i1 = store.begin_import("a", NOW).unwrap();
+    assert_eq!(store.import_batch("a", i1, &batch).unwrap().imported, 3);
+    let i2 = store.begin_import("a", NOW).unwrap();
+    let second = store.import_batch("a", i2, &batch).unwrap();
+    assert_eq!((second.imported, second.already_in_project), (0, 3));
+    assert_eq!(store.pool("a").unwrap().counts.total, 3);
+}
+
+#[test]
+fn a_reservation_takes_codes_first_in_first_out_or_nothing() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = Store::new(&db);
+    store.migrate().unwrap();
+    store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
+    let i = store.begin_import("a", NOW).unwrap();
+    store
+        .import_batch("a", i, &codes(&["1", "2", "3"]))
+        .unwrap();
+
+    let r = store.reserve(&take("a", 2), NOW).unwrap();
+    assert_eq!(r.codes["a"], codes(&["1", "2"]));
+    assert_eq!(r.counts["a"].available, 3);
+    let r = store.reserve(&take("a", 2), NOW).unwrap();
+    assert_eq!(r.short, vec!["a".to_string()]);
+    assert!(r.codes.is_empty());
+    assert_eq!(store.pool("a").unwrap().counts.available, 1);
+}
+
+#[test]
+fn released_codes_go_back_to_available() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = Store::new(&db);
+    store.migrate().unwrap();
+    store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
+    let i = store.begin_import("a", NOW).unwrap();
+    store.import_batch("a", i, &codes(&["1", "2"])).unwrap();
+    let r = store.reserve(&take("a", 2), NOW).unwrap();
+    let mut release = take("a", 0);
+    release.take.clear();
+    release.release = r.fresh;
+    store.reserve(&release, NOW).unwrap();
+    assert_eq!(store.pool("a").unwrap().counts.available, 2);
+    assert!(store.audit().unwrap().is_empty());
+}
+
+#[test]
+fn a_reservation_from_an_unknown_pool_fails_and_takes_nothing() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = Store::new(&db);
+    store.migrate().unwrap();
+    store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
+    let i = store.begin_import("a", NOW).unwrap();
+    store.import_batch("a", i, &codes(&["1"])).unwrap();
+    let mut request = take("a", 1);
+    request.take.insert("zzz".into(), 1);
+    assert_eq!(
+        store.reserve(&request, NOW).unwrap_err().code,
+        "unknown_pool"
+    );
+    assert_eq!(store.pool("a").unwrap().counts.available, 1);
+}
+
+#[test]
+fn a_paused_or_changed_layer_hands_out_nothing() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = Store::new(&db);
+    store.migrate().unwrap();
+    store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
+    let i = store.begin_import("a", NOW).unwrap();
+    store.import_batch("a", i, &codes(&["1"])).unwrap();
+    let settings = LayerSettings {
+        template: "{{ vouchers['a'].assign_available_code() }}".into(),
+        active: true,
+        assignment: Default::default(),
+    };
+    let v1 = store.put_layer("l", &settings, NOW).unwrap();
+    let v2 = store.put_layer("l", &settings, NOW).unwrap();
+    assert_eq!(v2.version, v1.version + 1);
+    let mut request = take("a", 1);
+    request.source = Source::Layer("l".into());
+    request.layer_version = Some(v1.version);
+    assert_eq!(
+        store.reserve(&request, NOW).unwrap_err().code,
+        "layer_changed"
+    );
+    store
+        .put_layer(
+            "l",
+            &LayerSettings {
+                active: false,
+                ..settings
+            },
+            NOW,
+        )
+        .unwrap();
+    request.layer_version = None;
+    assert_eq!(
+        store.reserve(&request, NOW).unwrap_err().code,
+        "layer_paused"
+    );
+    assert_eq!(store.pool("a").unwrap().counts.available, 1);
+}
+
+#[test]
+fn pool_names_are_checked() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = Store::new(&db);
+    store.migrate().unwrap();
+    for bad in ["", "has space", "ü", &"x".repeat(65)] {
+        assert_eq!(
+            store
+                .put_pool(bad, &PoolSettings::default(), NOW)
+                .unwrap_err()
+                .code,
+            "invalid_pool_name"
+        );
+    }
+    assert!(store
+        .put_pool("spring_10-%.x", &PoolSettings::default(), NOW)
+        .is_ok());
+}

@@ -1,0 +1,110 @@
+//! HTTP plumbing: JSON answers, JSON errors, bodies with limits, CORS.
+
+use codepool::Error;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use worker::{Request, Response};
+
+/// Largest JSON body of an admin route (a layer template fits many times).
+pub const MAX_JSON_BODY: usize = 1024 * 1024;
+
+/// A 200 JSON answer.
+pub fn json<T: Serialize>(value: &T) -> Result<Response, Error> {
+    Response::from_json(value).map_err(platform)
+}
+
+/// The JSON error answer: `{"error": {"code", "message"}}` with its status.
+pub fn error(err: &Error) -> Response {
+    let response = Response::from_json(&err.to_body())
+        .unwrap_or_else(|_| Response::empty().expect("an empty response can always be built"))
+        .with_status(err.status);
+    if err.status == 405 {
+        if let Some(allowed) = err.message.split("use ").nth(1) {
+            let _ = response.headers().set("allow", allowed);
+        }
+    }
+    response
+}
+
+/// Reads a JSON body of at most [`MAX_JSON_BODY`] bytes. An empty body is
+/// `None`; a body must come as `application/json`.
+pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<Option<T>, Error> {
+    let bytes = read_body(req, MAX_JSON_BODY).await?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    require_type(req, &["application/json"])?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(Error::from)
+}
+
+/// Checks the request's content type is one of `allowed`.
+pub fn require_type(req: &Request, allowed: &[&str]) -> Result<(), Error> {
+    let given = req
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let essence = given
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if allowed.contains(&essence.as_str()) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            415,
+            "unsupported_media_type",
+            format!(
+                "content type {given:?} is not accepted here: send {}",
+                allowed.join(" or ")
+            ),
+        ))
+    }
+}
+
+/// Reads a whole body, refusing more than `limit` bytes with 413.
+pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
+    let too_large = || {
+        Error::new(
+            413,
+            "body_too_large",
+            format!("the body is larger than {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let bytes = req.bytes().await.map_err(platform)?;
+    if bytes.len() > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// Adds the headers that let any site fetch a public layer.
+pub fn with_cors(response: Response) -> Response {
+    let headers = response.headers();
+    let _ = headers.set("access-control-allow-origin", "*");
+    let _ = headers.set("access-control-allow-methods", "GET, OPTIONS");
+    let _ = headers.set("access-control-allow-headers", "content-type");
+    let _ = headers.set("access-control-max-age", "86400");
+    // A layer hands out a code per display: never cache it.
+    let _ = headers.set("cache-control", "no-store");
+    response
+}
+
+/// A platform failure as a 500.
+pub fn platform(err: worker::Error) -> Error {
+    Error::internal(format!("platform: {err}"))
+}

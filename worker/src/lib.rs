@@ -1,0 +1,81 @@
+//! codepool's Cloudflare Worker: a thin adapter from HTTP to the core crate.
+//!
+//! Routes come from [`codepool::api::ROUTES`]; each handler turns a request
+//! into a [`codepool::command::Command`] for the project's Durable Object
+//! ([`project::ProjectStore`]), or renders a layer with codes it reserved
+//! there. Static files (`www/`) are served by the assets binding.
+
+mod auth;
+mod database;
+mod http;
+mod layers;
+mod pools;
+mod project;
+
+use std::sync::OnceLock;
+
+use codepool::api::{Access, RouteId, Router};
+use codepool::pool::check_name;
+use codepool::Error;
+use worker::{event, Context, Env, Method, Request, Response};
+
+pub use project::ProjectStore;
+
+fn router() -> &'static Router {
+    static ROUTER: OnceLock<Router> = OnceLock::new();
+    ROUTER.get_or_init(Router::new)
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let public = is_public(&req);
+    let response = match handle(req, &env).await {
+        Ok(response) => response,
+        Err(err) => {
+            if err.status >= 500 {
+                worker::console_error!("codepool: {err}");
+            }
+            http::error(&err)
+        }
+    };
+    Ok(if public {
+        http::with_cors(response)
+    } else {
+        response
+    })
+}
+
+fn is_public(req: &Request) -> bool {
+    let method = req.method();
+    let method = if method == Method::Options {
+        "GET"
+    } else {
+        method.as_ref()
+    };
+    router()
+        .find(method, &req.path())
+        .is_ok_and(|m| m.route.access == Access::Public)
+}
+
+async fn handle(req: Request, env: &Env) -> Result<Response, Error> {
+    let path = req.path();
+    if req.method() == Method::Options {
+        // CORS preflight of the public route.
+        router().find("GET", &path)?;
+        return Ok(Response::empty().map_err(http::platform)?.with_status(204));
+    }
+    let m = router().find(req.method().as_ref(), &path)?;
+    check_name("project", m.param("project"))?;
+    if m.route.access == Access::Admin {
+        auth::require_admin(&req, env)?;
+    }
+    match m.route.id {
+        RouteId::ListPools => pools::list(env, &m).await,
+        RouteId::PutPool => pools::put(req, env, &m).await,
+        RouteId::GetPool => pools::get(env, &m).await,
+        RouteId::ImportCodes => pools::import(req, env, &m).await,
+        RouteId::PutLayer => layers::put(req, env, &m).await,
+        RouteId::GetLayer => layers::get(env, &m).await,
+        RouteId::RenderLayer => layers::render(&req, env, &m).await,
+    }
+}
