@@ -18,7 +18,7 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-tool_version() { "$root/.tools/bin/$1" --version 2>/dev/null | awk '{print $2}'; }
+tool_version() { "$root/.tools/bin/$1" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -1; }
 
 step "worker-build $WORKER_BUILD_VERSION"
 if [ "$(tool_version worker-build)" != "$WORKER_BUILD_VERSION" ]; then

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets everything up, then runs every test: formatting and lints, the core's
+# native tests (real SQLite), the Worker build, and the end-to-end tests under
+# workerd (real Durable Object SQLite).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/env.sh
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy (native and wasm)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p codepool-worker --target wasm32-unknown-unknown --locked -- -D warnings
+
+step "native tests (core on SQLite)"
+cargo test --workspace --locked
+
+step "build the Worker"
+bash scripts/build-worker.sh
+
+step "end-to-end tests (workerd, Durable Object SQLite)"
+node --test --test-concurrency=1 tests/e2e/

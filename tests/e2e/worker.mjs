@@ -1,0 +1,62 @@
+// Starts the built Worker (build/index.js) under workerd through Miniflare,
+// with real Durable Object SQLite storage, for end-to-end tests.
+import { Miniflare } from 'miniflare';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export const TOKEN = 'e2e-admin-token';
+
+/** Starts a Worker with empty storage; call `stop()` when done. */
+export async function startWorker({ persistTo } = {}) {
+  const mf = new Miniflare({
+    rootPath: root,
+    scriptPath: path.join(root, 'build/index.js'),
+    modules: true,
+    modulesRules: [
+      { type: 'ESModule', include: ['**/*.js'] },
+      { type: 'CompiledWasm', include: ['**/*.wasm'] },
+    ],
+    compatibilityDate: '2026-04-20',
+    bindings: { ADMIN_TOKEN: TOKEN },
+    durableObjects: { PROJECTS: { className: 'ProjectStore', useSQLite: true } },
+    durableObjectsPersist: persistTo ?? false,
+    cf: false,
+  });
+  const url = await mf.ready;
+  return { mf, base: url.href.replace(/\/$/, ''), stop: () => mf.dispose() };
+}
+
+/** A small API client for one project. */
+export function client(base, project, token = TOKEN) {
+  const p = `${base}/v1/projects/${project}`;
+  const call = async (method, route, body, headers = {}) => {
+    const init = { method, headers: { ...headers } };
+    if (token) init.headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) {
+      if (typeof body === 'string' || body instanceof Uint8Array) {
+        init.body = body;
+      } else {
+        init.body = JSON.stringify(body);
+        init.headers['content-type'] ??= 'application/json';
+      }
+    }
+    const res = await fetch(p + route, init);
+    const text = await res.text();
+    let json;
+    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    return { status: res.status, headers: res.headers, text, json };
+  };
+  return {
+    call,
+    putPool: (pool, body = {}) => call('PUT', `/pools/${pool}`, body),
+    getPool: (pool) => call('GET', `/pools/${pool}`),
+    importJson: (pool, codes) => call('POST', `/pools/${pool}/import`, { codes }),
+    putLayer: (layer, body) => call('PUT', `/layers/${layer}`, body),
+    render: async (layer, customer) => {
+      const res = await fetch(`${p}/layers/${layer}/render?customer_id=${encodeURIComponent(customer)}`);
+      return { status: res.status, headers: res.headers, text: await res.text() };
+    },
+  };
+}
