@@ -1,0 +1,171 @@
+//! Reservations: codes taken for a render, all or nothing, in one transaction.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::layer::Assignment;
+use crate::reservation::{Reservation, ReservationRequest, Source};
+use crate::schema::CodeState;
+use crate::sql::Database;
+
+use super::{first_column, Store};
+
+impl<D: Database> Store<'_, D> {
+    /// Reserves codes and reads counts, as one transaction: all codes asked
+    /// for, or none if any pool is short.
+    pub fn reserve(&self, request: &ReservationRequest, now: i64) -> Result<Reservation> {
+        self.db.transaction(|| {
+            let assignment = self.assignment_of(request)?;
+            let source = request.source.stored();
+            self.release(&request.release, &source)?;
+
+            let mut reservation = Reservation::default();
+            let mut pools = BTreeMap::new();
+            for name in request.take.keys().chain(&request.count) {
+                if !pools.contains_key(name) {
+                    let row = self.pool_row(name)?;
+                    reservation.counts.insert(name.clone(), row.counts);
+                    pools.insert(name.clone(), row);
+                }
+            }
+
+            let customer = request.customer_id.as_deref();
+            let mut found = BTreeMap::new();
+            for (name, &wanted) in &request.take {
+                let pool = &pools[name];
+                let again = match (assignment, customer) {
+                    (Assignment::PerCustomer, Some(customer)) => {
+                        self.codes_of(pool.id, customer, &source, wanted)?
+                    }
+                    _ => Vec::new(),
+                };
+                if pool.counts.available < (wanted - again.len()) as i64 {
+                    reservation.short.push(name.clone());
+                }
+                found.insert(name.clone(), again);
+            }
+            if !reservation.short.is_empty() {
+                return Ok(reservation);
+            }
+
+            for (name, &wanted) in &request.take {
+                let pool = &pools[name];
+                let mut codes = found.remove(name).unwrap_or_default();
+                let missing = wanted - codes.len();
+                if missing > 0 {
+                    let fresh = self.assign(pool.id, missing, customer, &source, now)?;
+                    reservation.fresh.extend(fresh.iter().cloned());
+                    codes.extend(fresh);
+                }
+                reservation.codes.insert(name.clone(), codes);
+            }
+            Ok(reservation)
+        })
+    }
+
+    /// The layer's assignment mode, after checking the layer may render.
+    fn assignment_of(&self, request: &ReservationRequest) -> Result<Assignment> {
+        let Source::Layer(name) = &request.source else {
+            return Ok(Assignment::PerDisplay);
+        };
+        // A pure release needs no check: codes go back even if the layer changed.
+        if request.take.is_empty() && request.layer_version.is_none() {
+            return Ok(Assignment::PerDisplay);
+        }
+        let layer = self.layer(name)?;
+        if !layer.active {
+            return Err(Error::conflict(
+                "layer_paused",
+                format!("layer {name:?} is paused"),
+            ));
+        }
+        if request.layer_version.is_some_and(|v| v != layer.version) {
+            return Err(Error::conflict(
+                "layer_changed",
+                format!("layer {name:?} changed while it was rendering: render it again"),
+            ));
+        }
+        Ok(layer.assignment)
+    }
+
+    /// Codes a customer already holds from a pool through a source.
+    fn codes_of(
+        &self,
+        pool_id: i64,
+        customer: &str,
+        source: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let rows = self.db.query(
+            "SELECT code FROM codes WHERE customer_id = ?1 AND source = ?2 AND pool_id = ?3
+             ORDER BY id LIMIT ?4",
+            &[
+                customer.into(),
+                source.into(),
+                pool_id.into(),
+                (limit as i64).into(),
+            ],
+        )?;
+        Ok(first_column(rows))
+    }
+
+    /// Marks the first `n` available codes of a pool assigned.
+    fn assign(
+        &self,
+        pool_id: i64,
+        n: usize,
+        customer: Option<&str>,
+        source: &str,
+        now: i64,
+    ) -> Result<Vec<String>> {
+        let rows = self.db.query(
+            "UPDATE codes SET state = ?1, assigned_at = ?2, customer_id = ?3, source = ?4
+             WHERE id IN (SELECT id FROM codes WHERE pool_id = ?5 AND state = ?6 ORDER BY id LIMIT ?7)
+             RETURNING code",
+            &[
+                (CodeState::Assigned as i64).into(),
+                now.into(),
+                customer.into(),
+                source.into(),
+                pool_id.into(),
+                (CodeState::Available as i64).into(),
+                (n as i64).into(),
+            ],
+        )?;
+        if rows.len() != n {
+            // The counters said there were enough: they disagree with the rows.
+            return Err(Error::internal(format!(
+                "pool counters are out of step with its codes: wanted {n}, found {}",
+                rows.len()
+            )));
+        }
+        self.db.execute(
+            "UPDATE pools SET available = available - ?1, assigned = assigned + ?1 WHERE id = ?2",
+            &[(n as i64).into(), pool_id.into()],
+        )?;
+        Ok(first_column(rows))
+    }
+
+    /// Returns codes that a render reserved but never showed.
+    fn release(&self, codes: &[String], source: &str) -> Result<()> {
+        for code in codes {
+            let rows = self.db.query(
+                "UPDATE codes SET state = ?1, assigned_at = NULL, customer_id = NULL, source = NULL
+                 WHERE code = ?2 AND state = ?3 AND source = ?4 RETURNING pool_id",
+                &[
+                    (CodeState::Available as i64).into(),
+                    code.as_str().into(),
+                    (CodeState::Assigned as i64).into(),
+                    source.into(),
+                ],
+            )?;
+            for row in rows {
+                self.db.execute(
+                    "UPDATE pools SET available = available + 1, assigned = assigned - 1 WHERE id = ?1",
+                    &[row[0].clone()],
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
