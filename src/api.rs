@@ -13,6 +13,9 @@ pub enum Access {
     Public,
     /// `Authorization: Bearer <ADMIN_TOKEN>`.
     Admin,
+    /// The admin token or `TRACKING_TOKEN`, which can do nothing else: for
+    /// shop back ends that post tracked events.
+    Tracking,
 }
 
 /// Every route of the API.
@@ -32,6 +35,22 @@ pub enum RouteId {
     GetLayer,
     /// `GET /layers/{layer}/render` (public)
     RenderLayer,
+    /// `GET /layers`
+    ListLayers,
+    /// `GET /settings`
+    GetSettings,
+    /// `PUT /settings`
+    PutSettings,
+    /// `POST /events` (admin or tracking token)
+    TrackEvents,
+    /// `GET /events`
+    ListEvents,
+    /// `POST /campaigns/{campaign}/send`
+    SendCampaign,
+    /// `POST /render`
+    Render,
+    /// `GET /v1/openapi.json` (public)
+    OpenApi,
 }
 
 /// A route: method, path pattern (matchit syntax), access and id.
@@ -100,6 +119,49 @@ pub const ROUTES: &[Route] = &[
         Access::Public,
         RouteId::RenderLayer,
     ),
+    route(
+        "GET",
+        "/v1/projects/{project}/layers",
+        Access::Admin,
+        RouteId::ListLayers,
+    ),
+    route(
+        "GET",
+        "/v1/projects/{project}/settings",
+        Access::Admin,
+        RouteId::GetSettings,
+    ),
+    route(
+        "PUT",
+        "/v1/projects/{project}/settings",
+        Access::Admin,
+        RouteId::PutSettings,
+    ),
+    route(
+        "POST",
+        "/v1/projects/{project}/events",
+        Access::Tracking,
+        RouteId::TrackEvents,
+    ),
+    route(
+        "GET",
+        "/v1/projects/{project}/events",
+        Access::Admin,
+        RouteId::ListEvents,
+    ),
+    route(
+        "POST",
+        "/v1/projects/{project}/campaigns/{campaign}/send",
+        Access::Admin,
+        RouteId::SendCampaign,
+    ),
+    route(
+        "POST",
+        "/v1/projects/{project}/render",
+        Access::Admin,
+        RouteId::Render,
+    ),
+    route("GET", "/v1/openapi.json", Access::Public, RouteId::OpenApi),
 ];
 
 /// A matched route with its path parameters.
@@ -220,6 +282,8 @@ mod tests {
             .unwrap_err();
         assert_eq!((err.status, err.code.as_str()), (405, "method_not_allowed"));
         assert!(err.message.contains("PUT, GET"), "{}", err.message);
+        let events = router.find("POST", "/v1/projects/demo/events").unwrap();
+        assert_eq!(events.route.access, Access::Tracking);
         assert_eq!(router.find("GET", "/v2/x").unwrap_err().status, 404);
     }
 }

@@ -6,10 +6,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::campaign::CampaignReservationRequest;
 use crate::error::{Error, Result};
+use crate::event::{EventFilter, TrackedEvent};
 use crate::layer::LayerSettings;
 use crate::pool::PoolSettings;
 use crate::reservation::ReservationRequest;
+use crate::settings::Settings;
 use crate::sql::Database;
 use crate::store::Store;
 use crate::template::{Limits, Template};
@@ -58,8 +61,28 @@ pub enum Command {
         /// Layer name.
         layer: String,
     },
+    /// All layers.
+    ListLayers,
     /// Reserve codes and read counts.
     Reserve(ReservationRequest),
+    /// Counts of some pools, reserving nothing (previews, campaign snapshots).
+    Counts {
+        /// Pool names.
+        pools: Vec<String>,
+    },
+    /// Reserve codes for a whole campaign send.
+    ReserveCampaign(CampaignReservationRequest),
+    /// The project's settings.
+    GetSettings,
+    /// Replace the project's settings.
+    PutSettings(Settings),
+    /// Record tracked events (redeeming mapped codes).
+    Track {
+        /// The events, in order.
+        events: Vec<TrackedEvent>,
+    },
+    /// A page of the event log.
+    ListEvents(EventFilter),
 }
 
 /// Runs a command on a store; `now` is Unix milliseconds.
@@ -86,7 +109,16 @@ pub fn execute<D: Database>(
             json(&store.put_layer(layer, settings, now)?)
         }
         Command::GetLayer { layer } => json(&store.layer(layer)?),
+        Command::ListLayers => json(&serde_json::json!({ "layers": store.layers()? })),
         Command::Reserve(request) => json(&store.reserve(request, now)?),
+        Command::Counts { pools } => json(&store.counts(pools)?),
+        Command::ReserveCampaign(request) => json(&store.reserve_campaign(request, now)?),
+        Command::GetSettings => json(&store.settings()?),
+        Command::PutSettings(settings) => json(&store.put_settings(settings)?),
+        Command::Track { events } => {
+            json(&serde_json::json!({ "results": store.track(events, now)? }))
+        }
+        Command::ListEvents(filter) => json(&store.events(filter)?),
     }
 }
 

@@ -6,9 +6,11 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod campaign;
 pub mod code;
 pub mod command;
 pub mod error;
+pub mod event;
 pub mod import;
 pub mod import_report;
 pub mod layer;
@@ -16,6 +18,7 @@ pub mod pool;
 pub mod render;
 pub mod reservation;
 pub mod schema;
+pub mod settings;
 pub mod sql;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;

@@ -28,7 +28,8 @@ pub const MIGRATIONS: &[&str] = &[
         assigned_at INTEGER,
         customer_id TEXT,
         source TEXT,
-        redeemed_at INTEGER
+        redeemed_at INTEGER,
+        redeemed_by TEXT
     )",
     // (pool_id, state, id): the next available code of a pool is one seek.
     "CREATE INDEX IF NOT EXISTS codes_by_pool_state ON codes(pool_id, state)",
@@ -39,6 +40,27 @@ pub const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY,
         pool_id INTEGER NOT NULL REFERENCES pools(id),
         started_at INTEGER NOT NULL
+    )",
+    // The event log: tracked events (with what redemption made of them) and
+    // campaign events (`enqueued`, `enqueue_failed`). Newest first by id.
+    "CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        status TEXT,
+        customer_id TEXT,
+        campaign TEXT,
+        code TEXT,
+        timestamp INTEGER NOT NULL,
+        properties TEXT NOT NULL DEFAULT '{}'
+    )",
+    "CREATE INDEX IF NOT EXISTS events_by_type ON events(type, status)",
+    "CREATE INDEX IF NOT EXISTS events_by_customer ON events(customer_id)",
+    "CREATE INDEX IF NOT EXISTS events_by_campaign ON events(campaign)
+        WHERE campaign IS NOT NULL",
+    // Project settings as JSON values by key.
+    "CREATE TABLE IF NOT EXISTS settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
     )",
     "CREATE TABLE IF NOT EXISTS layers (
         name TEXT PRIMARY KEY,

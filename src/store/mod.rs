@@ -12,6 +12,8 @@ pub struct Store<'a, D: Database> {
     pub(crate) db: &'a D,
 }
 
+mod campaign;
+mod events;
 mod import;
 mod reserve;
 
@@ -118,31 +120,27 @@ impl<'a, D: Database> Store<'a, D> {
 
     /// One layer.
     pub fn layer(&self, name: &str) -> Result<Layer> {
-        let row = self
-            .db
-            .query(
-                "SELECT name, template, active, assignment, version, updated_at
-                 FROM layers WHERE name = ?1",
-                &[name.into()],
-            )?
+        self.db
+            .query(&format!("{LAYER_COLUMNS} WHERE name = ?1"), &[name.into()])?
             .into_iter()
             .next()
+            .map(layer_from_row)
             .ok_or_else(|| {
                 Error::not_found(
                     "unknown_layer",
-                    format!("there is no layer {name:?} in this project: create it with PUT /layers/{name}"),
+                    format!(
+                        "there is no layer {name:?} in this project: create it with PUT /layers/{name}"
+                    ),
                 )
-            })?;
-        let mut row = row.into_iter();
-        let mut next = || row.next().unwrap_or(Value::Null);
-        Ok(Layer {
-            name: next().into_string(),
-            template: next().into_string(),
-            active: next().as_i64() != 0,
-            assignment: Assignment::from_stored(next().as_opt_str().unwrap_or_default()),
-            version: next().as_i64(),
-            updated_at: rfc3339(next().as_i64()),
-        })
+            })
+    }
+
+    /// All layers of the project, by name.
+    pub fn layers(&self) -> Result<Vec<Layer>> {
+        let rows = self
+            .db
+            .query(&format!("{LAYER_COLUMNS} ORDER BY name"), &[])?;
+        Ok(rows.into_iter().map(layer_from_row).collect())
     }
 
     /// Checks that every pool's counters equal what its code rows say.
@@ -162,6 +160,22 @@ impl<'a, D: Database> Store<'a, D> {
             &[],
         )?;
         Ok(first_column(rows))
+    }
+}
+
+const LAYER_COLUMNS: &str =
+    "SELECT name, template, active, assignment, version, updated_at FROM layers";
+
+fn layer_from_row(row: Vec<Value>) -> Layer {
+    let mut row = row.into_iter();
+    let mut next = || row.next().unwrap_or(Value::Null);
+    Layer {
+        name: next().into_string(),
+        template: next().into_string(),
+        active: next().as_i64() != 0,
+        assignment: Assignment::from_stored(next().as_opt_str().unwrap_or_default()),
+        version: next().as_i64(),
+        updated_at: rfc3339(next().as_i64()),
     }
 }
 

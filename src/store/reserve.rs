@@ -65,8 +65,11 @@ impl<D: Database> Store<'_, D> {
 
     /// The layer's assignment mode, after checking the layer may render.
     fn assignment_of(&self, request: &ReservationRequest) -> Result<Assignment> {
-        let Source::Layer(name) = &request.source else {
-            return Ok(Assignment::PerDisplay);
+        let name = match &request.source {
+            Source::Layer(name) => name,
+            // A campaign id names one send: repeating it reuses the codes.
+            Source::Campaign(_) => return Ok(Assignment::PerCustomer),
+            Source::Render => return Ok(Assignment::PerDisplay),
         };
         // A pure release needs no check: codes go back even if the layer changed.
         if request.take.is_empty() && request.layer_version.is_none() {
@@ -89,7 +92,7 @@ impl<D: Database> Store<'_, D> {
     }
 
     /// Codes a customer already holds from a pool through a source.
-    fn codes_of(
+    pub(super) fn codes_of(
         &self,
         pool_id: i64,
         customer: &str,
@@ -110,7 +113,7 @@ impl<D: Database> Store<'_, D> {
     }
 
     /// Marks the first `n` available codes of a pool assigned.
-    fn assign(
+    pub(super) fn assign(
         &self,
         pool_id: i64,
         n: usize,

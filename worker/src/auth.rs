@@ -1,37 +1,54 @@
-//! Admin authentication: a bearer token compared in constant time.
+//! Authentication: bearer tokens compared in constant time.
 
+use codepool::api::Access;
 use codepool::Error;
 use subtle::ConstantTimeEq;
 use worker::{Env, Request};
 
-/// Checks `Authorization: Bearer <ADMIN_TOKEN>`.
-pub fn require_admin(req: &Request, env: &Env) -> Result<(), Error> {
-    let expected = env
-        .secret("ADMIN_TOKEN")
+/// Checks the request may use a route: admin routes need `ADMIN_TOKEN`;
+/// tracking accepts `ADMIN_TOKEN` or `TRACKING_TOKEN`.
+pub fn require(access: Access, req: &Request, env: &Env) -> Result<(), Error> {
+    let admin = secret(env, "ADMIN_TOKEN").ok_or_else(|| {
+        Error::internal(
+            "ADMIN_TOKEN is not set: put it in .dev.vars locally, or run \
+             `wrangler secret put ADMIN_TOKEN`",
+        )
+    })?;
+    let tracking = match access {
+        Access::Public => return Ok(()),
+        Access::Admin => None,
+        Access::Tracking => secret(env, "TRACKING_TOKEN"),
+    };
+    let given = bearer(req)?;
+    // Both comparisons always run, so timing tells nothing about which failed.
+    let is_admin = bool::from(given.as_bytes().ct_eq(admin.as_bytes()));
+    let is_tracking = tracking.is_some_and(|t| bool::from(given.as_bytes().ct_eq(t.as_bytes())));
+    if is_admin || is_tracking {
+        Ok(())
+    } else {
+        Err(unauthorized("the token is wrong for this route"))
+    }
+}
+
+fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
         .map(|s| s.to_string())
         .ok()
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            Error::internal(
-                "ADMIN_TOKEN is not set: put it in .dev.vars locally, or run \
-                 `wrangler secret put ADMIN_TOKEN`",
-            )
-        })?;
+}
+
+fn bearer(req: &Request) -> Result<String, Error> {
     let header = req
         .headers()
         .get("authorization")
         .ok()
         .flatten()
         .unwrap_or_default();
-    let Some(given) = header.strip_prefix("Bearer ") else {
-        return Err(unauthorized(
+    match header.strip_prefix("Bearer ") {
+        Some(token) if !token.trim().is_empty() => Ok(token.trim().to_owned()),
+        _ => Err(unauthorized(
             "this route needs `Authorization: Bearer <token>`",
-        ));
-    };
-    if bool::from(given.trim().as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(unauthorized("the token is wrong"))
+        )),
     }
 }
 

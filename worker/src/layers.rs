@@ -36,6 +36,12 @@ pub async fn put(mut req: Request, env: &Env, m: &Matched) -> Result<Response, E
     json(&layer)
 }
 
+/// `GET /layers`
+pub async fn list(env: &Env, m: &Matched) -> Result<Response, Error> {
+    let layers: serde_json::Value = call(env, m.param("project"), &Command::ListLayers).await?;
+    json(&layers)
+}
+
 /// `GET /layers/{layer}`
 pub async fn get(env: &Env, m: &Matched) -> Result<Response, Error> {
     let layer: Layer = call(
@@ -143,7 +149,7 @@ fn no_layer() -> Response {
 }
 
 /// Runs a render job, making each reservation a call to the project's store.
-async fn drive(mut job: RenderJob<'_>, env: &Env, project: &str) -> Result<Outcome, Error> {
+pub async fn drive(mut job: RenderJob<'_>, env: &Env, project: &str) -> Result<Outcome, Error> {
     let mut step = job.start()?;
     loop {
         let request = match step {

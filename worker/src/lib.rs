@@ -6,7 +6,9 @@
 //! there. Static files (`www/`) are served by the assets binding.
 
 mod auth;
+mod campaigns;
 mod database;
+mod events;
 mod http;
 mod layers;
 mod pools;
@@ -65,10 +67,10 @@ async fn handle(req: Request, env: &Env) -> Result<Response, Error> {
         return Ok(Response::empty().map_err(http::platform)?.with_status(204));
     }
     let m = router().find(req.method().as_ref(), &path)?;
-    check_name("project", m.param("project"))?;
-    if m.route.access == Access::Admin {
-        auth::require_admin(&req, env)?;
+    if m.route.path.contains("{project}") {
+        check_name("project", m.param("project"))?;
     }
+    auth::require(m.route.access, &req, env)?;
     match m.route.id {
         RouteId::ListPools => pools::list(env, &m).await,
         RouteId::PutPool => pools::put(req, env, &m).await,
@@ -77,5 +79,22 @@ async fn handle(req: Request, env: &Env) -> Result<Response, Error> {
         RouteId::PutLayer => layers::put(req, env, &m).await,
         RouteId::GetLayer => layers::get(env, &m).await,
         RouteId::RenderLayer => layers::render(&req, env, &m).await,
+        RouteId::ListLayers => layers::list(env, &m).await,
+        RouteId::GetSettings => events::get_settings(env, &m).await,
+        RouteId::PutSettings => events::put_settings(req, env, &m).await,
+        RouteId::TrackEvents => events::track(req, env, &m).await,
+        RouteId::ListEvents => events::list(&req, env, &m).await,
+        RouteId::SendCampaign => campaigns::send(req, env, &m).await,
+        RouteId::Render => campaigns::render(req, env, &m).await,
+        RouteId::OpenApi => openapi(),
     }
+}
+
+/// The OpenAPI 3.1 description of this API.
+const OPENAPI: &str = include_str!("../../openapi.json");
+
+fn openapi() -> Result<Response, Error> {
+    let response = Response::ok(OPENAPI).map_err(http::platform)?;
+    let _ = response.headers().set("content-type", "application/json");
+    Ok(response)
 }

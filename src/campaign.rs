@@ -1,0 +1,265 @@
+//! Campaign sends: one template, an ordered list of customers, one
+//! reservation for the whole batch; customers are served in order while the
+//! codes last and the rest get an `enqueue_failed` campaign event.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::pool::PoolCounts;
+use crate::render::sample_codes;
+use crate::template::{context_from, Template, Vouchers};
+
+/// The most customers one send may carry.
+pub const MAX_CUSTOMERS_PER_SEND: usize = 10_000;
+
+/// The body of `POST /campaigns/{campaign}/send`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignSend {
+    /// The message template (Jinja, autoescaped HTML).
+    pub template: String,
+    /// Customers in the order they are served.
+    pub customers: Vec<Customer>,
+    /// A test send renders with sample codes and consumes nothing.
+    #[serde(default)]
+    pub test: bool,
+}
+
+/// A recipient: an id and the attributes the template sees as `customer.*`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    /// The customer's id.
+    pub id: String,
+    /// Attributes, e.g. `first_name`.
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What one customer needs from the store, as planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerNeeds {
+    /// The customer's id.
+    pub customer_id: String,
+    /// Codes to take by pool.
+    pub take: BTreeMap<String, usize>,
+    /// Set when the plan failed for this customer: the store records the
+    /// failure and reserves nothing.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// A campaign reservation: every customer's needs, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignReservationRequest {
+    /// The campaign id (a repeated send with the same id reuses codes).
+    pub campaign: String,
+    /// Customers in order.
+    pub customers: Vec<CustomerNeeds>,
+}
+
+/// What the store did for one customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum CustomerCodes {
+    /// Served with these codes by pool.
+    Served {
+        /// Codes by pool.
+        codes: BTreeMap<String, Vec<String>>,
+    },
+    /// Not served; an `enqueue_failed` event was recorded.
+    Failed {
+        /// Why, e.g. "pool spring10 has no codes left".
+        reason: String,
+    },
+}
+
+/// A rendered message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The recipient.
+    pub customer_id: String,
+    /// The rendered message.
+    pub output: String,
+}
+
+/// A customer not served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The customer.
+    pub customer_id: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The answer to a send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignReport {
+    /// The campaign id.
+    pub campaign: String,
+    /// Whether this was a test send (sample codes, nothing consumed).
+    pub test: bool,
+    /// Messages rendered.
+    pub sent: usize,
+    /// Customers not served.
+    pub failed: usize,
+    /// The messages, in customer order.
+    pub messages: Vec<Message>,
+    /// The failures, in customer order.
+    pub failures: Vec<Failure>,
+}
+
+/// One send: plan every customer, then render with what the store gave.
+///
+/// Counts are a snapshot taken before the send, the same for every customer,
+/// so each customer's plan and render agree.
+pub struct CampaignJob<'t> {
+    template: &'t Template,
+    campaign: String,
+    send: CampaignSend,
+    counts: BTreeMap<String, PoolCounts>,
+}
+
+impl<'t> CampaignJob<'t> {
+    /// Checks the send and prepares the job.
+    pub fn new(template: &'t Template, campaign: &str, send: CampaignSend) -> Result<Self> {
+        if send.customers.is_empty() || send.customers.len() > MAX_CUSTOMERS_PER_SEND {
+            return Err(Error::bad_request(
+                "invalid_customers",
+                format!("send 1 to {MAX_CUSTOMERS_PER_SEND} customers per call, in the order they are served"),
+            ));
+        }
+        if let Some(c) = send
+            .customers
+            .iter()
+            .find(|c| c.id.is_empty() || c.id.len() > 256)
+        {
+            return Err(Error::bad_request(
+                "invalid_customers",
+                format!("customer id {:?} must be 1-256 characters", c.id),
+            ));
+        }
+        Ok(CampaignJob {
+            template,
+            campaign: campaign.to_owned(),
+            send,
+            counts: BTreeMap::new(),
+        })
+    }
+
+    /// Pools whose counts the template reads, for some customer (a dry run
+    /// of every customer; plan errors are reported later per customer).
+    pub fn counted_pools(&self) -> Vec<String> {
+        let mut pools = std::collections::BTreeSet::new();
+        for customer in &self.send.customers {
+            let plan = Vouchers::new(BTreeMap::new(), BTreeMap::new());
+            if self.template.render(&self.context(customer), &plan).is_ok() {
+                pools.extend(plan.asked().count);
+            }
+        }
+        pools.into_iter().collect()
+    }
+
+    /// Sets the counts snapshot every customer's render sees.
+    pub fn set_counts(&mut self, counts: BTreeMap<String, PoolCounts>) {
+        self.counts = counts;
+    }
+
+    /// Whether this is a test send.
+    pub fn is_test(&self) -> bool {
+        self.send.test
+    }
+
+    /// Plans every customer: what each needs, in order.
+    pub fn plan(&self) -> CampaignReservationRequest {
+        let customers = self
+            .send
+            .customers
+            .iter()
+            .map(|customer| {
+                let plan = Vouchers::new(BTreeMap::new(), self.counts.clone());
+                match self.template.render(&self.context(customer), &plan) {
+                    Ok(_) => CustomerNeeds {
+                        customer_id: customer.id.clone(),
+                        take: plan.asked().take,
+                        error: None,
+                    },
+                    Err(err) => CustomerNeeds {
+                        customer_id: customer.id.clone(),
+                        take: BTreeMap::new(),
+                        error: Some(err.message),
+                    },
+                }
+            })
+            .collect();
+        CampaignReservationRequest {
+            campaign: self.campaign.clone(),
+            customers,
+        }
+    }
+
+    /// A test send: every customer rendered with sample codes.
+    pub fn render_test(&self) -> CampaignReport {
+        let plan = self.plan();
+        let results = plan
+            .customers
+            .iter()
+            .map(|needs| match &needs.error {
+                Some(reason) => CustomerCodes::Failed {
+                    reason: reason.clone(),
+                },
+                None => CustomerCodes::Served {
+                    codes: sample_codes(&needs.take),
+                },
+            })
+            .collect();
+        self.render(results)
+    }
+
+    /// Renders the served customers with the codes the store gave them.
+    pub fn render(&self, results: Vec<CustomerCodes>) -> CampaignReport {
+        let mut report = CampaignReport {
+            campaign: self.campaign.clone(),
+            test: self.send.test,
+            sent: 0,
+            failed: 0,
+            messages: Vec::new(),
+            failures: Vec::new(),
+        };
+        for (customer, result) in self.send.customers.iter().zip(results) {
+            let rendered = match result {
+                CustomerCodes::Served { codes } => {
+                    let vouchers = Vouchers::new(codes, self.counts.clone());
+                    self.template
+                        .render(&self.context(customer), &vouchers)
+                        .map_err(|e| e.message)
+                }
+                CustomerCodes::Failed { reason } => Err(reason),
+            };
+            match rendered {
+                Ok(output) => report.messages.push(Message {
+                    customer_id: customer.id.clone(),
+                    output,
+                }),
+                Err(reason) => report.failures.push(Failure {
+                    customer_id: customer.id.clone(),
+                    reason,
+                }),
+            }
+        }
+        report.sent = report.messages.len();
+        report.failed = report.failures.len();
+        report
+    }
+
+    fn context(&self, customer: &Customer) -> minijinja::Value {
+        let mut attributes = customer.attributes.clone();
+        attributes.insert("id".into(), customer.id.clone().into());
+        context_from(&serde_json::json!({
+            "customer": attributes,
+            "campaign": { "id": self.campaign },
+        }))
+    }
+}

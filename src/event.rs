@@ -1,0 +1,158 @@
+//! Events: tracked events in (a purchase with a code), campaign events out,
+//! and the log that holds both.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::time::parse_rfc3339;
+
+/// The most events one `POST /events` may carry.
+pub const MAX_EVENTS_PER_CALL: usize = 1_000;
+
+/// A tracked event as a shop back end posts it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackedEvent {
+    /// The customer the event is about.
+    pub customer_id: String,
+    /// Event type, e.g. `purchase`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When it happened: Unix seconds (a number) or RFC 3339; now if absent.
+    #[serde(default)]
+    pub timestamp: Option<serde_json::Value>,
+    /// Free properties; the mapped one holds the code.
+    #[serde(default)]
+    pub properties: serde_json::Map<String, serde_json::Value>,
+}
+
+impl TrackedEvent {
+    /// Checks the event and returns its time in Unix milliseconds.
+    pub fn check(&self, now: i64) -> Result<i64> {
+        if self.customer_id.is_empty() || self.customer_id.len() > 256 {
+            return Err(invalid_event("customer_id must be 1-256 characters"));
+        }
+        if self.event_type.is_empty() || self.event_type.len() > 128 {
+            return Err(invalid_event(
+                "type must be 1-128 characters, e.g. \"purchase\"",
+            ));
+        }
+        match &self.timestamp {
+            None | Some(serde_json::Value::Null) => Ok(now),
+            Some(serde_json::Value::Number(n)) => n
+                .as_f64()
+                .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e11)
+                .map(|s| (s * 1000.0) as i64)
+                .ok_or_else(|| invalid_event("timestamp must be Unix seconds, e.g. 1764097200")),
+            Some(serde_json::Value::String(s)) => parse_rfc3339(s).ok_or_else(|| {
+                invalid_event("timestamp must be RFC 3339, e.g. \"2026-11-25T19:00:00Z\"")
+            }),
+            Some(_) => Err(invalid_event(
+                "timestamp must be Unix seconds or an RFC 3339 string",
+            )),
+        }
+    }
+}
+
+fn invalid_event(message: &str) -> Error {
+    Error::bad_request("invalid_event", message)
+}
+
+/// What recording a tracked event did to a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Redemption {
+    /// The event is not the redemption event: only logged.
+    NotMapped,
+    /// The mapped property is missing or not a string.
+    NoCode,
+    /// The code was assigned and is now redeemed.
+    Redeemed,
+    /// The code was redeemed before: nothing changed.
+    AlreadyRedeemed,
+    /// No pool of the project has this code.
+    UnknownCode,
+    /// The code exists but was never handed to anyone: not applied.
+    NotAssigned,
+}
+
+impl Redemption {
+    /// The status stored in the log (`None` for events redemption ignores).
+    pub fn status(self) -> Option<&'static str> {
+        match self {
+            Redemption::NotMapped => None,
+            Redemption::NoCode => Some("no_code"),
+            Redemption::Redeemed => Some("redeemed"),
+            Redemption::AlreadyRedeemed => Some("already_redeemed"),
+            Redemption::UnknownCode => Some("unknown_code"),
+            Redemption::NotAssigned => Some("not_assigned"),
+        }
+    }
+}
+
+/// The answer for one tracked event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackResult {
+    /// Position in the posted batch, from 0.
+    pub index: usize,
+    /// What happened to its code.
+    pub redemption: Redemption,
+    /// The code it carried, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// One entry of the event log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedEvent {
+    /// Log id (grows with time).
+    pub id: i64,
+    /// `purchase`, `campaign`, …
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// `enqueued` / `enqueue_failed` for campaign events, the redemption
+    /// status for tracked events.
+    pub status: Option<String>,
+    /// The customer.
+    pub customer_id: Option<String>,
+    /// The campaign, for campaign events.
+    pub campaign: Option<String>,
+    /// The code concerned, if any.
+    pub code: Option<String>,
+    /// When it happened (RFC 3339).
+    pub timestamp: String,
+    /// Its properties (a campaign failure's `reason` is here).
+    pub properties: serde_json::Value,
+}
+
+/// Filters of `GET /events`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFilter {
+    /// Only this type.
+    #[serde(default, rename = "type")]
+    pub event_type: Option<String>,
+    /// Only this status.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only this customer.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// Only this campaign.
+    #[serde(default)]
+    pub campaign: Option<String>,
+    /// Page size (default 100, at most 1000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// From a previous page's `next_cursor`.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// A page of the event log, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventPage {
+    /// The events.
+    pub events: Vec<LoggedEvent>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}

@@ -1,0 +1,177 @@
+//! Settings, tracked events with redemption, and the event log.
+
+use crate::error::{Error, Result};
+use crate::event::{EventFilter, EventPage, LoggedEvent, Redemption, TrackResult, TrackedEvent};
+use crate::schema::CodeState;
+use crate::settings::Settings;
+use crate::sql::{Database, Value};
+use crate::time::rfc3339;
+
+use super::Store;
+
+impl<D: Database> Store<'_, D> {
+    /// The project's settings (defaults if never set).
+    pub fn settings(&self) -> Result<Settings> {
+        let rows = self
+            .db
+            .query("SELECT value FROM settings WHERE key = 'settings'", &[])?;
+        match rows.into_iter().next() {
+            Some(row) => serde_json::from_str(row[0].as_opt_str().unwrap_or("{}"))
+                .map_err(|e| Error::internal(format!("stored settings: {e}"))),
+            None => Ok(Settings::default()),
+        }
+    }
+
+    /// Replaces the project's settings.
+    pub fn put_settings(&self, settings: &Settings) -> Result<Settings> {
+        settings.check()?;
+        let json = serde_json::to_string(settings).map_err(|e| Error::internal(e.to_string()))?;
+        self.db.execute(
+            "INSERT INTO settings (key, value) VALUES ('settings', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[json.into()],
+        )?;
+        self.settings()
+    }
+
+    /// Records tracked events, in one transaction; a mapped event redeems
+    /// its code. Every event is logged with what redemption made of it.
+    pub fn track(&self, events: &[TrackedEvent], now: i64) -> Result<Vec<TrackResult>> {
+        let times = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                e.check(now).map_err(|mut err| {
+                    err.message = format!("event {i}: {}", err.message);
+                    err
+                })
+            })
+            .collect::<Result<Vec<i64>>>()?;
+        let mapping = self.settings()?.redemption;
+        self.db.transaction(|| {
+            let mut results = Vec::with_capacity(events.len());
+            for (index, (event, &at)) in events.iter().zip(&times).enumerate() {
+                let (redemption, code) = match &mapping {
+                    Some(m) if m.event_type == event.event_type => {
+                        match event.properties.get(&m.property).and_then(|v| v.as_str()) {
+                            Some(code) => {
+                                let code = code.trim().to_owned();
+                                (self.redeem(&code, &event.customer_id, at)?, Some(code))
+                            }
+                            None => (Redemption::NoCode, None),
+                        }
+                    }
+                    _ => (Redemption::NotMapped, None),
+                };
+                self.db.execute(
+                    "INSERT INTO events (type, status, customer_id, code, timestamp, properties)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    &[
+                        event.event_type.as_str().into(),
+                        redemption.status().into(),
+                        event.customer_id.as_str().into(),
+                        code.clone().into(),
+                        at.into(),
+                        serde_json::Value::Object(event.properties.clone())
+                            .to_string()
+                            .into(),
+                    ],
+                )?;
+                results.push(TrackResult {
+                    index,
+                    redemption,
+                    code,
+                });
+            }
+            Ok(results)
+        })
+    }
+
+    /// Marks an assigned code redeemed.
+    fn redeem(&self, code: &str, customer: &str, at: i64) -> Result<Redemption> {
+        let rows = self.db.query(
+            "SELECT id, pool_id, state FROM codes WHERE code = ?1",
+            &[code.into()],
+        )?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(Redemption::UnknownCode);
+        };
+        let (id, pool_id, state) = (row[0].as_i64(), row[1].as_i64(), row[2].as_i64());
+        if state == CodeState::Redeemed as i64 {
+            return Ok(Redemption::AlreadyRedeemed);
+        }
+        if state == CodeState::Available as i64 {
+            return Ok(Redemption::NotAssigned);
+        }
+        self.db.execute(
+            "UPDATE codes SET state = ?1, redeemed_at = ?2, redeemed_by = ?3 WHERE id = ?4",
+            &[
+                (CodeState::Redeemed as i64).into(),
+                at.into(),
+                customer.into(),
+                id.into(),
+            ],
+        )?;
+        self.db.execute(
+            "UPDATE pools SET assigned = assigned - 1, redeemed = redeemed + 1 WHERE id = ?1",
+            &[pool_id.into()],
+        )?;
+        Ok(Redemption::Redeemed)
+    }
+
+    /// A page of the event log, newest first.
+    pub fn events(&self, filter: &EventFilter) -> Result<EventPage> {
+        let limit = i64::from(filter.limit.unwrap_or(100).clamp(1, 1000));
+        let before = match &filter.cursor {
+            None => i64::MAX,
+            Some(c) => c.parse::<i64>().map_err(|_| {
+                Error::bad_request(
+                    "invalid_cursor",
+                    "cursor must come from a previous page's next_cursor",
+                )
+            })?,
+        };
+        let rows = self.db.query(
+            "SELECT id, type, status, customer_id, campaign, code, timestamp, properties
+             FROM events
+             WHERE id < ?1 AND (?2 IS NULL OR type = ?2) AND (?3 IS NULL OR status = ?3)
+               AND (?4 IS NULL OR customer_id = ?4) AND (?5 IS NULL OR campaign = ?5)
+             ORDER BY id DESC LIMIT ?6",
+            &[
+                before.into(),
+                filter.event_type.clone().into(),
+                filter.status.clone().into(),
+                filter.customer_id.clone().into(),
+                filter.campaign.clone().into(),
+                (limit + 1).into(),
+            ],
+        )?;
+        let mut events: Vec<LoggedEvent> = rows.into_iter().map(logged_event).collect();
+        let next_cursor = if events.len() as i64 > limit {
+            events.truncate(limit as usize);
+            events.last().map(|e| e.id.to_string())
+        } else {
+            None
+        };
+        Ok(EventPage {
+            events,
+            next_cursor,
+        })
+    }
+}
+
+fn logged_event(row: Vec<Value>) -> LoggedEvent {
+    let mut row = row.into_iter();
+    let mut next = || row.next().unwrap_or(Value::Null);
+    let text = |v: Value| v.as_opt_str().map(str::to_owned);
+    LoggedEvent {
+        id: next().as_i64(),
+        event_type: next().into_string(),
+        status: text(next()),
+        customer_id: text(next()),
+        campaign: text(next()),
+        code: text(next()),
+        timestamp: rfc3339(next().as_i64()),
+        properties: serde_json::from_str(next().as_opt_str().unwrap_or("{}")).unwrap_or_default(),
+    }
+}
