@@ -7,6 +7,7 @@ import path from 'node:path';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export const TOKEN = 'e2e-admin-token';
+export const TRACKING_TOKEN = 'e2e-tracking-token';
 
 /** Starts a Worker with empty storage; call `stop()` when done. */
 export async function startWorker({ persistTo } = {}) {
@@ -19,7 +20,7 @@ export async function startWorker({ persistTo } = {}) {
       { type: 'CompiledWasm', include: ['**/*.wasm'] },
     ],
     compatibilityDate: '2026-04-20',
-    bindings: { ADMIN_TOKEN: TOKEN },
+    bindings: { ADMIN_TOKEN: TOKEN, TRACKING_TOKEN },
     durableObjects: { PROJECTS: { className: 'ProjectStore', useSQLite: true } },
     durableObjectsPersist: persistTo ?? false,
     cf: false,
