@@ -9,7 +9,8 @@ use crate::error::Error;
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone (CORS allowed): only the rendering of stored, active layers.
+    /// Anyone (CORS allowed): the rendering of stored, active layers, and
+    /// the API description.
     Public,
     /// `Authorization: Bearer <ADMIN_TOKEN>`.
     Admin,

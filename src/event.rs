@@ -29,10 +29,10 @@ pub struct TrackedEvent {
 impl TrackedEvent {
     /// Checks the event and returns its time in Unix milliseconds.
     pub fn check(&self, now: i64) -> Result<i64> {
-        if self.customer_id.is_empty() || self.customer_id.len() > 256 {
+        if !(1..=256).contains(&self.customer_id.chars().count()) {
             return Err(invalid_event("customer_id must be 1-256 characters"));
         }
-        if self.event_type.is_empty() || self.event_type.len() > 128 {
+        if !(1..=128).contains(&self.event_type.chars().count()) {
             return Err(invalid_event(
                 "type must be 1-128 characters, e.g. \"purchase\"",
             ));
@@ -153,6 +153,6 @@ pub struct EventFilter {
 pub struct EventPage {
     /// The events.
     pub events: Vec<LoggedEvent>,
-    /// Pass as `cursor` for the next page; absent on the last page.
+    /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }

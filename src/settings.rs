@@ -31,7 +31,7 @@ impl Settings {
                 ("event_type", &mapping.event_type),
                 ("property", &mapping.property),
             ] {
-                if value.trim().is_empty() || value.len() > 128 {
+                if value.trim().is_empty() || value.chars().count() > 128 {
                     return Err(Error::bad_request(
                         "invalid_settings",
                         format!("redemption.{what} must be 1-128 characters, e.g. \"purchase\" / \"voucher_code\""),

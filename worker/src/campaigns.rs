@@ -10,7 +10,7 @@ use codepool::render::{preview, Outcome};
 use codepool::reservation::Source;
 use codepool::template::{context_from, Limits, Template, Vouchers};
 use codepool::Error;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use worker::{Env, Request, Response};
 
@@ -62,13 +62,32 @@ async fn counts(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RenderRequest {
+    /// The template to render.
     template: String,
+    /// Variables; `customer.id` is set from `customer_id`.
     #[serde(default)]
     context: serde_json::Map<String, serde_json::Value>,
+    /// Whom assigned codes are recorded for.
     #[serde(default)]
     customer_id: Option<String>,
+    /// Render with sample codes, consuming nothing.
     #[serde(default)]
     preview: bool,
+}
+
+/// The answer of `POST /render`: one shape for every outcome.
+#[derive(Serialize)]
+struct RenderAnswer {
+    /// The output; `null` when suppressed.
+    output: Option<String>,
+    /// Whether sample codes were used.
+    preview: bool,
+    /// Whether a pool ran short, so nothing was rendered or taken.
+    suppressed: bool,
+    /// Codes assigned by this render, by pool (empty for a preview).
+    codes: BTreeMap<String, Vec<String>>,
+    /// The pools that ran short.
+    short: Vec<String>,
 }
 
 /// `POST /render`: renders any template; `"preview": true` uses sample codes
@@ -111,12 +130,20 @@ pub async fn render(mut req: Request, env: &Env, m: &Matched) -> Result<Response
         Source::Render,
         None,
     );
-    match drive(job, env, project).await? {
-        Outcome::Rendered { output, codes } => {
-            json(&serde_json::json!({ "output": output, "codes": codes, "suppressed": false }))
-        }
-        Outcome::Suppressed { pools } => {
-            json(&serde_json::json!({ "output": null, "suppressed": true, "short": pools }))
-        }
-    }
+    json(&match drive(job, env, project).await? {
+        Outcome::Rendered { output, codes } => RenderAnswer {
+            output: Some(output),
+            preview: false,
+            suppressed: false,
+            codes,
+            short: Vec::new(),
+        },
+        Outcome::Suppressed { pools } => RenderAnswer {
+            output: None,
+            preview: false,
+            suppressed: true,
+            codes: BTreeMap::new(),
+            short: pools,
+        },
+    })
 }

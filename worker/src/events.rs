@@ -79,9 +79,17 @@ pub async fn list(req: &Request, env: &Env, m: &Matched) -> Result<Response, Err
             "campaign" => filter.campaign = value,
             "cursor" => filter.cursor = value,
             "limit" => {
-                filter.limit = Some(value.and_then(|v| v.parse().ok()).ok_or_else(|| {
-                    Error::bad_request("invalid_limit", "limit must be a number from 1 to 1000")
-                })?)
+                filter.limit = Some(
+                    value
+                        .and_then(|v| v.parse().ok())
+                        .filter(|n| (1..=1000).contains(n))
+                        .ok_or_else(|| {
+                            Error::bad_request(
+                                "invalid_limit",
+                                "limit must be a number from 1 to 1000",
+                            )
+                        })?,
+                )
             }
             other => {
                 return Err(Error::bad_request(

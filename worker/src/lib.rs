@@ -61,16 +61,16 @@ fn is_public(req: &Request) -> bool {
 
 async fn handle(req: Request, env: &Env) -> Result<Response, Error> {
     let path = req.path();
-    if req.method() == Method::Options {
-        // CORS preflight of the public route.
-        router().find("GET", &path)?;
+    if req.method() == Method::Options && is_public(&req) {
+        // CORS preflight of a public route.
         return Ok(Response::empty().map_err(http::platform)?.with_status(204));
     }
     let m = router().find(req.method().as_ref(), &path)?;
+    // Authenticate before anything else answers, so strangers learn nothing.
+    auth::require(m.route.access, &req, env)?;
     if m.route.path.contains("{project}") {
         check_name("project", m.param("project"))?;
     }
-    auth::require(m.route.access, &req, env)?;
     match m.route.id {
         RouteId::ListPools => pools::list(env, &m).await,
         RouteId::PutPool => pools::put(req, env, &m).await,

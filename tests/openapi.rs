@@ -1,0 +1,130 @@
+//! The OpenAPI document (`openapi.json`) against the routes the Worker serves
+//! ([`codepool::api::ROUTES`]): the same (method, path) pairs, and each
+//! operation's `security` matching the route's [`Access`].
+
+use std::collections::BTreeSet;
+
+use codepool::api::{Access, Route, ROUTES};
+use serde_json::Value;
+
+/// The document the Worker serves at `GET /v1/openapi.json`.
+const OPENAPI: &str = include_str!("../openapi.json");
+
+/// The HTTP methods an OpenAPI path item may hold, in its lower-case spelling.
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// The parsed document.
+fn document() -> Value {
+    serde_json::from_str(OPENAPI).expect("openapi.json is valid JSON")
+}
+
+/// Every (METHOD, path) under `paths`, methods upper-case as in [`ROUTES`].
+fn documented_operations(doc: &Value) -> BTreeSet<(String, String)> {
+    let paths = doc["paths"].as_object().expect("`paths` is an object");
+    paths
+        .iter()
+        .flat_map(|(path, item)| {
+            METHODS
+                .iter()
+                .filter(|method| item.get(**method).is_some())
+                .map(move |method| (method.to_uppercase(), path.clone()))
+        })
+        .collect()
+}
+
+/// The operation object of a route.
+fn operation<'a>(doc: &'a Value, route: &Route) -> &'a Value {
+    let op = &doc["paths"][route.path][route.method.to_lowercase()];
+    assert!(
+        op.is_object(),
+        "{} {} is not documented",
+        route.method,
+        route.path
+    );
+    op
+}
+
+/// The schemes of each alternative of an operation's `security`, sorted.
+fn security(op: &Value) -> Vec<Vec<String>> {
+    let list = op["security"]
+        .as_array()
+        .expect("every operation states its own `security`");
+    let mut alternatives: Vec<Vec<String>> = list
+        .iter()
+        .map(|requirement| {
+            let schemes = requirement
+                .as_object()
+                .expect("a security requirement is an object");
+            schemes.keys().cloned().collect()
+        })
+        .collect();
+    alternatives.sort();
+    alternatives
+}
+
+/// What `security` must say for an access level: one alternative per token
+/// that is accepted on its own.
+fn expected_security(access: Access) -> Vec<Vec<String>> {
+    let schemes: &[&str] = match access {
+        Access::Public => &[],
+        Access::Admin => &["admin"],
+        Access::Tracking => &["admin", "tracking"],
+    };
+    schemes.iter().map(|s| vec![s.to_string()]).collect()
+}
+
+/// `ListPools` → `listPools`.
+fn camel_case(id: &str) -> String {
+    let mut chars = id.chars();
+    chars
+        .next()
+        .map(|first| first.to_ascii_lowercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+#[test]
+fn documents_exactly_the_routes() {
+    let documented = documented_operations(&document());
+    let routes: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    let missing: Vec<_> = routes.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(&routes).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "openapi.json and ROUTES differ\n  missing from openapi.json: {missing:?}\n  \
+         in openapi.json but not in ROUTES: {extra:?}"
+    );
+}
+
+#[test]
+fn security_matches_each_routes_access() {
+    let doc = document();
+    for route in ROUTES {
+        assert_eq!(
+            security(operation(&doc, route)),
+            expected_security(route.access),
+            "security of {} {} ({:?})",
+            route.method,
+            route.path,
+            route.access
+        );
+    }
+}
+
+#[test]
+fn operation_ids_are_the_route_ids() {
+    let doc = document();
+    for route in ROUTES {
+        assert_eq!(
+            operation(&doc, route)["operationId"],
+            camel_case(&format!("{:?}", route.id)),
+            "operationId of {} {}",
+            route.method,
+            route.path
+        );
+    }
+}
