@@ -10,7 +10,7 @@ export const TOKEN = 'e2e-admin-token';
 export const TRACKING_TOKEN = 'e2e-tracking-token';
 
 /** Starts a Worker with empty storage; call `stop()` when done. */
-export async function startWorker({ persistTo } = {}) {
+export async function startWorker({ persistTo, ...options } = {}) {
   const mf = new Miniflare({
     rootPath: root,
     scriptPath: path.join(root, 'build/index.js'),
@@ -24,6 +24,7 @@ export async function startWorker({ persistTo } = {}) {
     durableObjects: { PROJECTS: { className: 'ProjectStore', useSQLite: true } },
     durableObjectsPersist: persistTo ?? false,
     cf: false,
+    ...options,
   });
   const url = await mf.ready;
   return { mf, base: url.href.replace(/\/$/, ''), stop: () => mf.dispose() };
