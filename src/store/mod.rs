@@ -102,11 +102,12 @@ impl<'a, D: Database> Store<'a, D> {
     pub fn put_layer(&self, name: &str, settings: &LayerSettings, now: i64) -> Result<Layer> {
         check_name("layer", name)?;
         self.db.execute(
-            "INSERT INTO layers (name, template, active, assignment, signed_customer, version, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?6, 1, ?5)
+            "INSERT INTO layers (name, template, active, assignment, signed_customer, variables,
+                version, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?6, ?7, 1, ?5)
              ON CONFLICT (name) DO UPDATE SET template = excluded.template,
                 active = excluded.active, assignment = excluded.assignment,
-                signed_customer = excluded.signed_customer,
+                signed_customer = excluded.signed_customer, variables = excluded.variables,
                 version = layers.version + 1, updated_at = excluded.updated_at",
             &[
                 name.into(),
@@ -115,6 +116,9 @@ impl<'a, D: Database> Store<'a, D> {
                 settings.assignment.as_str().into(),
                 now.into(),
                 i64::from(settings.signed_customer).into(),
+                serde_json::Value::Object(settings.variables.clone())
+                    .to_string()
+                    .into(),
             ],
         )?;
         self.layer(name)
@@ -166,7 +170,8 @@ impl<'a, D: Database> Store<'a, D> {
 }
 
 const LAYER_COLUMNS: &str =
-    "SELECT name, template, active, assignment, signed_customer, version, updated_at FROM layers";
+    "SELECT name, template, active, assignment, signed_customer, variables, version, updated_at
+     FROM layers";
 
 fn layer_from_row(row: Vec<Value>) -> Layer {
     let mut row = row.into_iter();
@@ -177,6 +182,7 @@ fn layer_from_row(row: Vec<Value>) -> Layer {
         active: next().as_i64() != 0,
         assignment: Assignment::from_stored(next().as_opt_str().unwrap_or_default()),
         signed_customer: next().as_i64() != 0,
+        variables: serde_json::from_str(next().as_opt_str().unwrap_or("{}")).unwrap_or_default(),
         version: next().as_i64(),
         updated_at: rfc3339(next().as_i64()),
     }
