@@ -149,6 +149,17 @@ impl<'a, D: Database> Store<'a, D> {
         Ok(rows.into_iter().map(layer_from_row).collect())
     }
 
+    /// Benchmarks only: updates one row, the baseline cost of a store call.
+    #[cfg(feature = "bench")]
+    pub fn touch(&self) -> Result<i64> {
+        let rows = self.db.query(
+            "INSERT INTO settings (key, value) VALUES ('bench', '1')
+             ON CONFLICT (key) DO UPDATE SET value = value + 1 RETURNING value",
+            &[],
+        )?;
+        Ok(rows.first().map_or(0, |r| r[0].as_i64()))
+    }
+
     /// Checks that every pool's counters equal what its code rows say.
     ///
     /// Returns the pools whose counters disagree (empty when all is well);
