@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::code_list::CodeQuery;
 use crate::error::{Error, Result};
 use crate::layer::LayerSettings;
 use crate::pool::PoolSettings;
@@ -46,6 +47,13 @@ pub enum Command {
         /// Trimmed, valid codes in file order.
         codes: Vec<String>,
     },
+    /// One page of a pool's codes; answers a [`crate::code_list::CodePage`].
+    ListCodes {
+        /// Pool name.
+        pool: String,
+        /// State filter, cursor and page size.
+        query: CodeQuery,
+    },
     /// Create or replace a layer.
     PutLayer {
         /// Layer name.
@@ -80,6 +88,7 @@ pub fn execute<D: Database>(
             import_id,
             codes,
         } => json(&store.import_batch(pool, *import_id, codes)?),
+        Command::ListCodes { pool, query } => json(&store.codes(pool, query)?),
         Command::PutLayer { layer, settings } => {
             // A layer that cannot compile is refused before it is stored.
             Template::compile(&settings.template, Limits::default())?;

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod code;
+pub mod code_list;
 pub mod command;
 pub mod error;
 pub mod import;

@@ -50,8 +50,9 @@ pub const MIGRATIONS: &[&str] = &[
     )",
 ];
 
-/// The integer stored in `codes.state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The integer stored in `codes.state`; the API shows its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[repr(i64)]
 pub enum CodeState {
     /// Not yet handed out.

@@ -12,6 +12,7 @@ pub struct Store<'a, D: Database> {
     pub(crate) db: &'a D,
 }
 
+mod codes;
 mod import;
 mod reserve;
 
