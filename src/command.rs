@@ -44,7 +44,7 @@ pub enum Command {
         pool: String,
         /// From [`Command::BeginImport`].
         import_id: i64,
-        /// Trimmed, valid codes in file order.
+        /// Trimmed, valid codes, as [`crate::import_batches`] cuts them.
         codes: Vec<String>,
     },
     /// One page of a pool's codes; answers a [`crate::code_list::CodePage`].

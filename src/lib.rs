@@ -11,6 +11,7 @@ pub mod code_list;
 pub mod command;
 pub mod error;
 pub mod import;
+pub mod import_batches;
 pub mod import_report;
 pub mod layer;
 pub mod pool;
