@@ -16,6 +16,7 @@ pub mod import;
 pub mod import_batches;
 pub mod import_report;
 pub mod layer;
+mod nesting;
 pub mod pool;
 pub mod render;
 pub mod reservation;

@@ -27,6 +27,9 @@ pub struct Limits {
     pub fuel: u64,
     /// Deepest nesting of macro calls and includes.
     pub recursion: usize,
+    /// Deepest nesting of one expression (operators, filters, attribute
+    /// lookups, brackets) and of `{% elif %}` chains, as the source shows it.
+    pub max_nesting: usize,
 }
 
 impl Default for Limits {
@@ -36,6 +39,8 @@ impl Default for Limits {
             max_output_bytes: 512 * 1024,
             fuel: 200_000,
             recursion: 64,
+            // Measured in the Worker: about 5,000 levels overflow its stack.
+            max_nesting: 256,
         }
     }
 }
@@ -70,6 +75,7 @@ impl Template {
                 ),
             ));
         }
+        check_nesting(source, limits.max_nesting)?;
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| AutoEscape::Html);
         env.set_fuel(Some(limits.fuel));
@@ -119,6 +125,27 @@ impl Template {
             Err(err) => Err(template_error(&err, &self.source)),
         }
     }
+}
+
+/// Refuses a source that could nest deeper than `max`: parsing it would
+/// overflow the stack (see [`crate::nesting`]), so it is refused unparsed.
+fn check_nesting(source: &str, max: usize) -> Result<()> {
+    let nesting = crate::nesting::nesting(source);
+    let (what, line) = if nesting.expression > max {
+        (
+            "an expression nests too deeply (too many operators, filters or \
+             attribute lookups in one tag)",
+            nesting.expression_line,
+        )
+    } else if nesting.elif > max {
+        ("too many {% elif %} branches in a row", nesting.elif_line)
+    } else {
+        return Ok(());
+    };
+    Err(Error::template(
+        "template_too_complex",
+        format!("line {line}: {what}: at most {max} levels are allowed, split it up"),
+    ))
 }
 
 /// Converts any serializable value (e.g. `serde_json::Value`) to a context.
