@@ -1,0 +1,191 @@
+// Many clients at once against one project under workerd (real Durable
+// Object SQLite): a code is never handed to two customers, never lost, and
+// the store records each code as assigned to the customer who received it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startWorker, client } from './worker.mjs';
+import { allEvents, checkPool } from './state.mjs';
+
+let worker;
+// No rate limit binding: every client here comes from the same address.
+before(async () => { worker = await startWorker(); });
+after(async () => { await worker?.stop(); });
+
+const CLIENTS = 64;
+const CODES = 2000;
+/** Requests one client may make at most (bounds every loop). */
+const MAX_REQUESTS = CODES + 10;
+/** Requests each client makes after its first 204, to see they stay 204. */
+const AFTER_EMPTY = 2;
+
+const codeNames = (prefix, n) => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(5, '0')}`);
+
+async function poolWith(api, pool, codes) {
+  assert.equal((await api.putPool(pool)).status, 200);
+  const res = await api.importCsv(pool, `code\n${codes.join('\n')}\n`);
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.json.imported, codes.length);
+}
+
+/**
+ * Runs `clients` loops that render `layer` with a new customer id per
+ * request until the layer answers 204, then a few more. Each answer is
+ * recorded with whether a 204 had been received (by anyone) before the
+ * request was sent: such a request must be answered 204 too, since an empty
+ * pool stays empty.
+ */
+async function renderUntilEmpty(base, project, layer, clients, label, onCode = () => {}) {
+  const answers = [];
+  let emptySeen = false;
+  const loop = async (n) => {
+    let after204 = 0;
+    for (let i = 0; i < MAX_REQUESTS && after204 <= AFTER_EMPTY; i++) {
+      const customer = `${label}${n}-${i}`;
+      const sentAfterEmpty = emptySeen;
+      const res = await fetch(`${base}/v1/projects/${project}/layers/${layer}/render?customer_id=${customer}`);
+      const text = await res.text();
+      answers.push({ customer, status: res.status, text, sentAfterEmpty });
+      if (res.status === 200) onCode(text);
+      if (res.status === 204) {
+        emptySeen = true;
+        after204++;
+      } else if (res.status !== 200) {
+        return; // Reported by the checks below.
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, (_, n) => loop(n)));
+  return answers;
+}
+
+test(`${CLIENTS} clients render a layer against a pool of ${CODES} codes until it is empty`, async (t) => {
+  const api = client(worker.base, 'race');
+  const imported = codeNames('RACE', CODES);
+  await poolWith(api, 'p', imported);
+  const put = await api.putLayer('offer', { template: '{{ vouchers["p"].assign_available_code() }}' });
+  assert.equal(put.status, 200, put.text);
+
+  const answers = await renderUntilEmpty(worker.base, 'race', 'offer', CLIENTS, 'c');
+
+  const statuses = new Set(answers.map((a) => a.status));
+  assert.deepEqual([...statuses].sort(), [200, 204], 'only codes and empty answers');
+  const withCode = answers.filter((a) => a.status === 200);
+  assert.equal(withCode.length, CODES, 'exactly as many answers with a code as codes');
+  const received = new Map(withCode.map((a) => [a.text, a.customer]));
+  assert.equal(received.size, CODES, 'all codes distinct');
+  assert.deepEqual([...received.keys()].sort(), imported, 'every code came from the pool');
+  for (const a of answers.filter((x) => x.sentAfterEmpty)) {
+    assert.equal(a.status, 204, `${a.customer} was sent after the pool ran empty`);
+  }
+  for (const a of answers.filter((x) => x.status === 204)) assert.equal(a.text, '');
+  // Each client saw its 204s; the loops were bounded, never cut short.
+  assert.equal(answers.filter((a) => a.status === 204).length, CLIENTS * (AFTER_EMPTY + 1));
+
+  // The store: each code assigned to the customer who received it.
+  const codes = await checkPool(api, 'p');
+  assert.equal(codes.size, CODES);
+  for (const [code, customer] of received) {
+    const c = codes.get(code);
+    assert.deepEqual([c.state, c.customer_id, c.source], ['assigned', customer, 'layer:offer'], code);
+  }
+  const pool = (await api.getPool('p')).json;
+  assert.deepEqual([pool.total, pool.available, pool.assigned, pool.redeemed], [CODES, 0, CODES, 0]);
+  // A layer render logs no event.
+  assert.deepEqual(await allEvents(api), []);
+  t.diagnostic(`${answers.length} answers: ${withCode.length} with a code, ${answers.length - withCode.length} empty`);
+});
+
+test('campaign sends race layer renders on one pool: no code twice, every record right', async (t) => {
+  const api = client(worker.base, 'mixed');
+  const total = 1500;
+  const imported = codeNames('MIX', total);
+  await poolWith(api, 'shared', imported);
+  await api.putLayer('banner', { template: '{{ vouchers["shared"].assign_available_code() }}' });
+  const template = 'Hello {{ customer.id }}, your code: {{ vouchers["shared"].assign_available_code() }}';
+  const campaigns = ['spring', 'summer', 'autumn'];
+  const perCampaign = 400;
+
+  // The sends start once renders have taken some codes, so they land in
+  // the middle of the render traffic.
+  let rendered = 0;
+  let startSends;
+  const sendsMayStart = new Promise((resolve) => { startSends = resolve; });
+  const sends = sendsMayStart.then(() => Promise.all(campaigns.map(async (campaign) => {
+    const customers = Array.from({ length: perCampaign }, (_, i) => ({ id: `${campaign}-${String(i).padStart(3, '0')}` }));
+    const res = await api.call('POST', `/campaigns/${campaign}/send`, { template, customers });
+    assert.equal(res.status, 200, res.text.slice(0, 300));
+    return { campaign, customers, report: res.json };
+  })));
+  const answers = await renderUntilEmpty(worker.base, 'mixed', 'banner', 32, 'r', () => {
+    if (++rendered === 300) startSends();
+  });
+  startSends(); // In case renders ended first: the sends still run, on an empty pool.
+  const reports = await sends;
+
+  // Who received which code, from layers and from messages.
+  const received = new Map();
+  const receive = (code, customer, source) => {
+    assert.ok(!received.has(code), `${code} handed out twice: ${received.get(code)?.customer} and ${customer}`);
+    received.set(code, { customer, source });
+  };
+  for (const a of answers) {
+    assert.ok([200, 204].includes(a.status), `${a.customer}: ${a.status} ${a.text.slice(0, 200)}`);
+    if (a.status === 200) receive(a.text, a.customer, 'layer:banner');
+  }
+  let sent = 0;
+  let failed = 0;
+  for (const { campaign, customers, report } of reports) {
+    assert.equal(report.sent + report.failed, perCampaign);
+    assert.equal(report.messages.length, report.sent);
+    assert.equal(report.failures.length, report.failed);
+    // Served in order while codes lasted: the messages are a prefix.
+    assert.deepEqual(report.messages.map((m) => m.customer_id), customers.slice(0, report.sent).map((c) => c.id));
+    assert.deepEqual(report.failures.map((f) => f.customer_id), customers.slice(report.sent).map((c) => c.id));
+    for (const m of report.messages) {
+      const [greeting, code] = m.output.split(', your code: ');
+      assert.equal(greeting, `Hello ${m.customer_id}`);
+      receive(code, m.customer_id, `campaign:${campaign}`);
+    }
+    sent += report.sent;
+    failed += report.failed;
+  }
+  assert.equal(received.size, total, 'every code handed out exactly once');
+  assert.deepEqual([...received.keys()].sort(), imported);
+  for (const a of answers.filter((x) => x.sentAfterEmpty)) assert.equal(a.status, 204, a.customer);
+
+  const codes = await checkPool(api, 'shared');
+  for (const [code, { customer, source }] of received) {
+    const c = codes.get(code);
+    assert.deepEqual([c.state, c.customer_id, c.source], ['assigned', customer, source], code);
+  }
+  const pool = (await api.getPool('shared')).json;
+  assert.deepEqual([pool.total, pool.available, pool.assigned], [total, 0, total]);
+
+  // One campaign event per customer, with the send's outcome.
+  const events = await allEvents(api, { type: 'campaign' });
+  assert.equal(events.filter((e) => e.status === 'enqueued').length, sent);
+  assert.equal(events.filter((e) => e.status === 'enqueue_failed').length, failed);
+  assert.equal(events.length, campaigns.length * perCampaign);
+  t.diagnostic(`${total} codes: ${total - sent} to layer renders, ${sent} to campaign messages; ${failed} customers not served`);
+});
+
+test('one customer on many clients at once gets one code from a per_customer layer', async () => {
+  const api = client(worker.base, 'same');
+  await poolWith(api, 'p', codeNames('SAME', 50));
+  await api.putLayer('mine', { template: '{{ vouchers["p"].assign_available_code() }}', assignment: 'per_customer' });
+  const customers = Array.from({ length: 8 }, (_, i) => `shopper-${i}`);
+  const answers = await Promise.all(customers.flatMap((customer) => Array.from({ length: 8 }, async () => {
+    const res = await fetch(`${worker.base}/v1/projects/same/layers/mine/render?customer_id=${customer}`);
+    return { customer, status: res.status, text: await res.text() };
+  })));
+  const byCustomer = new Map();
+  for (const a of answers) {
+    assert.equal(a.status, 200, a.text);
+    byCustomer.set(a.customer, new Set([...(byCustomer.get(a.customer) ?? []), a.text]));
+  }
+  for (const [customer, seen] of byCustomer) assert.equal(seen.size, 1, `${customer} saw ${[...seen]}`);
+  const codes = await checkPool(api, 'p');
+  const assigned = [...codes.values()].filter((c) => c.state === 'assigned');
+  assert.deepEqual(assigned.map((c) => c.customer_id).sort(), customers);
+  for (const c of assigned) assert.ok(byCustomer.get(c.customer_id).has(c.code));
+});
