@@ -80,8 +80,10 @@ async fn handle(req: Request, env: &Env) -> Result<Response, Error> {
     if m.route.id == RouteId::RenderLayer {
         rate_limit::check(&req, env).await?;
     }
-    if m.route.path.contains("{project}") {
-        check_name("project", m.param("project"))?;
+    // Every name in the path is checked before anything looks it up: a name
+    // that can never exist is refused as invalid, not reported as missing.
+    for (kind, name) in &m.params {
+        check_name(kind, name)?;
     }
     match m.route.id {
         RouteId::ListPools => pools::list(env, &m).await,
