@@ -11,6 +11,7 @@ step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 step "cargo clippy (native and wasm)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p codepool-worker --target wasm32-unknown-unknown --locked -- -D warnings
