@@ -174,13 +174,58 @@ fn template_error(err: &minijinja::Error, source: &str) -> Error {
 /// The codes and counts one render draws from, and what it asked for.
 ///
 /// For a plan it holds no codes; for a real render, the codes reserved for
-/// it. Either way it records every assign call by pool, so the caller can
-/// compare what the template used with what was reserved.
+/// it; for a caller that keeps codes elsewhere (the JavaScript package), a
+/// [`Supply`] asked on demand. Either way it records every assign call by
+/// pool, so the caller can compare what the template used with what was
+/// reserved.
 #[derive(Debug, Default)]
 pub struct Vouchers {
     codes: BTreeMap<String, Vec<String>>,
     counts: BTreeMap<String, PoolCounts>,
+    supply: Option<Box<dyn Supply>>,
     asked: Mutex<Asked>,
+}
+
+/// A voucher source asked lazily, one call per voucher function that runs.
+///
+/// For callers whose codes and counts live outside the core and are cheaper
+/// to look up than to copy in whole: only the pools a render touches are
+/// asked. Returning an `Err` ends the render with that error, which is how a
+/// supply stops a render at its first missing code (all or nothing) or
+/// refuses a count it was not given (rather than inventing a number).
+pub trait Supply: Send + Sync + std::fmt::Debug {
+    /// The code for the `index`-th assign call (from 0) on `pool` in this
+    /// render; `Ok(None)` renders an empty string, as a plan does.
+    fn code(&self, pool: &str, index: usize) -> Result<Option<String>, minijinja::Error>;
+
+    /// One of the pool's counts.
+    fn count(&self, pool: &str, count: Count) -> Result<i64, minijinja::Error>;
+}
+
+/// Which count a template function reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// `count_available_codes()`: codes not yet handed out.
+    Available,
+    /// `count_total_codes()`: every code in the pool.
+    Total,
+}
+
+impl Count {
+    /// The template function that reads this count, for messages.
+    pub fn function(self) -> &'static str {
+        match self {
+            Count::Available => "count_available_codes()",
+            Count::Total => "count_total_codes()",
+        }
+    }
+
+    fn pick(self, counts: &PoolCounts) -> i64 {
+        match self {
+            Count::Available => counts.available,
+            Count::Total => counts.total,
+        }
+    }
 }
 
 /// What a render asked of its vouchers.
@@ -207,7 +252,16 @@ impl Vouchers {
         Arc::new(Vouchers {
             codes,
             counts,
+            supply: None,
             asked: Mutex::default(),
+        })
+    }
+
+    /// A voucher source that asks `supply` for every code and count.
+    pub fn with_supply(supply: impl Supply + 'static) -> Arc<Vouchers> {
+        Arc::new(Vouchers {
+            supply: Some(Box::new(supply)),
+            ..Vouchers::default()
         })
     }
 
@@ -221,22 +275,48 @@ impl Vouchers {
         &self.codes
     }
 
-    fn assign(&self, pool: &str) -> Value {
-        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
-        let n = asked.take.entry(pool.to_owned()).or_default();
-        *n += 1;
-        match self.codes.get(pool).and_then(|codes| codes.get(*n - 1)) {
-            Some(code) => Value::from(code.as_str()),
+    fn assign(&self, pool: &str) -> Result<Value, minijinja::Error> {
+        let index = {
+            let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+            // Look up before inserting: renders run hot, and most calls
+            // find their pool already there (no allocation for the key).
+            match asked.take.get_mut(pool) {
+                Some(n) => {
+                    *n += 1;
+                    *n - 1
+                }
+                None => {
+                    asked.take.insert(pool.to_owned(), 1);
+                    0
+                }
+            }
+        };
+        if let Some(supply) = &self.supply {
+            return Ok(Value::from(supply.code(pool, index)?.unwrap_or_default()));
+        }
+        match self.codes.get(pool).and_then(|codes| codes.get(index)) {
+            Some(code) => Ok(Value::from(code.as_str())),
             // No code (a plan, or a render that asks for more than was
             // reserved): the output is thrown away, the count is what matters.
-            None => Value::from(""),
+            None => Ok(Value::from("")),
         }
     }
 
-    fn count(&self, pool: &str, pick: fn(&PoolCounts) -> i64) -> Value {
-        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
-        asked.count.insert(pool.to_owned());
-        Value::from(self.counts.get(pool).map_or(UNKNOWN_COUNT, pick))
+    fn count(&self, pool: &str, count: Count) -> Result<Value, minijinja::Error> {
+        {
+            let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+            if !asked.count.contains(pool) {
+                asked.count.insert(pool.to_owned());
+            }
+        }
+        if let Some(supply) = &self.supply {
+            return Ok(Value::from(supply.count(pool, count)?));
+        }
+        Ok(Value::from(
+            self.counts
+                .get(pool)
+                .map_or(UNKNOWN_COUNT, |counts| count.pick(counts)),
+        ))
     }
 }
 
@@ -277,9 +357,9 @@ impl Object for PoolHandle {
             ));
         }
         match method {
-            "assign_available_code" => Ok(self.vouchers.assign(&self.pool)),
-            "count_available_codes" => Ok(self.vouchers.count(&self.pool, |c| c.available)),
-            "count_total_codes" => Ok(self.vouchers.count(&self.pool, |c| c.total)),
+            "assign_available_code" => self.vouchers.assign(&self.pool),
+            "count_available_codes" => self.vouchers.count(&self.pool, Count::Available),
+            "count_total_codes" => self.vouchers.count(&self.pool, Count::Total),
             _ => Err(minijinja::Error::new(
                 ErrorKind::UnknownMethod,
                 format!(
