@@ -11,6 +11,8 @@ pub mod command;
 pub mod error;
 pub mod import;
 pub mod import_report;
+#[cfg(feature = "js")]
+pub mod js;
 pub mod layer;
 pub mod pool;
 pub mod render;
