@@ -1,9 +1,9 @@
 // codepool: render voucher templates from JavaScript.
 //
 // A thin layer over the wasm-bindgen output (codepool_wasm.js): it loads the
-// module (synchronously in Node, `await init()` in the browser), turns the
-// context into JSON text (the cheapest way across the boundary: one string
-// instead of a call per property), and returns `null` rather than
+// module (synchronously in Node, `await init()` in the browser), encodes the
+// context into one byte string (the cheapest way across the boundary; the
+// format is described in src/js/context.rs), and returns `null` rather than
 // `undefined` for a suppressed render.
 import initWasm, { initSync, Template as WasmTemplate } from './codepool_wasm.js';
 
@@ -28,6 +28,125 @@ export default async function init(input) {
     await initWasm(input === undefined ? undefined : { module_or_path: input });
     ready = true;
   }
+}
+
+// The context encoder. One scratch buffer is reused across renders (render
+// is synchronous, so no two encodings overlap) and grows as needed.
+const MAX_DEPTH = 100;
+let scratch = new Uint8Array(4096);
+let view = new DataView(scratch.buffer);
+let at = 0;
+const utf8 = new TextEncoder();
+
+function reserve(n) {
+  if (at + n <= scratch.length) return;
+  const grown = new Uint8Array(Math.max(scratch.length * 2, at + n));
+  grown.set(scratch.subarray(0, at));
+  scratch = grown;
+  view = new DataView(scratch.buffer);
+}
+
+function writeString(s) {
+  // At most 3 UTF-8 bytes per UTF-16 unit, plus the length.
+  reserve(4 + s.length * 3);
+  const start = at + 4;
+  let end = start;
+  // Most context strings are short and ASCII: copying them by hand beats a
+  // call into TextEncoder.
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) break;
+    scratch[end++] = c;
+  }
+  if (i < s.length) {
+    end += utf8.encodeInto(s.slice(i), scratch.subarray(end)).written;
+  }
+  view.setUint32(at, end - start, true);
+  at = end;
+}
+
+// Writes `value` as JSON.stringify would show it; returns false (writing
+// nothing) for what JSON leaves out: undefined, functions, symbols.
+function writeValue(value, depth) {
+  switch (typeof value) {
+    case 'string':
+      reserve(1);
+      scratch[at++] = 4;
+      writeString(value);
+      return true;
+    case 'number':
+      reserve(9);
+      if (Number.isFinite(value)) {
+        scratch[at++] = 3;
+        view.setFloat64(at, value, true);
+        at += 8;
+      } else {
+        scratch[at++] = 0;
+      }
+      return true;
+    case 'boolean':
+      reserve(1);
+      scratch[at++] = value ? 2 : 1;
+      return true;
+    case 'bigint':
+      throw contextError('the context holds a BigInt, which has no JSON form: convert it to a string or number');
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) {
+    reserve(1);
+    scratch[at++] = 0;
+    return true;
+  }
+  if (typeof value.toJSON === 'function') return writeValue(value.toJSON(), depth);
+  if (depth >= MAX_DEPTH) {
+    throw contextError(`the context is nested deeper than ${MAX_DEPTH} levels (does it refer to itself?)`);
+  }
+  if (Array.isArray(value)) {
+    reserve(5);
+    scratch[at++] = 5;
+    view.setUint32(at, value.length, true);
+    at += 4;
+    for (let i = 0; i < value.length; i++) {
+      if (!writeValue(value[i], depth + 1)) {
+        reserve(1);
+        scratch[at++] = 0; // JSON writes left-out array items as null
+      }
+    }
+    return true;
+  }
+  reserve(5);
+  scratch[at++] = 6;
+  const countAt = at;
+  at += 4;
+  let count = 0;
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    const keyAt = at;
+    writeString(key);
+    if (writeValue(value[key], depth + 1)) count++;
+    else at = keyAt; // a left-out value: take its key back
+  }
+  view.setUint32(countAt, count, true);
+  return true;
+}
+
+function contextError(message) {
+  const err = new TypeError(`codepool: ${message}`);
+  err.code = 'invalid_context';
+  return err;
+}
+
+/** The context as the bytes src/js/context.rs reads. */
+function encodeContext(context) {
+  at = 0;
+  if (!writeValue(context ?? null, 0)) {
+    throw contextError('the context must be an object (or null)');
+  }
+  return scratch.subarray(0, at);
 }
 
 /** A template compiled once and rendered many times. */
@@ -56,7 +175,7 @@ export class Template {
    * no code left (show nothing).
    */
   render(context, vouchers) {
-    return this.#wasm.render(JSON.stringify(context ?? null), vouchers) ?? null;
+    return this.#wasm.render(encodeContext(context), vouchers) ?? null;
   }
 
   /**
@@ -64,7 +183,7 @@ export class Template {
    * `{ output, codes: { pool: [code, …] }, short }`.
    */
   renderDetailed(context, vouchers) {
-    return this.#wasm.renderDetailed(JSON.stringify(context ?? null), vouchers);
+    return this.#wasm.renderDetailed(encodeContext(context), vouchers);
   }
 
   /** Frees the compiled template now rather than when it is collected. */

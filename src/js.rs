@@ -6,17 +6,17 @@
 //! (see [`crate::render`]): the output, or `null` when a pool the template
 //! assigns from has no code; nothing half-rendered.
 //!
-//! The context crosses the boundary as JSON text (`JSON.stringify` in the
-//! wrapper, parsed here straight into minijinja values): one string copy
-//! instead of one boundary call per property, which measured fastest. The
-//! vouchers stay a JavaScript value and are asked lazily ([`supply`]), so a
-//! caller may pass many pools or long code lists at no cost.
+//! The context crosses the boundary as one byte string that the wrapper
+//! encodes ([`context`]): one copy instead of a boundary call per property,
+//! which measured fastest. The vouchers stay a JavaScript value and are
+//! asked lazily ([`supply`]), so a caller may pass many pools or long code
+//! lists at no cost.
 
+mod context;
 mod frame;
 mod supply;
 
 use js_sys::{Array, Object, Reflect};
-use minijinja::value::{Value, ValueKind};
 use wasm_bindgen::prelude::*;
 
 use crate::error::Error;
@@ -48,11 +48,11 @@ impl JsTemplate {
         Ok(JsTemplate { template })
     }
 
-    /// Renders with a context given as JSON text (an object, or `null` for
-    /// none) and the caller's vouchers. Returns the output, or `undefined`
+    /// Renders with a context encoded by the wrapper (`encodeContext` in
+    /// `js/index.js`: an object, or `null` for none) and the caller's vouchers. Returns the output, or `undefined`
     /// when a pool the template assigns from has no code.
-    pub fn render(&self, context_json: &str, vouchers: JsValue) -> Result<Option<String>, JsValue> {
-        Ok(self.run(context_json, vouchers)?.output)
+    pub fn render(&self, context: &[u8], vouchers: JsValue) -> Result<Option<String>, JsValue> {
+        Ok(self.run(context, vouchers)?.output)
     }
 
     /// Like [`JsTemplate::render`], and tells what the render consumed:
@@ -60,12 +60,8 @@ impl JsTemplate {
     /// `codes` lists every code handed to the template, also when the render
     /// was suppressed (codes a callback gave before another pool ran short).
     #[wasm_bindgen(js_name = renderDetailed)]
-    pub fn render_detailed(
-        &self,
-        context_json: &str,
-        vouchers: JsValue,
-    ) -> Result<JsValue, JsValue> {
-        let rendered = self.run(context_json, vouchers)?;
+    pub fn render_detailed(&self, context: &[u8], vouchers: JsValue) -> Result<JsValue, JsValue> {
+        let rendered = self.run(context, vouchers)?;
         let codes = Object::new();
         for (pool, code) in &rendered.frame.taken {
             let key = JsValue::from_str(pool);
@@ -102,8 +98,8 @@ impl JsTemplate {
 }
 
 impl JsTemplate {
-    fn run(&self, context_json: &str, vouchers: JsValue) -> Result<Rendered, JsValue> {
-        let context = parse_context(context_json)?;
+    fn run(&self, context: &[u8], vouchers: JsValue) -> Result<Rendered, JsValue> {
+        let context = context::decode(context).map_err(|err| js_error(&err))?;
         let entered = Frame::enter(vouchers)
             .map_err(|message| js_error(&Error::bad_request("reentrant_render", message)))?;
         let result = self
@@ -132,24 +128,6 @@ impl JsTemplate {
             ))),
             (Err(err), None) => Err(js_error(&err)),
         }
-    }
-}
-
-/// Parses the context's JSON text; its top-level keys become variables.
-fn parse_context(json: &str) -> Result<Value, JsValue> {
-    let context: Value = serde_json::from_str(json).map_err(|err| {
-        js_error(&Error::bad_request(
-            "invalid_context",
-            format!("the context is not valid JSON text: {err}"),
-        ))
-    })?;
-    match context.kind() {
-        ValueKind::Map => Ok(context),
-        ValueKind::None | ValueKind::Undefined => Ok(minijinja::context! {}),
-        kind => Err(js_error(&Error::bad_request(
-            "invalid_context",
-            format!("the context is a {kind}, not an object: pass {{ name: value, … }}"),
-        ))),
     }
 }
 

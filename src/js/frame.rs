@@ -25,8 +25,6 @@ pub(crate) enum Stop {
 pub(crate) struct Frame {
     /// The caller's vouchers: an object of pools, a function, or undefined.
     pub(super) vouchers: JsValue,
-    /// `vouchers[pool]`, looked up once per pool and render.
-    pub(super) pools: Vec<(String, JsValue)>,
     /// Every code handed to the template, in order.
     pub(crate) taken: Vec<(String, String)>,
     /// Set when the caller's values ended the render.
@@ -47,7 +45,6 @@ impl Frame {
             Ok(mut slot) if slot.is_none() => {
                 *slot = Some(Frame {
                     vouchers,
-                    pools: Vec::new(),
                     taken: Vec::new(),
                     stop: None,
                 });
@@ -66,7 +63,6 @@ impl Frame {
             .with(|cell| cell.borrow_mut().take())
             .unwrap_or_else(|| Frame {
                 vouchers: JsValue::UNDEFINED,
-                pools: Vec::new(),
                 taken: Vec::new(),
                 stop: None,
             })
