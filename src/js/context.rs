@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(value.get_attr("name").unwrap().as_str(), Some("Ada <3"));
         assert_eq!(
             value.get_attr("prices").unwrap().to_string(),
-            "[4211, 39.9, none]"
+            "[4211, 39.9, None]"
         );
         assert!(value.get_attr("gold").unwrap().is_true());
     }
