@@ -123,8 +123,10 @@ function writeValue(value, depth) {
   const countAt = at;
   at += 4;
   let count = 0;
-  for (const key in value) {
-    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+  // Own enumerable string keys, as JSON.stringify takes them.
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
     const keyAt = at;
     writeString(key);
     if (writeValue(value[key], depth + 1)) count++;

@@ -103,7 +103,9 @@ impl Template {
             context.clone(),
         ]);
         let mut out = LimitedWriter {
-            buf: Vec::new(),
+            // Output is usually about as long as the template: one
+            // allocation instead of a series of doublings.
+            buf: Vec::with_capacity(self.source.len().min(self.limits.max_output_bytes)),
             limit: self.limits.max_output_bytes,
         };
         match template.render_captured_to(root, &mut out) {
@@ -132,11 +134,18 @@ struct LimitedWriter {
 
 impl io::Write for LimitedWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.write_all(data).map(|_| data.len())
+    }
+
+    // minijinja writes through `write_all`; the provided one loops over
+    // `write`, which costs a call per piece of output in a hot path.
+    #[inline]
+    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         self.buf.extend_from_slice(data);
         if self.buf.len() > self.limit {
             return Err(io::Error::other("output limit"));
         }
-        Ok(data.len())
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
