@@ -99,12 +99,11 @@ impl JsTemplate {
 
 impl JsTemplate {
     fn run(&self, context: &[u8], vouchers: JsValue) -> Result<Rendered, JsValue> {
-        let context = context::decode(context).map_err(|err| js_error(&err))?;
+        let supply = Vouchers::with_supply(JsSupply);
+        let root = context::decode_root(context, supply.to_value()).map_err(|e| js_error(&e))?;
         let entered = Frame::enter(vouchers)
             .map_err(|message| js_error(&Error::bad_request("reentrant_render", message)))?;
-        let result = self
-            .template
-            .render(&context, &Vouchers::with_supply(JsSupply));
+        let result = self.template.render_root(root);
         let frame = Frame::leave(entered);
         match (result, &frame.stop) {
             (Ok(output), None) => Ok(Rendered {

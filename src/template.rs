@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use minijinja::value::{merge_maps, Object, Serde, Value};
 use minijinja::{AutoEscape, Environment, ErrorKind, State};
@@ -94,14 +94,24 @@ impl Template {
     /// Renders with a context (any JSON-like value, its top-level keys become
     /// variables) and a voucher source.
     pub fn render(&self, context: &Value, vouchers: &Arc<Vouchers>) -> Result<String> {
+        let root = merge_maps([
+            minijinja::context! { vouchers => vouchers.to_value() },
+            context.clone(),
+        ]);
+        self.render_root(root)
+    }
+
+    /// Renders with the variables as one map that the caller assembled, the
+    /// voucher functions among them under `vouchers` ([`Vouchers::to_value`]).
+    ///
+    /// [`Template::render`] merges a context with the vouchers, so every
+    /// variable is looked up in two maps; a caller that builds its context
+    /// anyway (the JavaScript package) saves that by building the root.
+    pub fn render_root(&self, root: Value) -> Result<String> {
         let template = self
             .env
             .get_template(NAME)
             .map_err(|err| template_error(&err, &self.source))?;
-        let root = merge_maps([
-            minijinja::context! { vouchers => Value::from_dyn_object(vouchers.clone()) },
-            context.clone(),
-        ]);
         let mut out = LimitedWriter {
             // Output is usually about as long as the template: one
             // allocation instead of a series of doublings.
@@ -193,6 +203,8 @@ pub struct Vouchers {
     counts: BTreeMap<String, PoolCounts>,
     supply: Option<Box<dyn Supply>>,
     asked: Mutex<Asked>,
+    /// `vouchers['name']` values made so far, by pool name.
+    handles: Mutex<Vec<(String, Value)>>,
 }
 
 /// A voucher source asked lazily, one call per voucher function that runs.
@@ -263,6 +275,7 @@ impl Vouchers {
             counts,
             supply: None,
             asked: Mutex::default(),
+            handles: Mutex::default(),
         })
     }
 
@@ -272,6 +285,11 @@ impl Vouchers {
             supply: Some(Box::new(supply)),
             ..Vouchers::default()
         })
+    }
+
+    /// The template's `vouchers` variable, for [`Template::render_root`].
+    pub fn to_value(self: &Arc<Self>) -> Value {
+        Value::from_dyn_object(self.clone())
     }
 
     /// What the render asked for.
@@ -331,19 +349,32 @@ impl Vouchers {
 
 impl Object for Vouchers {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let pool = key.as_str()?.to_owned();
-        Some(Value::from_object(PoolHandle {
-            vouchers: self.clone(),
-            pool,
-        }))
+        let pool = key.as_str()?;
+        // A template names the same pool again and again (the reference
+        // layer three times): make its handle once per render.
+        let mut handles = self.handles.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(handle) = handles.iter().find(|(name, _)| name == pool) {
+            return Some(handle.1.clone());
+        }
+        let handle = Value::from_object(PoolHandle {
+            // Weak: the handles live in the vouchers, and a strong pointer
+            // back would keep both alive for ever.
+            vouchers: Arc::downgrade(self),
+            valid: check_name("pool", pool).map_err(|err| err.message),
+            pool: pool.to_owned(),
+        });
+        handles.push((pool.to_owned(), handle.clone()));
+        Some(handle)
     }
 }
 
 /// `vouchers['name']`: the pool's three functions.
 #[derive(Debug)]
 struct PoolHandle {
-    vouchers: Arc<Vouchers>,
+    vouchers: Weak<Vouchers>,
     pool: String,
+    /// Whether `pool` is a valid pool name, checked once; else why not.
+    valid: std::result::Result<(), String>,
 }
 
 impl Object for PoolHandle {
@@ -359,16 +390,22 @@ impl Object for PoolHandle {
                 format!("{method}() takes no arguments"),
             ));
         }
-        if let Err(err) = check_name("pool", &self.pool) {
+        if let Err(message) = &self.valid {
             return Err(minijinja::Error::new(
                 ErrorKind::InvalidOperation,
-                err.message,
+                message.clone(),
             ));
         }
+        let Some(vouchers) = self.vouchers.upgrade() else {
+            return Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                "the vouchers of this render are gone: use a pool only while rendering",
+            ));
+        };
         match method {
-            "assign_available_code" => self.vouchers.assign(&self.pool),
-            "count_available_codes" => self.vouchers.count(&self.pool, Count::Available),
-            "count_total_codes" => self.vouchers.count(&self.pool, Count::Total),
+            "assign_available_code" => vouchers.assign(&self.pool),
+            "count_available_codes" => vouchers.count(&self.pool, Count::Available),
+            "count_total_codes" => vouchers.count(&self.pool, Count::Total),
             _ => Err(minijinja::Error::new(
                 ErrorKind::UnknownMethod,
                 format!(

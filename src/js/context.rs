@@ -24,32 +24,48 @@
 
 use std::sync::Arc;
 
-use minijinja::value::{Enumerator, Object, ObjectExt, Value, ValueKind};
+use minijinja::value::{Enumerator, Object, ObjectExt, Value};
 
 use crate::error::Error;
 
 /// Deepest nesting read; the encoder refuses deeper contexts first.
 const MAX_DEPTH: usize = 128;
 
-/// Reads an encoded context: an object, whose keys become variables, or
-/// `null`.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Value, Error> {
+/// Reads an encoded context (an object, whose keys become variables, or
+/// `null`) into the root of a render, with `vouchers` beside its keys.
+///
+/// A context key `vouchers` hides the voucher functions, as it does in
+/// [`Template::render`](crate::template::Template::render) on the edge.
+pub(crate) fn decode_root(bytes: &[u8], vouchers: Value) -> Result<Value, Error> {
     let mut reader = Reader { bytes, at: 0 };
-    let value = reader
-        .value(0)
-        .filter(|_| reader.at == bytes.len())
-        .ok_or_else(|| {
-            Error::internal("the encoded context is malformed: use the package's index.js")
-        })?;
-    match value.kind() {
-        ValueKind::Map => Ok(value),
-        ValueKind::None => Ok(minijinja::context! {}),
-        kind => Err(Error::bad_request(
-            "invalid_context",
-            format!("the context is a {kind}, not an object: pass {{ name: value, … }}"),
-        )),
+    let malformed =
+        || Error::internal("the encoded context is malformed: use the package's index.js");
+    let mut fields = match bytes.first() {
+        Some(6) => reader.fields(0).ok_or_else(malformed)?,
+        Some(0) => {
+            reader.at = 1;
+            Vec::new()
+        }
+        _ => {
+            let kind = reader.value(0).ok_or_else(malformed)?.kind();
+            return Err(Error::bad_request(
+                "invalid_context",
+                format!("the context is a {kind}, not an object: pass {{ name: value, … }}"),
+            ));
+        }
+    };
+    if reader.at != bytes.len() {
+        return Err(malformed());
     }
+    let name = Value::from(VOUCHERS);
+    if let Err(at) = fields.binary_search_by(|(key, _)| key.cmp(&name)) {
+        fields.insert(at, (name, vouchers));
+    }
+    Ok(Value::from_object(Fields(fields)))
 }
+
+/// The name under which the template sees the vouchers.
+const VOUCHERS: &str = "vouchers";
 
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -94,19 +110,27 @@ impl<'a> Reader<'a> {
                 Value::from(items)
             }
             6 => {
-                let count = self.u32()?;
-                let mut fields = Vec::with_capacity(count.min(self.bytes.len() - self.at));
-                for _ in 0..count {
-                    let key = self.str()?;
-                    fields.push((Value::from(key), self.value(depth + 1)?));
-                }
-                // Sorted, as the edge's JSON objects are: loops over an
-                // object's items run in the same order everywhere.
-                fields.sort_by(|a, b| a.0.cmp(&b.0));
-                Value::from_object(Fields(fields))
+                self.at -= 1;
+                Value::from_object(Fields(self.fields(depth)?))
             }
             _ => return None,
         })
+    }
+
+    /// An object's fields, sorted by name as the edge's JSON objects are,
+    /// so that loops over an object's items run in the same order everywhere.
+    fn fields(&mut self, depth: usize) -> Option<Vec<(Value, Value)>> {
+        if self.take(1)? != [6] {
+            return None;
+        }
+        let count = self.u32()?;
+        let mut fields = Vec::with_capacity(count.min(self.bytes.len() - self.at));
+        for _ in 0..count {
+            let key = self.str()?;
+            fields.push((Value::from(key), self.value(depth + 1)?));
+        }
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        Some(fields)
     }
 }
 
@@ -148,7 +172,13 @@ fn number(n: f64) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::decode;
+    use minijinja::Value;
+
+    use super::decode_root;
+
+    fn decode(bytes: &[u8]) -> crate::Result<Value> {
+        decode_root(bytes, Value::from("the vouchers"))
+    }
 
     fn string(s: &str) -> Vec<u8> {
         let mut out = vec![4];
@@ -186,16 +216,31 @@ mod tests {
         assert!(value.get_attr("gold").unwrap().is_true());
         // Fields are listed sorted by name, as a JSON object on the edge.
         let keys: Vec<String> = value.try_iter().unwrap().map(|k| k.to_string()).collect();
-        assert_eq!(keys, ["gold", "name", "prices"]);
-        assert_eq!(value.len(), Some(3));
+        assert_eq!(keys, ["gold", "name", "prices", "vouchers"]);
+        assert_eq!(value.len(), Some(4));
+        assert_eq!(
+            value.get_attr("vouchers").unwrap().as_str(),
+            Some("the vouchers")
+        );
         assert!(value.get_attr("missing").unwrap().is_undefined());
     }
 
     #[test]
     fn null_is_an_empty_context_and_other_roots_are_refused() {
-        assert_eq!(decode(&[0]).unwrap().len(), Some(0));
+        assert_eq!(decode(&[0]).unwrap().len(), Some(1));
         let err = decode(&number(1.0)).unwrap_err();
         assert_eq!(err.code, "invalid_context");
+    }
+
+    #[test]
+    fn a_context_key_vouchers_hides_the_vouchers_as_on_the_edge() {
+        let mut bytes = vec![6];
+        bytes.extend(1u32.to_le_bytes());
+        bytes.extend(&string("vouchers")[1..]);
+        bytes.extend(string("mine"));
+        let value = decode(&bytes).unwrap();
+        assert_eq!(value.get_attr("vouchers").unwrap().as_str(), Some("mine"));
+        assert_eq!(value.len(), Some(1));
     }
 
     #[test]
