@@ -7,7 +7,6 @@
 //! the codes reserved for it); see [`crate::render`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
 use std::sync::{Arc, Mutex, Weak};
 
 use minijinja::value::{merge_maps, Object, Serde, Value};
@@ -112,55 +111,30 @@ impl Template {
             .env
             .get_template(NAME)
             .map_err(|err| template_error(&err, &self.source))?;
-        let mut out = LimitedWriter {
-            // Output is usually about as long as the template: one
-            // allocation instead of a series of doublings.
-            buf: Vec::with_capacity(self.source.len().min(self.limits.max_output_bytes)),
-            limit: self.limits.max_output_bytes,
-        };
-        match template.render_captured_to(root, &mut out) {
-            Ok(_) => Ok(String::from_utf8(out.buf).unwrap_or_default()),
-            Err(_) if out.buf.len() > self.limits.max_output_bytes => Err(Error::template(
+        // minijinja charges every byte of output against the fuel (64 bytes
+        // a unit), so the fuel already bounds how much a render can write
+        // (about 12 MB at the default); the output limit is checked on the
+        // result. That is faster than checking while writing, which needs
+        // minijinja's io::Write path and an adapter for every write.
+        let output = template
+            .render(root)
+            .map_err(|err| template_error(&err, &self.source))?;
+        if output.len() > self.limits.max_output_bytes {
+            return Err(Error::template(
                 "output_too_large",
                 format!(
                     "the rendered output passed {} bytes: render less (check loops)",
                     self.limits.max_output_bytes
                 ),
-            )),
-            Err(err) => Err(template_error(&err, &self.source)),
+            ));
         }
+        Ok(output)
     }
 }
 
 /// Converts any serializable value (e.g. `serde_json::Value`) to a context.
 pub fn context_from<T: serde::Serialize>(value: &T) -> Value {
     Value::from(Serde(value))
-}
-
-struct LimitedWriter {
-    buf: Vec<u8>,
-    limit: usize,
-}
-
-impl io::Write for LimitedWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.write_all(data).map(|_| data.len())
-    }
-
-    // minijinja writes through `write_all`; the provided one loops over
-    // `write`, which costs a call per piece of output in a hot path.
-    #[inline]
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() > self.limit {
-            return Err(io::Error::other("output limit"));
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Turns a minijinja error into an API error naming line and column.
