@@ -143,7 +143,12 @@ struct Fields(Vec<(Value, Value)>);
 
 impl Object for Fields {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let key = key.as_str()?;
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    // Attribute lookups (`customer.name`) and variables come here with a
+    // `&str`; the provided method would make a Value of it every time.
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
         self.0
             .iter()
             .find(|(name, _)| name.as_str() == Some(key))
