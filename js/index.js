@@ -106,22 +106,25 @@ function writeValue(value, depth) {
     throw contextError(`the context is nested deeper than ${MAX_DEPTH} levels (does it refer to itself?)`);
   }
   if (Array.isArray(value)) {
-    reserve(5);
-    scratch[at++] = 5;
-    view.setUint32(at, value.length, true);
-    at += 4;
+    reserve(9);
+    scratch[at] = 5;
+    view.setUint32(at + 1, value.length, true);
+    const lengthAt = at + 5;
+    at += 9;
     for (let i = 0; i < value.length; i++) {
       if (!writeValue(value[i], depth + 1)) {
         reserve(1);
         scratch[at++] = 0; // JSON writes left-out array items as null
       }
     }
+    view.setUint32(lengthAt, at - lengthAt - 4, true);
     return true;
   }
-  reserve(5);
-  scratch[at++] = 6;
-  const countAt = at;
-  at += 4;
+  reserve(9);
+  scratch[at] = 6;
+  const countAt = at + 1;
+  const lengthAt = at + 5;
+  at += 9;
   let count = 0;
   // Own enumerable string keys, as JSON.stringify takes them.
   const keys = Object.keys(value);
@@ -133,6 +136,7 @@ function writeValue(value, depth) {
     else at = keyAt; // a left-out value: take its key back
   }
   view.setUint32(countAt, count, true);
+  view.setUint32(lengthAt, at - lengthAt - 4, true);
   return true;
 }
 

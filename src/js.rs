@@ -51,7 +51,7 @@ impl JsTemplate {
     /// Renders with a context encoded by the wrapper (`encodeContext` in
     /// `js/index.js`: an object, or `null` for none) and the caller's vouchers. Returns the output, or `undefined`
     /// when a pool the template assigns from has no code.
-    pub fn render(&self, context: &[u8], vouchers: JsValue) -> Result<Option<String>, JsValue> {
+    pub fn render(&self, context: Vec<u8>, vouchers: JsValue) -> Result<Option<String>, JsValue> {
         Ok(self.run(context, vouchers)?.output)
     }
 
@@ -60,7 +60,7 @@ impl JsTemplate {
     /// `codes` lists every code handed to the template, also when the render
     /// was suppressed (codes a callback gave before another pool ran short).
     #[wasm_bindgen(js_name = renderDetailed)]
-    pub fn render_detailed(&self, context: &[u8], vouchers: JsValue) -> Result<JsValue, JsValue> {
+    pub fn render_detailed(&self, context: Vec<u8>, vouchers: JsValue) -> Result<JsValue, JsValue> {
         let rendered = self.run(context, vouchers)?;
         let codes = Object::new();
         for (pool, code) in &rendered.frame.taken {
@@ -98,7 +98,7 @@ impl JsTemplate {
 }
 
 impl JsTemplate {
-    fn run(&self, context: &[u8], vouchers: JsValue) -> Result<Rendered, JsValue> {
+    fn run(&self, context: Vec<u8>, vouchers: JsValue) -> Result<Rendered, JsValue> {
         let supply = Vouchers::with_supply(JsSupply);
         let root = context::decode_root(context, supply.to_value()).map_err(|e| js_error(&e))?;
         let entered = Frame::enter(vouchers)
