@@ -52,14 +52,17 @@ function writeString(s) {
   const start = at + 4;
   let end = start;
   // Most context strings are short and ASCII: copying them by hand beats a
-  // call into TextEncoder.
+  // call into TextEncoder. (Locals: module variables cost a load each time.)
+  const buf = scratch;
+  const n = s.length;
   let i = 0;
-  for (; i < s.length; i++) {
+  for (; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c > 0x7f) break;
-    scratch[end++] = c;
+    buf[end + i] = c;
   }
-  if (i < s.length) {
+  end += i;
+  if (i < n) {
     end += utf8.encodeInto(s.slice(i), scratch.subarray(end)).written;
   }
   view.setUint32(at, end - start, true);
@@ -126,10 +129,10 @@ function writeValue(value, depth) {
   const lengthAt = at + 5;
   at += 9;
   let count = 0;
-  // Own enumerable string keys, as JSON.stringify takes them.
-  const keys = Object.keys(value);
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i];
+  // Own enumerable string keys, as JSON.stringify takes them (for-in with
+  // Object.hasOwn measured faster than Object.keys).
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
     const keyAt = at;
     writeString(key);
     if (writeValue(value[key], depth + 1)) count++;

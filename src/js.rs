@@ -52,7 +52,7 @@ impl JsTemplate {
     /// `js/index.js`: an object, or `null` for none) and the caller's vouchers. Returns the output, or `undefined`
     /// when a pool the template assigns from has no code.
     pub fn render(&self, context: Vec<u8>, vouchers: JsValue) -> Result<Option<String>, JsValue> {
-        Ok(self.run(context, vouchers)?.output)
+        Ok(self.run(context, vouchers, false)?.output)
     }
 
     /// Like [`JsTemplate::render`], and tells what the render consumed:
@@ -61,7 +61,7 @@ impl JsTemplate {
     /// was suppressed (codes a callback gave before another pool ran short).
     #[wasm_bindgen(js_name = renderDetailed)]
     pub fn render_detailed(&self, context: Vec<u8>, vouchers: JsValue) -> Result<JsValue, JsValue> {
-        let rendered = self.run(context, vouchers)?;
+        let rendered = self.run(context, vouchers, true)?;
         let codes = Object::new();
         for (pool, code) in &rendered.frame.taken {
             let key = JsValue::from_str(pool);
@@ -98,10 +98,10 @@ impl JsTemplate {
 }
 
 impl JsTemplate {
-    fn run(&self, context: Vec<u8>, vouchers: JsValue) -> Result<Rendered, JsValue> {
+    fn run(&self, context: Vec<u8>, vouchers: JsValue, record: bool) -> Result<Rendered, JsValue> {
         let supply = Vouchers::with_supply(JsSupply);
         let root = context::decode_root(context, supply.to_value()).map_err(|e| js_error(&e))?;
-        let entered = Frame::enter(vouchers)
+        let entered = Frame::enter(vouchers, record)
             .map_err(|message| js_error(&Error::bad_request("reentrant_render", message)))?;
         let result = self.template.render_root(root);
         let frame = Frame::leave(entered);

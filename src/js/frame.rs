@@ -25,8 +25,10 @@ pub(crate) enum Stop {
 pub(crate) struct Frame {
     /// The caller's vouchers: an object of pools, a function, or undefined.
     pub(super) vouchers: JsValue,
-    /// Every code handed to the template, in order.
+    /// Every code handed to the template, in order, if `record`.
     pub(crate) taken: Vec<(String, String)>,
+    /// Whether to record the codes (for `renderDetailed`).
+    pub(super) record: bool,
     /// Set when the caller's values ended the render.
     pub(crate) stop: Option<Stop>,
 }
@@ -40,12 +42,13 @@ pub(crate) struct Entered(());
 
 impl Frame {
     /// Starts a render's frame, or says why one cannot start.
-    pub(crate) fn enter(vouchers: JsValue) -> Result<Entered, &'static str> {
+    pub(crate) fn enter(vouchers: JsValue, record: bool) -> Result<Entered, &'static str> {
         FRAME.with(|cell| match cell.try_borrow_mut() {
             Ok(mut slot) if slot.is_none() => {
                 *slot = Some(Frame {
                     vouchers,
                     taken: Vec::new(),
+                    record,
                     stop: None,
                 });
                 Ok(Entered(()))
@@ -64,6 +67,7 @@ impl Frame {
             .unwrap_or_else(|| Frame {
                 vouchers: JsValue::UNDEFINED,
                 taken: Vec::new(),
+                record: false,
                 stop: None,
             })
     }

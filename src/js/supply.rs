@@ -51,18 +51,26 @@ thread_local! {
     static KEYS: RefCell<Vec<(Box<str>, JsValue)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `pool` as a JavaScript string, from [`KEYS`] if it is there.
-fn key(pool: &str) -> JsValue {
+/// Runs `f` with `pool` as a JavaScript string, from [`KEYS`] if it is
+/// there. Lent rather than cloned: a clone and its drop cost two trips
+/// through wasm-bindgen's table of JavaScript values.
+fn with_key<T>(pool: &str, f: impl FnOnce(&JsValue) -> T) -> T {
     KEYS.with(|keys| {
-        let mut keys = keys.borrow_mut();
-        if let Some((_, key)) = keys.iter().find(|(kept, _)| &**kept == pool) {
-            return key.clone();
+        let kept = keys.borrow().iter().position(|(kept, _)| &**kept == pool);
+        let at = kept.or_else(|| {
+            let mut keys = keys.try_borrow_mut().ok()?;
+            if keys.len() >= KEYS_KEPT {
+                return None;
+            }
+            keys.push((pool.into(), JsValue::from_str(pool)));
+            Some(keys.len() - 1)
+        });
+        match at {
+            // Borrowed across the call: the caller's code cannot render (and
+            // so cannot reach this cache) while a render is running.
+            Some(at) => f(&keys.borrow()[at].1),
+            None => f(&JsValue::from_str(pool)),
         }
-        let key = JsValue::from_str(pool);
-        if keys.len() < KEYS_KEPT {
-            keys.push((pool.into(), key.clone()));
-        }
-        key
     })
 }
 
@@ -83,10 +91,12 @@ impl Frame {
 
     fn code(&mut self, pool: &str, index: usize) -> Result<Option<String>, minijinja::Error> {
         let index = u32::try_from(index).unwrap_or(u32::MAX);
-        let code = voucher_code(&self.vouchers, &key(pool), index).map_err(|t| self.thrown(t))?;
-        match code {
+        let code = with_key(pool, |key| voucher_code(&self.vouchers, key, index));
+        match code.map_err(|t| self.thrown(t))? {
             Some(code) if !code.is_empty() => {
-                self.taken.push((pool.to_owned(), code.clone()));
+                if self.record {
+                    self.taken.push((pool.to_owned(), code.clone()));
+                }
                 Ok(Some(code))
             }
             Some(_) => {
@@ -116,7 +126,7 @@ impl Frame {
             Count::Total => (&TOTAL, "total"),
         };
         let n = field
-            .with(|field| voucher_count(&self.vouchers, &key(pool), field))
+            .with(|field| with_key(pool, |key| voucher_count(&self.vouchers, key, field)))
             .map_err(|t| self.thrown(t))?;
         let function = count.function();
         let (code, message) = match n {
