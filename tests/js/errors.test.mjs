@@ -81,3 +81,11 @@ test('an endless loop runs out of fuel', () => {
 test('the source must be a string', () => {
   assert.throws(() => new Template(42), TypeError);
 });
+
+test('an invalid pool name is a template error that says what a name may hold', () => {
+  const t = compile("{{ vouchers['spring 10'].assign_available_code() }}");
+  assert.throws(
+    () => t.render({}, { 'spring 10': { codes: ['A'] } }),
+    (err) => err.code === 'template_error' && err.line === 1 && /letters, digits/.test(err.message),
+  );
+});
