@@ -59,9 +59,8 @@ export class Template {
   /** The template's source. */
   readonly source: string;
   /**
-   * Renders with `context` (its keys become variables; it crosses to
-   * WebAssembly as JSON, so values are what `JSON.stringify` shows) and
-   * `vouchers`. Returns the output, or `null` when a pool the template
+   * Renders with `context` (its keys become variables; values are seen as
+   * `JSON.stringify` shows them) and `vouchers`. Returns the output, or `null` when a pool the template
    * assigns from has no code left.
    */
   render(context?: object | null, vouchers?: Vouchers | null): string | null;
