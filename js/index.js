@@ -153,13 +153,27 @@ function contextError(message) {
   return err;
 }
 
+let encoding = false;
+
 /** The context as the bytes src/js/context.rs reads. */
 function encodeContext(context) {
-  at = 0;
-  if (!writeValue(context ?? null, 0)) {
-    throw contextError('the context must be an object (or null)');
+  // A getter or toJSON of the context that renders would overwrite the
+  // scratch buffer under this encoding.
+  if (encoding) {
+    const err = new Error('codepool: render() was called while a context was being read (from a getter or toJSON): render one template at a time');
+    err.code = 'reentrant_render';
+    throw err;
   }
-  return scratch.subarray(0, at);
+  encoding = true;
+  try {
+    at = 0;
+    if (!writeValue(context ?? null, 0)) {
+      throw contextError('the context must be an object (or null)');
+    }
+    return scratch.subarray(0, at);
+  } finally {
+    encoding = false;
+  }
 }
 
 /** A template compiled once and rendered many times. */

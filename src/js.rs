@@ -49,8 +49,9 @@ impl JsTemplate {
     }
 
     /// Renders with a context encoded by the wrapper (`encodeContext` in
-    /// `js/index.js`: an object, or `null` for none) and the caller's vouchers. Returns the output, or `undefined`
-    /// when a pool the template assigns from has no code.
+    /// `js/index.js`: an object, or `null` for none) and the caller's
+    /// vouchers. Returns the output, or `undefined` when a pool the template
+    /// assigns from has no code.
     pub fn render(&self, context: Vec<u8>, vouchers: JsValue) -> Result<Option<String>, JsValue> {
         Ok(self.run(context, vouchers, false)?.output)
     }

@@ -89,3 +89,21 @@ test('an invalid pool name is a template error that says what a name may hold', 
     (err) => err.code === 'template_error' && err.line === 1 && /letters, digits/.test(err.message),
   );
 });
+
+test('rendering from a getter of the context is refused, and the outer render goes on', () => {
+  const t = compile('{{ a }}{{ b }}');
+  let inner;
+  const context = {
+    a: 'A',
+    get b() {
+      try {
+        t.render({ a: 'x', b: 'y' });
+      } catch (err) {
+        inner = err;
+      }
+      return 'B';
+    },
+  };
+  assert.equal(t.render(context), 'AB');
+  assert.equal(inner?.code, 'reentrant_render');
+});
