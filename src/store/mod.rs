@@ -13,6 +13,7 @@ pub struct Store<'a, D: Database> {
 }
 
 mod campaign;
+mod codes;
 mod events;
 mod import;
 mod reserve;
