@@ -43,7 +43,10 @@ pub async fn import(req: Request, env: &Env, m: &Matched) -> Result<Response, Er
         pool: m.param("pool"),
     };
     match media_type(&req).as_str() {
-        "text/csv" => import_csv(req, &target).await,
+        // Browsers on Windows label .csv files as Excel's type.
+        "text/csv" | "application/csv" | "application/vnd.ms-excel" => {
+            import_csv(req, &target).await
+        }
         "application/json" => import_json(req, &target).await,
         _ => Err(Error::new(
             415,
