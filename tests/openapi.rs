@@ -128,3 +128,22 @@ fn operation_ids_are_the_route_ids() {
         );
     }
 }
+
+#[test]
+fn no_path_or_schema_is_written_twice() {
+    // A JSON parser keeps the last of two equal keys, so a merge that left a
+    // path or a schema in twice would go unseen by the tests above.
+    let doc = document();
+    let paths = doc["paths"].as_object().expect("`paths` is an object");
+    let schemas = doc["components"]["schemas"]
+        .as_object()
+        .expect("`components.schemas` is an object");
+    for name in paths.keys().chain(schemas.keys()) {
+        let key = format!("{}:", serde_json::Value::from(name.as_str()));
+        assert_eq!(
+            OPENAPI.matches(&key).count(),
+            1,
+            "{name} is written more than once"
+        );
+    }
+}
