@@ -178,16 +178,24 @@ function killWorkerd() {
   return victim;
 }
 
-/** Ends wrangler dev and everything it started, by pid. */
-async function stopServer() {
+/** SIGKILLs wrangler dev and everything it started, by pid. */
+function killServer() {
   if (!server) return;
-  const pids = [server.child.pid, ...descendants(server.child.pid)];
-  for (const pid of pids) {
+  for (const pid of [server.child.pid, ...descendants(server.child.pid)]) {
     try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
   }
+}
+
+/** Ends wrangler dev and everything it started. */
+async function stopServer() {
+  if (!server) return;
+  killServer();
   await Promise.race([server.exited, sleep(10_000)]);
   server = undefined;
 }
+
+// However this script ends, it leaves no server behind.
+process.on('exit', killServer);
 
 // ---------------------------------------------------------------- the API
 
@@ -201,7 +209,7 @@ async function api(method, route, body, headers = {}) {
   const text = await res.text();
   let json;
   try { json = JSON.parse(text); } catch { json = undefined; }
-  return { status: res.status, text, json };
+  return { status: res.status, headers: res.headers, text, json };
 }
 
 async function must(method, route, body, headers) {
@@ -240,6 +248,24 @@ const fileCodes = new Set();
 
 // ---------------------------------------------------------------- load
 
+/** What a layer answer with a code looks like (the live pool's codes). */
+const LIVE_CODE = /^L-\d{6}$/;
+
+/**
+ * An answer that came as the server died, from wrangler dev's proxy in
+ * front of workerd: a 503 "Your worker restarted mid-request", or a 200
+ * whose body it was forwarding ended early (empty, or JSON that does not
+ * parse). Such an answer carries no code for the client; before the kill it
+ * would be a failure.
+ */
+function cutAnswer(stats, res, text) {
+  stats.cut++;
+  if (stats.cutSamples.length < 3) {
+    const length = res.headers.get('content-length') ?? 'none';
+    stats.cutSamples.push(`${res.status} ${JSON.stringify(text.slice(0, 40))}: ${text.length} bytes, content-length ${length}`);
+  }
+}
+
 async function renderLoop(round, n, stop, stats) {
   for (let i = 0; i < 100_000 && !stop.now; i++) {
     const customer = `r${round}-${n}-${i}`;
@@ -252,11 +278,13 @@ async function renderLoop(round, n, stop, stats) {
     } catch {
       return; // The server is gone: this answer never came.
     }
-    if (res.status === 200) {
+    if (res.status === 200 && LIVE_CODE.test(text)) {
       receive(text, customer, 'layer:show');
       stats.rendered++;
     } else if (!stop.now) {
       stats.other.push(`render ${res.status} ${text.slice(0, 200)}`);
+    } else {
+      cutAnswer(stats, res, text);
     }
   }
 }
@@ -273,11 +301,13 @@ async function campaignLoop(round, stop, stats) {
     } catch {
       return;
     }
-    if (res.status === 200) {
+    if (res.status === 200 && Array.isArray(res.json?.messages)) {
       for (const m of res.json.messages) receive(m.output, m.customer_id, `campaign:${campaign}`);
       stats.messages += res.json.messages.length;
     } else if (!stop.now) {
       stats.other.push(`campaign ${res.status} ${res.text.slice(0, 200)}`);
+    } else {
+      cutAnswer(stats, res, res.text);
     }
   }
 }
@@ -440,13 +470,14 @@ async function main() {
 
     const rows = importFile(round);
     const stop = { now: false };
-    const stats = { rendered: 0, messages: 0, piecesSent: 0, other: [] };
+    const stats = { rendered: 0, messages: 0, piecesSent: 0, other: [], cut: 0, cutSamples: [] };
     const killAfter = Math.round(KILL_AFTER_MS[0] + random() * (KILL_AFTER_MS[1] - KILL_AFTER_MS[0]));
     const load = Promise.all([
       ...Array.from({ length: RENDER_CLIENTS }, (_, n) => renderLoop(round, n, stop, stats)),
       campaignLoop(round, stop, stats),
       importSlowly(rows, stats),
     ]);
+    load.catch(() => {}); // A failing loop is reported where the load is awaited.
     await sleep(killAfter);
     // Answers that come after the kill (an error from wrangler's proxy, say)
     // are not the Worker's: only codes in them are taken into account.
@@ -473,7 +504,8 @@ async function main() {
     await startServer();
     await checkApi(round, db);
     console.log(`round ${round}: workerd ${victim} killed after ${killAfter} ms; ${stats.rendered} layer answers, `
-      + `${stats.messages} campaign messages; import ${report ? 'complete' : `cut off (${cut} codes stored)`}; `
+      + `${stats.messages} campaign messages${stats.cut ? `, ${stats.cut} answers cut short by the kill (${stats.cutSamples.join(', ')})` : ''}; `
+      + `import ${report ? 'complete' : `cut off (${cut} codes stored)`}; `
       + `live ${live.assigned}/${live.total} assigned, bulk ${bulk.total}: ${failures.length ? 'FAILED' : 'all checks pass'}`);
     if (failures.length) break;
     survived++;
