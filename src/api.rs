@@ -30,6 +30,8 @@ pub enum RouteId {
     GetPool,
     /// `POST /pools/{pool}/import`
     ImportCodes,
+    /// `GET /pools/{pool}/activity`
+    PoolActivity,
     /// `PUT /layers/{layer}`
     PutLayer,
     /// `GET /layers/{layer}`
@@ -101,6 +103,12 @@ pub const ROUTES: &[Route] = &[
         "/v1/projects/{project}/pools/{pool}/import",
         Access::Admin,
         RouteId::ImportCodes,
+    ),
+    route(
+        "GET",
+        "/v1/projects/{project}/pools/{pool}/activity",
+        Access::Admin,
+        RouteId::PoolActivity,
     ),
     route(
         "PUT",

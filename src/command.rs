@@ -83,6 +83,13 @@ pub enum Command {
     },
     /// A page of the event log.
     ListEvents(EventFilter),
+    /// A pool's codes assigned and redeemed per day.
+    PoolActivity {
+        /// Pool name.
+        pool: String,
+        /// Days back from today, today included.
+        days: u32,
+    },
 }
 
 /// Runs a command on a store; `now` is Unix milliseconds.
@@ -119,6 +126,7 @@ pub fn execute<D: Database>(
             json(&serde_json::json!({ "results": store.track(events, now)? }))
         }
         Command::ListEvents(filter) => json(&store.events(filter)?),
+        Command::PoolActivity { pool, days } => json(&store.pool_activity(pool, *days, now)?),
     }
 }
 

@@ -5,6 +5,7 @@
 //! ([`project::ProjectStore`]), or renders a layer with codes it reserved
 //! there. Static files (`www/`) are served by the assets binding.
 
+mod activity;
 mod auth;
 mod campaigns;
 mod database;
@@ -76,6 +77,7 @@ async fn handle(req: Request, env: &Env) -> Result<Response, Error> {
         RouteId::PutPool => pools::put(req, env, &m).await,
         RouteId::GetPool => pools::get(env, &m).await,
         RouteId::ImportCodes => pools::import(req, env, &m).await,
+        RouteId::PoolActivity => activity::get(&req, env, &m).await,
         RouteId::PutLayer => layers::put(req, env, &m).await,
         RouteId::GetLayer => layers::get(env, &m).await,
         RouteId::RenderLayer => layers::render(&req, env, &m).await,
