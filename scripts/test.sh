@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets everything up, then runs every test: formatting and lints, the core's
-# native tests (real SQLite), the Worker build, and the end-to-end tests under
-# workerd (real Durable Object SQLite).
+# native tests (real SQLite), the Worker build, the end-to-end tests under
+# workerd (real Durable Object SQLite), and the browser tests of www/ in
+# headless Chromium (screenshots in tests/screenshots/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --browser
 source scripts/env.sh
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -23,3 +24,6 @@ bash scripts/build-worker.sh
 
 step "end-to-end tests (workerd, Durable Object SQLite)"
 node --test --test-concurrency=1 tests/e2e/
+
+step "browser tests (headless Chromium: demo page, loader, admin console)"
+node --test --test-concurrency=1 tests/browser/
