@@ -12,7 +12,7 @@ use crate::event::{EventFilter, TrackedEvent};
 use crate::layer::LayerSettings;
 use crate::pool::PoolSettings;
 use crate::reservation::ReservationRequest;
-use crate::settings::Settings;
+use crate::settings::{Settings, SettingsView};
 use crate::sql::Database;
 use crate::store::Store;
 use crate::template::{Limits, Template};
@@ -120,8 +120,8 @@ pub fn execute<D: Database>(
         Command::Reserve(request) => json(&store.reserve(request, now)?),
         Command::Counts { pools } => json(&store.counts(pools)?),
         Command::ReserveCampaign(request) => json(&store.reserve_campaign(request, now)?),
-        Command::GetSettings => json(&store.settings()?),
-        Command::PutSettings(settings) => json(&store.put_settings(settings)?),
+        Command::GetSettings => json(&SettingsView::from(&store.settings()?)),
+        Command::PutSettings(settings) => json(&SettingsView::from(&store.put_settings(settings)?)),
         Command::Track { events } => {
             json(&serde_json::json!({ "results": store.track(events, now)? }))
         }

@@ -43,6 +43,10 @@ pub struct LayerSettings {
     /// Code assignment mode.
     #[serde(default)]
     pub assignment: Assignment,
+    /// Whether the public render needs `customer_id` signed with the
+    /// project's `customer_signing_key` (`sig` parameter).
+    #[serde(default)]
+    pub signed_customer: bool,
 }
 
 fn default_true() -> bool {
@@ -60,6 +64,8 @@ pub struct Layer {
     pub active: bool,
     /// Code assignment mode.
     pub assignment: Assignment,
+    /// Whether the public render needs a signed customer id.
+    pub signed_customer: bool,
     /// Grows by one on every change; lets the Worker cache compiled templates.
     pub version: i64,
     /// When it last changed (RFC 3339).

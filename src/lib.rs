@@ -19,6 +19,7 @@ pub mod render;
 pub mod reservation;
 pub mod schema;
 pub mod settings;
+pub mod signature;
 pub mod sql;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sqlite;

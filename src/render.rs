@@ -53,6 +53,7 @@ pub struct RenderJob<'t> {
     customer_id: Option<String>,
     source: Source,
     layer_version: Option<i64>,
+    customer_signature: Option<String>,
     requested: BTreeMap<String, usize>,
     held: Vec<String>,
     rounds: usize,
@@ -73,10 +74,18 @@ impl<'t> RenderJob<'t> {
             customer_id,
             source,
             layer_version,
+            customer_signature: None,
             requested: BTreeMap::new(),
             held: Vec::new(),
             rounds: 0,
         }
+    }
+
+    /// Sends a signature of the customer id with every reservation (for
+    /// layers that require signed customer ids).
+    pub fn with_customer_signature(mut self, signature: Option<String>) -> Self {
+        self.customer_signature = signature;
+        self
     }
 
     /// Plans the render: a dry run that learns which pools it assigns from and
@@ -145,6 +154,7 @@ impl<'t> RenderJob<'t> {
             customer_id: self.customer_id.clone(),
             source: self.source.clone(),
             layer_version: None,
+            customer_signature: None,
             take: BTreeMap::new(),
             count: Vec::new(),
             release: std::mem::take(&mut self.held),
@@ -158,6 +168,7 @@ impl<'t> RenderJob<'t> {
             customer_id: self.customer_id.clone(),
             source: self.source.clone(),
             layer_version: self.layer_version,
+            customer_signature: self.customer_signature.clone(),
             take: asked.take,
             count: asked.count.into_iter().collect(),
             release,

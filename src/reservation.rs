@@ -46,6 +46,9 @@ pub struct ReservationRequest {
     /// template never hands out codes.
     #[serde(default)]
     pub layer_version: Option<i64>,
+    /// The `sig` a layer requiring signed customer ids was called with.
+    #[serde(default)]
+    pub customer_signature: Option<String>,
     /// How many codes to take from which pool.
     pub take: BTreeMap<String, usize>,
     /// Pools whose counts the template reads.

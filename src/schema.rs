@@ -67,6 +67,7 @@ pub const MIGRATIONS: &[&str] = &[
         template TEXT NOT NULL,
         active INTEGER NOT NULL,
         assignment TEXT NOT NULL,
+        signed_customer INTEGER NOT NULL DEFAULT 0,
         version INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
     )",

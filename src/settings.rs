@@ -3,14 +3,38 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::signature::MIN_KEY_CHARS;
 
-/// The body of `PUT /settings` and the answer of `GET /settings`.
+/// The body of `PUT /settings`, and the settings as stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Which tracked event marks a code redeemed; `None`: no event does.
     #[serde(default)]
     pub redemption: Option<RedemptionMapping>,
+    /// The key the site's back end signs customer ids with (see
+    /// [`crate::signature`]). In `PUT /settings`: absent keeps the stored
+    /// key, `""` removes it. Never shown again once stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_signing_key: Option<String>,
+}
+
+/// The answer of `GET` and `PUT /settings`: the settings without the key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsView {
+    /// Which tracked event marks a code redeemed.
+    pub redemption: Option<RedemptionMapping>,
+    /// Whether a customer signing key is stored.
+    pub customer_signing_key_set: bool,
+}
+
+impl From<&Settings> for SettingsView {
+    fn from(settings: &Settings) -> Self {
+        SettingsView {
+            redemption: settings.redemption.clone(),
+            customer_signing_key_set: settings.customer_signing_key.is_some(),
+        }
+    }
 }
 
 /// A tracked event type and the property that holds the code.
@@ -26,6 +50,14 @@ pub struct RedemptionMapping {
 impl Settings {
     /// Checks the settings make sense before they are stored.
     pub fn check(&self) -> Result<()> {
+        if let Some(key) = &self.customer_signing_key {
+            if !key.is_empty() && key.chars().count() < MIN_KEY_CHARS {
+                return Err(Error::bad_request(
+                    "invalid_settings",
+                    format!("customer_signing_key must be at least {MIN_KEY_CHARS} characters (or \"\" to remove it)"),
+                ));
+            }
+        }
         if let Some(mapping) = &self.redemption {
             for (what, value) in [
                 ("event_type", &mapping.event_type),

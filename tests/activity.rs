@@ -22,6 +22,7 @@ fn take(store: &Store<'_, NativeDatabase>, pool: &str, n: usize, at: i64) {
         take: BTreeMap::from([(pool.to_owned(), n)]),
         count: vec![],
         release: vec![],
+        customer_signature: None,
     };
     store.reserve(&request, at).unwrap();
 }
@@ -66,6 +67,7 @@ fn counts_assignments_and_redemptions_per_utc_day() {
                 event_type: "purchase".into(),
                 property: "voucher_code".into(),
             }),
+            customer_signing_key: None,
         })
         .unwrap();
     // Two codes on Nov 23 (P1, P2: first in, first out), one on Nov 25 (P3);

@@ -37,6 +37,7 @@ fn setup(db: &NativeDatabase) -> Store<'_, NativeDatabase> {
                 customer_id: Some("ada".into()),
                 source: Source::Render,
                 layer_version: None,
+                customer_signature: None,
                 take: BTreeMap::from([("p".into(), 1)]),
                 count: vec![],
                 release: vec![],
@@ -50,6 +51,7 @@ fn setup(db: &NativeDatabase) -> Store<'_, NativeDatabase> {
                 event_type: "purchase".into(),
                 property: "voucher_code".into(),
             }),
+            customer_signing_key: None,
         })
         .unwrap();
     store

@@ -210,6 +210,7 @@ fn per_customer_layers_give_the_same_code_again() {
                 template: "{{ vouchers['p'].assign_available_code() }}".into(),
                 active: true,
                 assignment: Assignment::PerCustomer,
+                signed_customer: false,
             },
             NOW,
         )

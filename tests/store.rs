@@ -19,6 +19,7 @@ fn take(pool: &str, n: usize) -> ReservationRequest {
         customer_id: Some("c1".into()),
         source: Source::Render,
         layer_version: None,
+        customer_signature: None,
         take: BTreeMap::from([(pool.to_owned(), n)]),
         count: vec![],
         release: vec![],
@@ -151,6 +152,7 @@ fn a_paused_or_changed_layer_hands_out_nothing() {
         template: "{{ vouchers['a'].assign_available_code() }}".into(),
         active: true,
         assignment: Default::default(),
+        signed_customer: false,
     };
     let v1 = store.put_layer("l", &settings, NOW).unwrap();
     let v2 = store.put_layer("l", &settings, NOW).unwrap();
@@ -197,4 +199,68 @@ fn pool_names_are_checked() {
     assert!(store
         .put_pool("spring_10-%.x", &PoolSettings::default(), NOW)
         .is_ok());
+}
+
+#[test]
+fn a_layer_can_require_signed_customer_ids() {
+    use codepool::settings::Settings;
+    use codepool::signature::sign_customer;
+
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = Store::new(&db);
+    store.migrate().unwrap();
+    store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
+    let i = store.begin_import("a", NOW).unwrap();
+    store.import_batch("a", i, &codes(&["1", "2"])).unwrap();
+    let settings = LayerSettings {
+        template: "{{ vouchers['a'].assign_available_code() }}".into(),
+        active: true,
+        assignment: Default::default(),
+        signed_customer: true,
+    };
+    store.put_layer("l", &settings, NOW).unwrap();
+    let mut request = take("a", 1);
+    request.source = Source::Layer("l".into());
+    assert_eq!(
+        store.reserve(&request, NOW).unwrap_err().code,
+        "no_signing_key"
+    );
+
+    let key = "0123456789abcdef0123456789abcdef";
+    store
+        .put_settings(&Settings {
+            redemption: None,
+            customer_signing_key: Some(key.into()),
+        })
+        .unwrap();
+    assert_eq!(store.reserve(&request, NOW).unwrap_err().status, 403);
+    request.customer_signature = Some(sign_customer(key, "someone-else"));
+    assert_eq!(
+        store.reserve(&request, NOW).unwrap_err().code,
+        "invalid_customer_signature"
+    );
+    request.customer_signature = Some(sign_customer(key, "c1"));
+    assert_eq!(
+        store.reserve(&request, NOW).unwrap().codes["a"],
+        codes(&["1"])
+    );
+
+    // Updating other settings keeps the key; "" removes it.
+    store.put_settings(&Settings::default()).unwrap();
+    assert!(store.settings().unwrap().customer_signing_key.is_some());
+    store
+        .put_settings(&Settings {
+            redemption: None,
+            customer_signing_key: Some(String::new()),
+        })
+        .unwrap();
+    assert!(store.settings().unwrap().customer_signing_key.is_none());
+    let short = Settings {
+        redemption: None,
+        customer_signing_key: Some("short".into()),
+    };
+    assert_eq!(
+        store.put_settings(&short).unwrap_err().code,
+        "invalid_settings"
+    );
 }

@@ -3,7 +3,9 @@
  * <script async src="https://EDGE/loader.js" data-project="demo"
  *   data-layer="welcome" data-customer="ada"></script>
  *
- * Optional: data-target="#offer" (a CSS selector: show the layer inside that
+ * Optional: data-sig="..." (the customer id's signature, for layers that
+ * require signed ids: computed by the site's back end, see README),
+ * data-target="#offer" (a CSS selector: show the layer inside that
  * element instead of as an overlay), data-params="lang=en&page=home" (more
  * query parameters, `params` in the template), data-api="https://EDGE" (where
  * the API is; default: where this script came from).
@@ -91,6 +93,7 @@
   try {
     var q = new URLSearchParams(data.params || '');
     if (data.customer) q.set('customer_id', data.customer);
+    if (data.sig) q.set('sig', data.sig);
     var api = data.api || new URL(script.src, location.href).origin;
     var url = api + '/v1/projects/' + encodeURIComponent(data.project) +
       '/layers/' + encodeURIComponent(data.layer) + '/render?' + q;

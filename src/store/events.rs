@@ -22,10 +22,17 @@ impl<D: Database> Store<'_, D> {
         }
     }
 
-    /// Replaces the project's settings.
+    /// Replaces the project's settings; the signing key is kept unless the
+    /// new settings name one (`""` removes it).
     pub fn put_settings(&self, settings: &Settings) -> Result<Settings> {
         settings.check()?;
-        let json = serde_json::to_string(settings).map_err(|e| Error::internal(e.to_string()))?;
+        let mut settings = settings.clone();
+        settings.customer_signing_key = match settings.customer_signing_key {
+            None => self.settings()?.customer_signing_key,
+            Some(key) if key.is_empty() => None,
+            Some(key) => Some(key),
+        };
+        let json = serde_json::to_string(&settings).map_err(|e| Error::internal(e.to_string()))?;
         self.db.execute(
             "INSERT INTO settings (key, value) VALUES ('settings', ?1)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -103,10 +103,11 @@ impl<'a, D: Database> Store<'a, D> {
     pub fn put_layer(&self, name: &str, settings: &LayerSettings, now: i64) -> Result<Layer> {
         check_name("layer", name)?;
         self.db.execute(
-            "INSERT INTO layers (name, template, active, assignment, version, updated_at)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5)
+            "INSERT INTO layers (name, template, active, assignment, signed_customer, version, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?6, 1, ?5)
              ON CONFLICT (name) DO UPDATE SET template = excluded.template,
                 active = excluded.active, assignment = excluded.assignment,
+                signed_customer = excluded.signed_customer,
                 version = layers.version + 1, updated_at = excluded.updated_at",
             &[
                 name.into(),
@@ -114,6 +115,7 @@ impl<'a, D: Database> Store<'a, D> {
                 i64::from(settings.active).into(),
                 settings.assignment.as_str().into(),
                 now.into(),
+                i64::from(settings.signed_customer).into(),
             ],
         )?;
         self.layer(name)
@@ -165,7 +167,7 @@ impl<'a, D: Database> Store<'a, D> {
 }
 
 const LAYER_COLUMNS: &str =
-    "SELECT name, template, active, assignment, version, updated_at FROM layers";
+    "SELECT name, template, active, assignment, signed_customer, version, updated_at FROM layers";
 
 fn layer_from_row(row: Vec<Value>) -> Layer {
     let mut row = row.into_iter();
@@ -175,6 +177,7 @@ fn layer_from_row(row: Vec<Value>) -> Layer {
         template: next().into_string(),
         active: next().as_i64() != 0,
         assignment: Assignment::from_stored(next().as_opt_str().unwrap_or_default()),
+        signed_customer: next().as_i64() != 0,
         version: next().as_i64(),
         updated_at: rfc3339(next().as_i64()),
     }

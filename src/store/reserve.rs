@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::layer::Assignment;
 use crate::reservation::{Reservation, ReservationRequest, Source};
 use crate::schema::CodeState;
+use crate::signature::verify_customer;
 use crate::sql::Database;
 
 use super::{first_column, Store};
@@ -82,6 +83,9 @@ impl<D: Database> Store<'_, D> {
                 format!("layer {name:?} is paused"),
             ));
         }
+        if layer.signed_customer {
+            self.check_signature(request)?;
+        }
         if request.layer_version.is_some_and(|v| v != layer.version) {
             return Err(Error::conflict(
                 "layer_changed",
@@ -89,6 +93,31 @@ impl<D: Database> Store<'_, D> {
             ));
         }
         Ok(layer.assignment)
+    }
+
+    /// Checks the request's customer id is signed with the project's key.
+    fn check_signature(&self, request: &ReservationRequest) -> Result<()> {
+        let Some(key) = self.settings()?.customer_signing_key else {
+            return Err(Error::conflict(
+                "no_signing_key",
+                "this layer needs signed customer ids but the project has no \
+                 customer_signing_key: set one with PUT /settings",
+            ));
+        };
+        let signed = match (&request.customer_id, &request.customer_signature) {
+            (Some(customer), Some(sig)) => verify_customer(&key, customer, sig),
+            _ => false,
+        };
+        if signed {
+            Ok(())
+        } else {
+            Err(Error::new(
+                403,
+                "invalid_customer_signature",
+                "this layer needs customer_id with sig = hex HMAC-SHA256 of the id \
+                 under the project's customer_signing_key",
+            ))
+        }
     }
 
     /// Codes a customer already holds from a pool through a source.

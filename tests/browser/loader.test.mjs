@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
+import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { startWorker, client } from '../e2e/worker.mjs';
@@ -90,6 +91,21 @@ test('as an overlay without a customer: a modal dialog, closed by a click on the
   await page.mouse.click(5, 5);
   await dialog.waitFor({ state: 'detached' });
   assert.deepEqual(problems, []);
+});
+
+test('a layer that needs signed customer ids shows for the signature the back end computed', async () => {
+  const key = crypto.randomBytes(32).toString('hex');
+  assert.equal((await api.call('PUT', '/settings', { customer_signing_key: key })).status, 200);
+  await api.putLayer('signed', { template: '<h2>For {{ customer.id }}</h2>', signed_customer: true });
+  const sig = crypto.createHmac('sha256', key).update('bob').digest('hex');
+  const signed = await shop(`data-project="shop" data-layer="signed" data-customer="bob" data-sig="${sig}" data-target="#offer"`);
+  assert.equal(await signed.state(), 'shown');
+  await signed.page.getByRole('region', { name: 'For bob' }).waitFor();
+  assert.deepEqual(signed.problems, []);
+  // Without the signature the edge refuses, and the page shows nothing.
+  const unsigned = await shop('data-project="shop" data-layer="signed" data-customer="bob" data-target="#offer"');
+  assert.equal(await unsigned.state(), 'failed');
+  assert.equal(await unsigned.page.getByRole('region').count(), 0);
 });
 
 test('an unknown layer, an unreachable edge or a missing container show nothing and break nothing', async () => {

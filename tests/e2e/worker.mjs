@@ -30,7 +30,7 @@ function assetsOptions() {
  * Starts a Worker with empty storage; call `stop()` when done. With
  * `assets: true` it also serves `www/` (the loader, demo page and console).
  */
-export async function startWorker({ persistTo, assets = false } = {}) {
+export async function startWorker({ persistTo, assets = false, ...options } = {}) {
   const mf = new Miniflare({
     rootPath: root,
     scriptPath: path.join(root, 'build/index.js'),
@@ -45,6 +45,7 @@ export async function startWorker({ persistTo, assets = false } = {}) {
     durableObjectsPersist: persistTo ?? false,
     cf: false,
     ...(assets ? { assets: assetsOptions() } : {}),
+    ...options,
   });
   const url = await mf.ready;
   return { mf, base: url.href.replace(/\/$/, ''), stop: () => mf.dispose() };

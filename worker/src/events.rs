@@ -3,7 +3,7 @@
 use codepool::api::Matched;
 use codepool::command::Command;
 use codepool::event::{EventFilter, EventPage, TrackedEvent, MAX_EVENTS_PER_CALL};
-use codepool::settings::Settings;
+use codepool::settings::{Settings, SettingsView};
 use codepool::Error;
 use worker::{Env, Request, Response};
 
@@ -12,14 +12,15 @@ use crate::project::call;
 
 /// `GET /settings`
 pub async fn get_settings(env: &Env, m: &Matched) -> Result<Response, Error> {
-    let settings: Settings = call(env, m.param("project"), &Command::GetSettings).await?;
+    let settings: SettingsView = call(env, m.param("project"), &Command::GetSettings).await?;
     json(&settings)
 }
 
 /// `PUT /settings`
 pub async fn put_settings(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
     let settings: Settings = read_json(&mut req).await?.unwrap_or_default();
-    let settings: Settings = call(env, m.param("project"), &Command::PutSettings(settings)).await?;
+    let settings: SettingsView =
+        call(env, m.param("project"), &Command::PutSettings(settings)).await?;
     json(&settings)
 }
 

@@ -18,6 +18,9 @@ pub fn error(err: &Error) -> Response {
     let response = Response::from_json(&err.to_body())
         .unwrap_or_else(|_| Response::empty().expect("an empty response can always be built"))
         .with_status(err.status);
+    if err.status == 429 {
+        let _ = response.headers().set("retry-after", "60");
+    }
     if err.status == 405 {
         if let Some(allowed) = err.message.split("use ").nth(1) {
             let _ = response.headers().set("allow", allowed);

@@ -74,12 +74,15 @@ pub async fn render(req: &Request, env: &Env, m: &Matched) -> Result<Response, E
     let key = (project.to_owned(), name.to_owned());
     let url = req.url().map_err(platform)?;
     let mut customer = None;
+    let mut signature = None;
     let mut params = serde_json::Map::new();
     for (k, v) in url.query_pairs() {
-        if k == "customer_id" {
-            customer = Some(v.into_owned()).filter(|c| !c.is_empty());
-        } else {
-            params.insert(k.into_owned(), v.into_owned().into());
+        match k.as_ref() {
+            "customer_id" => customer = Some(v.into_owned()).filter(|c| !c.is_empty()),
+            "sig" => signature = Some(v.into_owned()),
+            _ => {
+                params.insert(k.into_owned(), v.into_owned().into());
+            }
         }
     }
     let context = context_from(&serde_json::json!({
@@ -117,7 +120,8 @@ pub async fn render(req: &Request, env: &Env, m: &Matched) -> Result<Response, E
             customer.clone(),
             Source::Layer(name.to_owned()),
             Some(compiled.version),
-        );
+        )
+        .with_customer_signature(signature.clone());
         match drive(job, env, project).await {
             Ok(Outcome::Rendered { output, .. }) => {
                 return Ok(with_cors(Response::from_html(output).map_err(platform)?));

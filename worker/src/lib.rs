@@ -14,6 +14,7 @@ mod http;
 mod layers;
 mod pools;
 mod project;
+mod rate_limit;
 
 use std::sync::OnceLock;
 
@@ -69,6 +70,9 @@ async fn handle(req: Request, env: &Env) -> Result<Response, Error> {
     let m = router().find(req.method().as_ref(), &path)?;
     // Authenticate before anything else answers, so strangers learn nothing.
     auth::require(m.route.access, &req, env)?;
+    if m.route.id == RouteId::RenderLayer {
+        rate_limit::check(&req, env).await?;
+    }
     if m.route.path.contains("{project}") {
         check_name("project", m.param("project"))?;
     }
