@@ -34,6 +34,7 @@ cat <<MSG
   codepool is running at $BASE
 
   Demo shop page with a layer:  $BASE/
+  Admin console:                $BASE/admin/   (sign in with the token below, project demo)
   The layer alone:              $BASE/v1/projects/demo/layers/welcome/render?customer_id=ada
   Admin token (.dev.vars):      $TOKEN
 
