@@ -68,6 +68,7 @@ pub const MIGRATIONS: &[&str] = &[
         active INTEGER NOT NULL,
         assignment TEXT NOT NULL,
         signed_customer INTEGER NOT NULL DEFAULT 0,
+        variables TEXT NOT NULL DEFAULT '{}',
         version INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
     )",

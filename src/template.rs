@@ -98,9 +98,10 @@ impl Template {
             .env
             .get_template(NAME)
             .map_err(|err| template_error(&err, &self.source))?;
+        // The last map wins: a context key `vouchers` cannot shadow the pools.
         let root = merge_maps([
-            minijinja::context! { vouchers => Value::from_dyn_object(vouchers.clone()) },
             context.clone(),
+            minijinja::context! { vouchers => Value::from_dyn_object(vouchers.clone()) },
         ]);
         let mut out = LimitedWriter {
             buf: Vec::new(),

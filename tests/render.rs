@@ -211,6 +211,7 @@ fn per_customer_layers_give_the_same_code_again() {
                 active: true,
                 assignment: Assignment::PerCustomer,
                 signed_customer: false,
+                variables: Default::default(),
             },
             NOW,
         )
@@ -233,4 +234,13 @@ fn per_customer_layers_give_the_same_code_again() {
     assert_eq!(show("bob"), "B");
     assert_eq!(show("ada"), "A");
     assert_eq!(store.pool("p").unwrap().counts.assigned, 2);
+}
+
+#[test]
+fn a_context_key_named_vouchers_cannot_shadow_the_pools() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("p", &["A"])]);
+    let t = "{{ vouchers['p'].assign_available_code() }}";
+    let out = rendered(render(&store, t, json!({"vouchers": {"p": "fake"}}), "c1").unwrap());
+    assert_eq!(out, "A");
 }

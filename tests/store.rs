@@ -153,6 +153,7 @@ fn a_paused_or_changed_layer_hands_out_nothing() {
         active: true,
         assignment: Default::default(),
         signed_customer: false,
+        variables: Default::default(),
     };
     let v1 = store.put_layer("l", &settings, NOW).unwrap();
     let v2 = store.put_layer("l", &settings, NOW).unwrap();
@@ -217,6 +218,7 @@ fn a_layer_can_require_signed_customer_ids() {
         active: true,
         assignment: Default::default(),
         signed_customer: true,
+        variables: Default::default(),
     };
     store.put_layer("l", &settings, NOW).unwrap();
     let mut request = take("a", 1);

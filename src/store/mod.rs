@@ -103,11 +103,12 @@ impl<'a, D: Database> Store<'a, D> {
     pub fn put_layer(&self, name: &str, settings: &LayerSettings, now: i64) -> Result<Layer> {
         check_name("layer", name)?;
         self.db.execute(
-            "INSERT INTO layers (name, template, active, assignment, signed_customer, version, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?6, 1, ?5)
+            "INSERT INTO layers (name, template, active, assignment, signed_customer, variables,
+                version, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?6, ?7, 1, ?5)
              ON CONFLICT (name) DO UPDATE SET template = excluded.template,
                 active = excluded.active, assignment = excluded.assignment,
-                signed_customer = excluded.signed_customer,
+                signed_customer = excluded.signed_customer, variables = excluded.variables,
                 version = layers.version + 1, updated_at = excluded.updated_at",
             &[
                 name.into(),
@@ -116,6 +117,9 @@ impl<'a, D: Database> Store<'a, D> {
                 settings.assignment.as_str().into(),
                 now.into(),
                 i64::from(settings.signed_customer).into(),
+                serde_json::Value::Object(settings.variables.clone())
+                    .to_string()
+                    .into(),
             ],
         )?;
         self.layer(name)
@@ -146,6 +150,17 @@ impl<'a, D: Database> Store<'a, D> {
         Ok(rows.into_iter().map(layer_from_row).collect())
     }
 
+    /// Benchmarks only: updates one row, the baseline cost of a store call.
+    #[cfg(feature = "bench")]
+    pub fn touch(&self) -> Result<i64> {
+        let rows = self.db.query(
+            "INSERT INTO settings (key, value) VALUES ('bench', '1')
+             ON CONFLICT (key) DO UPDATE SET value = value + 1 RETURNING value",
+            &[],
+        )?;
+        Ok(rows.first().map_or(0, |r| r[0].as_i64()))
+    }
+
     /// Checks that every pool's counters equal what its code rows say.
     ///
     /// Returns the pools whose counters disagree (empty when all is well);
@@ -167,7 +182,8 @@ impl<'a, D: Database> Store<'a, D> {
 }
 
 const LAYER_COLUMNS: &str =
-    "SELECT name, template, active, assignment, signed_customer, version, updated_at FROM layers";
+    "SELECT name, template, active, assignment, signed_customer, variables, version, updated_at
+     FROM layers";
 
 fn layer_from_row(row: Vec<Value>) -> Layer {
     let mut row = row.into_iter();
@@ -178,6 +194,7 @@ fn layer_from_row(row: Vec<Value>) -> Layer {
         active: next().as_i64() != 0,
         assignment: Assignment::from_stored(next().as_opt_str().unwrap_or_default()),
         signed_customer: next().as_i64() != 0,
+        variables: serde_json::from_str(next().as_opt_str().unwrap_or("{}")).unwrap_or_default(),
         version: next().as_i64(),
         updated_at: rfc3339(next().as_i64()),
     }

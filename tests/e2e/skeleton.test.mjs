@@ -108,3 +108,17 @@ test('a template syntax error is refused when the layer is stored', async () => 
   assert.match(res.json.error.message, /^line 2, column \d+/);
   assert.equal((await api.render('bad', 'c1')).status, 404);
 });
+
+test('a layer renders with its variables and default customer attributes', async () => {
+  const api = client(worker.base, 'variables');
+  await api.putPool('p');
+  await api.importJson('p', ['V-1']);
+  const res = await api.putLayer('l', {
+    template: 'Hi {{ customer.first_name }} ({{ customer.id }}): {% for p in products %}{{ p.name }} {% endfor %}{{ vouchers["p"].assign_available_code() }} {{ params.utm_source }}',
+    variables: { customer: { first_name: 'there' }, products: [{ name: 'Tote & bag' }] },
+  });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.json.variables.products, [{ name: 'Tote & bag' }]);
+  const shown = await fetch(`${worker.base}/v1/projects/variables/layers/l/render?customer_id=ada&utm_source=mail`);
+  assert.equal(await shown.text(), 'Hi there (ada): Tote &amp; bag V-1 mail');
+});

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use codepool::api::Matched;
 use codepool::command::Command;
+use codepool::layer::DisplayContext;
 use codepool::layer::{Layer, LayerSettings};
 use codepool::render::{Outcome, RenderJob, Step};
 use codepool::reservation::{Reservation, Source};
@@ -59,6 +60,7 @@ pub async fn get(env: &Env, m: &Matched) -> Result<Response, Error> {
 struct Compiled {
     version: i64,
     template: Template,
+    context: DisplayContext,
 }
 
 thread_local! {
@@ -85,10 +87,7 @@ pub async fn render(req: &Request, env: &Env, m: &Matched) -> Result<Response, E
             }
         }
     }
-    let context = context_from(&serde_json::json!({
-        "customer": { "id": customer },
-        "params": params,
-    }));
+    let params = context_from(&params);
 
     // A second round only if the layer changed under a cached template.
     for _ in 0..2 {
@@ -109,6 +108,7 @@ pub async fn render(req: &Request, env: &Env, m: &Matched) -> Result<Response, E
                 let compiled = Rc::new(Compiled {
                     version: layer.version,
                     template: Template::compile(&layer.template, Limits::default())?,
+                    context: DisplayContext::new(&layer),
                 });
                 COMPILED.with(|c| c.borrow_mut().insert(key.clone(), compiled.clone()));
                 compiled
@@ -116,7 +116,7 @@ pub async fn render(req: &Request, env: &Env, m: &Matched) -> Result<Response, E
         };
         let job = RenderJob::new(
             &compiled.template,
-            context.clone(),
+            compiled.context.display(customer.as_deref(), &params),
             customer.clone(),
             Source::Layer(name.to_owned()),
             Some(compiled.version),

@@ -433,7 +433,10 @@ async function layerView(name) {
     h('option', { value: 'per_customer' }, 'Same code for the same customer'));
   const signed = h('input', { id: 'layer-signed', type: 'checkbox' });
   const save = h('button', { class: 'primary', type: 'submit' }, 'Save layer');
+  const variables = h('textarea', { id: 'layer-variables', spellcheck: 'false', rows: 4, wrap: 'off',
+    placeholder: '{"products": [{"name": "Linen shirt"}], "customer": {"first_name": "there"}}' });
   const customer = h('input', { id: 'preview-customer', value: 'preview-customer', size: 18 });
+  const params = h('input', { id: 'preview-params', placeholder: 'utm_source=mail', size: 22 });
   const frame = h('iframe', { title: 'Layer preview', sandbox: '', class: 'preview' });
   const previewError = errorLine();
   const previewState = h('span', { class: 'muted', 'aria-live': 'polite' });
@@ -449,6 +452,9 @@ async function layerView(name) {
     template,
     h('p', { class: 'hint' }, 'Jinja with autoescaped HTML. Variables: customer.id, params (the page’s query parameters). ' +
       'An element with data-codepool-close closes the layer.'),
+    h('label', { for: 'layer-variables' }, 'Variables (JSON object)'),
+    variables,
+    h('p', { class: 'hint' }, 'Every display sees these; "customer" holds default customer attributes.'),
     h('fieldset', { class: 'layer-settings' },
       h('legend', {}, 'Display'),
       h('label', { class: 'check' }, active, ' Active (a paused layer shows nothing)'),
@@ -458,7 +464,9 @@ async function layerView(name) {
     error);
   const preview = h('section', { class: 'card preview-card', 'aria-labelledby': 'preview-title' },
     h('div', { class: 'title-row' }, h('h2', { id: 'preview-title' }, 'Preview'), previewState),
-    h('div', { class: 'fields' }, h('div', {}, h('label', { for: 'preview-customer' }, 'Customer id'), customer)),
+    h('div', { class: 'fields' },
+      h('div', {}, h('label', { for: 'preview-customer' }, 'Customer id'), customer),
+      h('div', {}, h('label', { for: 'preview-params' }, 'Page parameters'), params)),
     frame, previewError,
     h('p', { class: 'hint' }, `Preview ${PREVIEW_ENGINE}.`));
   shell(h('section', {},
@@ -466,13 +474,40 @@ async function layerView(name) {
     h('div', { class: 'title-row' }, h('h1', {}, `Layer ${name}`)),
     h('div', { class: 'editor-grid' }, form, preview)));
 
+  /** The variables as an object; a clear error when they are not one. */
+  const parseVariables = () => {
+    if (!variables.value.trim()) return {};
+    let value;
+    try {
+      value = JSON.parse(variables.value);
+    } catch (err) {
+      throw new Error(`the variables are not JSON (${err.message})`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new Error('the variables must be a JSON object, e.g. {"products": []}');
+    }
+    return value;
+  };
+
+  // What a display sees: the layer's variables, the customer's id over the
+  // default customer attributes, and the page's query as params.
+  const displayContext = () => {
+    const vars = parseVariables();
+    const defaults = vars.customer && typeof vars.customer === 'object' ? vars.customer : {};
+    return {
+      ...vars,
+      customer: { ...defaults, id: customer.value || null },
+      params: Object.fromEntries(new URLSearchParams(params.value)),
+    };
+  };
+
   // Live preview; answers that come back out of order are dropped.
   let sequence = 0;
   const refreshPreview = async () => {
     const mine = ++sequence;
     previewState.textContent = 'Rendering…';
     try {
-      const output = await renderPreview(template.value, { customer: { id: customer.value || null } });
+      const output = await renderPreview(template.value, displayContext());
       if (mine !== sequence) return;
       clearError(previewError);
       frame.classList.remove('stale');
@@ -486,8 +521,7 @@ async function layerView(name) {
     }
   };
   const later = debounce(refreshPreview, 250);
-  template.addEventListener('input', later);
-  customer.addEventListener('input', later);
+  for (const input of [template, variables, customer, params]) input.addEventListener('input', later);
 
   // The insert-voucher helper, as in the platform's personalisation wizard:
   // the Jinja call goes where the cursor is, replacing any selection.
@@ -502,7 +536,10 @@ async function layerView(name) {
     save.disabled = true;
     await attempt(error, `Could not save layer ${name}`, async () => {
       const layer = await call('PUT', `/layers/${seg(name)}`, {
-        json: { template: template.value, active: active.checked, assignment: assignment.value, signed_customer: signed.checked },
+        json: {
+          template: template.value, variables: parseVariables(),
+          active: active.checked, assignment: assignment.value, signed_customer: signed.checked,
+        },
       });
       saved.textContent = `Saved: version ${layer.version}, ${when(layer.updated_at)}`;
     });
@@ -517,18 +554,21 @@ async function layerView(name) {
     showSnippet();
   });
   await attempt(error, `Could not load layer ${name}`, async () => {
-    try {
-      const layer = await call('GET', `/layers/${seg(name)}`);
-      template.value = layer.template;
-      active.checked = layer.active;
-      assignment.value = layer.assignment;
-      signed.checked = Boolean(layer.signed_customer);
-      saved.textContent = `Version ${layer.version}, saved ${when(layer.updated_at)}`;
-    } catch (err) {
-      if (err.code !== 'unknown_layer') throw err;
+    // From the list, so that opening a layer not saved yet is no failed call.
+    const { layers } = await call('GET', '/layers');
+    const layer = layers.find((l) => l.name === name);
+    if (!layer) {
       template.value = STARTER;
       saved.textContent = 'New layer: not saved yet';
+      return;
     }
+    template.value = layer.template;
+    active.checked = layer.active;
+    assignment.value = layer.assignment;
+    signed.checked = Boolean(layer.signed_customer);
+    const vars = layer.variables ?? {};
+    variables.value = Object.keys(vars).length ? JSON.stringify(vars, null, 2) : '';
+    saved.textContent = `Version ${layer.version}, saved ${when(layer.updated_at)}`;
   });
   refreshPreview();
 }
