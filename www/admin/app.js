@@ -112,11 +112,22 @@ function shell(view) {
 
 // ----------------------------------------------------------------- pools --
 
+/**
+ * "83%" of codes available; never "100%" while some are gone, nor "0%"
+ * while some are left, so that a glance does not mislead.
+ */
+function share(n, total) {
+  const p = Math.round((100 * n) / total);
+  if (p === 100 && n < total) return '99%';
+  if (p === 0 && n > 0) return '<1%';
+  return `${p}%`;
+}
+
 /** The availability bar: available / assigned / redeemed shares of total. */
 function availabilityBar(p) {
   const pct = (n) => (p.total ? (100 * n) / p.total : 0);
   const text = p.total
-    ? `${Math.round(pct(p.available))}% available: ${num(p.available)} available, ${num(p.assigned)} assigned, ${num(p.redeemed)} redeemed of ${num(p.total)}`
+    ? `${share(p.available, p.total)} available: ${num(p.available)} available, ${num(p.assigned)} assigned, ${num(p.redeemed)} redeemed of ${num(p.total)}`
     : 'No codes yet';
   const part = (cls, n) => {
     const span = h('span', { class: cls });
@@ -126,7 +137,7 @@ function availabilityBar(p) {
   return h('div', { class: 'availability' },
     h('div', { class: 'bar', role: 'img', 'aria-label': text, title: text },
       part('available', p.available), part('assigned', p.assigned), part('redeemed', p.redeemed)),
-    h('span', { class: 'pct' }, p.total ? `${Math.round(pct(p.available))}%` : '—'));
+    h('span', { class: 'pct' }, p.total ? share(p.available, p.total) : '—'));
 }
 
 const LEGEND = h('p', { class: 'legend' },
