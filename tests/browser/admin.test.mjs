@@ -79,6 +79,9 @@ test('a wrong token is refused with the API’s reason; the right one shows the 
   });
   assert.equal(await page.evaluate(() => sessionStorage.getItem('codepool.token')), TOKEN);
   await screenshot(page, 'admin-pools');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByLabel('Admin token').waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('codepool.token')), null);
   // The browser reports the refused sign-in call itself; nothing else went wrong.
   assert.deepEqual(problems.filter((p) => !p.includes('status of 401')), []);
 });
