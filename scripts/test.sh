@@ -15,6 +15,7 @@ cargo fmt --all -- --check
 step "cargo clippy (native and wasm)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p codepool-worker --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p codepool --features js --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "native tests (core on SQLite)"
 cargo test --workspace --locked
@@ -24,6 +25,10 @@ bash scripts/build-worker.sh
 
 step "end-to-end tests (workerd, Durable Object SQLite)"
 node --test --test-concurrency=1 tests/e2e/
+
+step "the JavaScript package (pkg/): build and test from Node"
+bash scripts/build-js.sh
+node --test tests/js/
 
 step "browser tests (headless Chromium: demo page, loader, admin console)"
 node --test --test-concurrency=1 tests/browser/

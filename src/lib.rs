@@ -13,6 +13,8 @@ pub mod error;
 pub mod event;
 pub mod import;
 pub mod import_report;
+#[cfg(feature = "js")]
+pub mod js;
 pub mod layer;
 pub mod pool;
 pub mod render;

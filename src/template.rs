@@ -7,8 +7,7 @@
 //! the codes reserved for it); see [`crate::render`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use minijinja::value::{merge_maps, Object, Serde, Value};
 use minijinja::{AutoEscape, Environment, ErrorKind, State};
@@ -94,55 +93,49 @@ impl Template {
     /// Renders with a context (any JSON-like value, its top-level keys become
     /// variables) and a voucher source.
     pub fn render(&self, context: &Value, vouchers: &Arc<Vouchers>) -> Result<String> {
+        // The last map wins: a context key `vouchers` cannot shadow the pools.
+        let root = merge_maps([
+            context.clone(),
+            minijinja::context! { vouchers => vouchers.to_value() },
+        ]);
+        self.render_root(root)
+    }
+
+    /// Renders with the variables as one map that the caller assembled, the
+    /// voucher functions among them under `vouchers` ([`Vouchers::to_value`]).
+    ///
+    /// [`Template::render`] merges a context with the vouchers, so every
+    /// variable is looked up in two maps; a caller that builds its context
+    /// anyway (the JavaScript package) saves that by building the root.
+    pub fn render_root(&self, root: Value) -> Result<String> {
         let template = self
             .env
             .get_template(NAME)
             .map_err(|err| template_error(&err, &self.source))?;
-        // The last map wins: a context key `vouchers` cannot shadow the pools.
-        let root = merge_maps([
-            context.clone(),
-            minijinja::context! { vouchers => Value::from_dyn_object(vouchers.clone()) },
-        ]);
-        let mut out = LimitedWriter {
-            buf: Vec::new(),
-            limit: self.limits.max_output_bytes,
-        };
-        match template.render_captured_to(root, &mut out) {
-            Ok(_) => Ok(String::from_utf8(out.buf).unwrap_or_default()),
-            Err(_) if out.buf.len() > self.limits.max_output_bytes => Err(Error::template(
+        // minijinja charges every byte of output against the fuel (64 bytes
+        // a unit), so the fuel already bounds how much a render can write
+        // (about 12 MB at the default); the output limit is checked on the
+        // result. That is faster than checking while writing, which needs
+        // minijinja's io::Write path and an adapter for every write.
+        let output = template
+            .render(root)
+            .map_err(|err| template_error(&err, &self.source))?;
+        if output.len() > self.limits.max_output_bytes {
+            return Err(Error::template(
                 "output_too_large",
                 format!(
                     "the rendered output passed {} bytes: render less (check loops)",
                     self.limits.max_output_bytes
                 ),
-            )),
-            Err(err) => Err(template_error(&err, &self.source)),
+            ));
         }
+        Ok(output)
     }
 }
 
 /// Converts any serializable value (e.g. `serde_json::Value`) to a context.
 pub fn context_from<T: serde::Serialize>(value: &T) -> Value {
     Value::from(Serde(value))
-}
-
-struct LimitedWriter {
-    buf: Vec<u8>,
-    limit: usize,
-}
-
-impl io::Write for LimitedWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() > self.limit {
-            return Err(io::Error::other("output limit"));
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Turns a minijinja error into an API error naming line and column.
@@ -175,13 +168,60 @@ fn template_error(err: &minijinja::Error, source: &str) -> Error {
 /// The codes and counts one render draws from, and what it asked for.
 ///
 /// For a plan it holds no codes; for a real render, the codes reserved for
-/// it. Either way it records every assign call by pool, so the caller can
-/// compare what the template used with what was reserved.
+/// it; for a caller that keeps codes elsewhere (the JavaScript package), a
+/// [`Supply`] asked on demand. Either way it records every assign call by
+/// pool, so the caller can compare what the template used with what was
+/// reserved.
 #[derive(Debug, Default)]
 pub struct Vouchers {
     codes: BTreeMap<String, Vec<String>>,
     counts: BTreeMap<String, PoolCounts>,
+    supply: Option<Box<dyn Supply>>,
     asked: Mutex<Asked>,
+    /// `vouchers['name']` values made so far, by pool name.
+    handles: Mutex<Vec<(String, Value)>>,
+}
+
+/// A voucher source asked lazily, one call per voucher function that runs.
+///
+/// For callers whose codes and counts live outside the core and are cheaper
+/// to look up than to copy in whole: only the pools a render touches are
+/// asked. Returning an `Err` ends the render with that error, which is how a
+/// supply stops a render at its first missing code (all or nothing) or
+/// refuses a count it was not given (rather than inventing a number).
+pub trait Supply: Send + Sync + std::fmt::Debug {
+    /// The code for the `index`-th assign call (from 0) on `pool` in this
+    /// render; `Ok(None)` renders an empty string, as a plan does.
+    fn code(&self, pool: &str, index: usize) -> Result<Option<String>, minijinja::Error>;
+
+    /// One of the pool's counts.
+    fn count(&self, pool: &str, count: Count) -> Result<i64, minijinja::Error>;
+}
+
+/// Which count a template function reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// `count_available_codes()`: codes not yet handed out.
+    Available,
+    /// `count_total_codes()`: every code in the pool.
+    Total,
+}
+
+impl Count {
+    /// The template function that reads this count, for messages.
+    pub fn function(self) -> &'static str {
+        match self {
+            Count::Available => "count_available_codes()",
+            Count::Total => "count_total_codes()",
+        }
+    }
+
+    fn pick(self, counts: &PoolCounts) -> i64 {
+        match self {
+            Count::Available => counts.available,
+            Count::Total => counts.total,
+        }
+    }
 }
 
 /// What a render asked of its vouchers.
@@ -208,8 +248,23 @@ impl Vouchers {
         Arc::new(Vouchers {
             codes,
             counts,
+            supply: None,
             asked: Mutex::default(),
+            handles: Mutex::default(),
         })
+    }
+
+    /// A voucher source that asks `supply` for every code and count.
+    pub fn with_supply(supply: impl Supply + 'static) -> Arc<Vouchers> {
+        Arc::new(Vouchers {
+            supply: Some(Box::new(supply)),
+            ..Vouchers::default()
+        })
+    }
+
+    /// The template's `vouchers` variable, for [`Template::render_root`].
+    pub fn to_value(self: &Arc<Self>) -> Value {
+        Value::from_dyn_object(self.clone())
     }
 
     /// What the render asked for.
@@ -222,40 +277,79 @@ impl Vouchers {
         &self.codes
     }
 
-    fn assign(&self, pool: &str) -> Value {
-        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
-        let n = asked.take.entry(pool.to_owned()).or_default();
-        *n += 1;
-        match self.codes.get(pool).and_then(|codes| codes.get(*n - 1)) {
-            Some(code) => Value::from(code.as_str()),
+    fn assign(&self, pool: &str) -> Result<Value, minijinja::Error> {
+        let index = {
+            let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+            // Look up before inserting: renders run hot, and most calls
+            // find their pool already there (no allocation for the key).
+            match asked.take.get_mut(pool) {
+                Some(n) => {
+                    *n += 1;
+                    *n - 1
+                }
+                None => {
+                    asked.take.insert(pool.to_owned(), 1);
+                    0
+                }
+            }
+        };
+        if let Some(supply) = &self.supply {
+            return Ok(Value::from(supply.code(pool, index)?.unwrap_or_default()));
+        }
+        match self.codes.get(pool).and_then(|codes| codes.get(index)) {
+            Some(code) => Ok(Value::from(code.as_str())),
             // No code (a plan, or a render that asks for more than was
             // reserved): the output is thrown away, the count is what matters.
-            None => Value::from(""),
+            None => Ok(Value::from("")),
         }
     }
 
-    fn count(&self, pool: &str, pick: fn(&PoolCounts) -> i64) -> Value {
-        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
-        asked.count.insert(pool.to_owned());
-        Value::from(self.counts.get(pool).map_or(UNKNOWN_COUNT, pick))
+    fn count(&self, pool: &str, count: Count) -> Result<Value, minijinja::Error> {
+        {
+            let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+            if !asked.count.contains(pool) {
+                asked.count.insert(pool.to_owned());
+            }
+        }
+        if let Some(supply) = &self.supply {
+            return Ok(Value::from(supply.count(pool, count)?));
+        }
+        Ok(Value::from(
+            self.counts
+                .get(pool)
+                .map_or(UNKNOWN_COUNT, |counts| count.pick(counts)),
+        ))
     }
 }
 
 impl Object for Vouchers {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let pool = key.as_str()?.to_owned();
-        Some(Value::from_object(PoolHandle {
-            vouchers: self.clone(),
-            pool,
-        }))
+        let pool = key.as_str()?;
+        // A template names the same pool again and again (the reference
+        // layer three times): make its handle once per render.
+        let mut handles = self.handles.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(handle) = handles.iter().find(|(name, _)| name == pool) {
+            return Some(handle.1.clone());
+        }
+        let handle = Value::from_object(PoolHandle {
+            // Weak: the handles live in the vouchers, and a strong pointer
+            // back would keep both alive for ever.
+            vouchers: Arc::downgrade(self),
+            valid: check_name("pool", pool).map_err(|err| err.message),
+            pool: pool.to_owned(),
+        });
+        handles.push((pool.to_owned(), handle.clone()));
+        Some(handle)
     }
 }
 
 /// `vouchers['name']`: the pool's three functions.
 #[derive(Debug)]
 struct PoolHandle {
-    vouchers: Arc<Vouchers>,
+    vouchers: Weak<Vouchers>,
     pool: String,
+    /// Whether `pool` is a valid pool name, checked once; else why not.
+    valid: std::result::Result<(), String>,
 }
 
 impl Object for PoolHandle {
@@ -271,16 +365,22 @@ impl Object for PoolHandle {
                 format!("{method}() takes no arguments"),
             ));
         }
-        if let Err(err) = check_name("pool", &self.pool) {
+        if let Err(message) = &self.valid {
             return Err(minijinja::Error::new(
                 ErrorKind::InvalidOperation,
-                err.message,
+                message.clone(),
             ));
         }
+        let Some(vouchers) = self.vouchers.upgrade() else {
+            return Err(minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                "the vouchers of this render are gone: use a pool only while rendering",
+            ));
+        };
         match method {
-            "assign_available_code" => Ok(self.vouchers.assign(&self.pool)),
-            "count_available_codes" => Ok(self.vouchers.count(&self.pool, |c| c.available)),
-            "count_total_codes" => Ok(self.vouchers.count(&self.pool, |c| c.total)),
+            "assign_available_code" => vouchers.assign(&self.pool),
+            "count_available_codes" => vouchers.count(&self.pool, Count::Available),
+            "count_total_codes" => vouchers.count(&self.pool, Count::Total),
             _ => Err(minijinja::Error::new(
                 ErrorKind::UnknownMethod,
                 format!(

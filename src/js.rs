@@ -1,0 +1,170 @@
+//! The render function for JavaScript (feature `js`): the wasm-bindgen
+//! exports behind the npm package `codepool` (see `js/` for its wrapper).
+//!
+//! A template is compiled once into a [`JsTemplate`] and rendered many times
+//! with a context and the caller's vouchers, under the same rules as the edge
+//! (see [`crate::render`]): the output, or `null` when a pool the template
+//! assigns from has no code; nothing half-rendered.
+//!
+//! The context crosses the boundary as one byte string that the wrapper
+//! encodes ([`context`]): one copy instead of a boundary call per property,
+//! which measured fastest. The vouchers stay a JavaScript value and are
+//! asked lazily ([`supply`]), so a caller may pass many pools or long code
+//! lists at no cost.
+
+mod context;
+mod frame;
+mod supply;
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::error::Error;
+use crate::template::{Limits, Template, Vouchers};
+use frame::{Frame, Stop};
+use supply::JsSupply;
+
+/// A template compiled once, rendered many times from JavaScript.
+#[wasm_bindgen(js_name = Template)]
+pub struct JsTemplate {
+    template: Template,
+}
+
+/// One render's result before it becomes a JavaScript value.
+struct Rendered {
+    /// The output, or `None` when a pool ran short.
+    output: Option<String>,
+    /// The frame of the render: codes taken, and why it stopped.
+    frame: Frame,
+}
+
+#[wasm_bindgen(js_class = Template)]
+impl JsTemplate {
+    /// Compiles `source`; throws an `Error` with `code`, `line` and `column`
+    /// on a syntax error.
+    #[wasm_bindgen(constructor)]
+    pub fn new(source: &str) -> Result<JsTemplate, JsValue> {
+        let template = Template::compile(source, Limits::default()).map_err(|e| js_error(&e))?;
+        Ok(JsTemplate { template })
+    }
+
+    /// Renders with a context encoded by the wrapper (`encodeContext` in
+    /// `js/index.js`: an object, or `null` for none) and the caller's
+    /// vouchers. Returns the output, or `undefined` when a pool the template
+    /// assigns from has no code.
+    pub fn render(&self, context: Vec<u8>, vouchers: JsValue) -> Result<Option<String>, JsValue> {
+        Ok(self.run(context, vouchers, false)?.output)
+    }
+
+    /// Like [`JsTemplate::render`], and tells what the render consumed:
+    /// `{ output: string | null, codes: { pool: [code, …] }, short: pool | null }`.
+    /// `codes` lists every code handed to the template, also when the render
+    /// was suppressed (codes a callback gave before another pool ran short).
+    #[wasm_bindgen(js_name = renderDetailed)]
+    pub fn render_detailed(&self, context: Vec<u8>, vouchers: JsValue) -> Result<JsValue, JsValue> {
+        let rendered = self.run(context, vouchers, true)?;
+        let codes = Object::new();
+        for (pool, code) in &rendered.frame.taken {
+            let key = JsValue::from_str(pool);
+            let list = Reflect::get(&codes, &key)?;
+            let list: Array = if list.is_undefined() {
+                let list = Array::new();
+                Reflect::set(&codes, &key, &list)?;
+                list
+            } else {
+                list.unchecked_into()
+            };
+            list.push(&JsValue::from_str(code));
+        }
+        let short = match &rendered.frame.stop {
+            Some(Stop::Short(pool)) => JsValue::from_str(pool),
+            _ => JsValue::NULL,
+        };
+        let output = rendered
+            .output
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from_str);
+        let result = Object::new();
+        Reflect::set(&result, &"output".into(), &output)?;
+        Reflect::set(&result, &"codes".into(), &codes)?;
+        Reflect::set(&result, &"short".into(), &short)?;
+        Ok(result.into())
+    }
+
+    /// The template's source.
+    #[wasm_bindgen(getter)]
+    pub fn source(&self) -> String {
+        self.template.source().to_owned()
+    }
+}
+
+impl JsTemplate {
+    fn run(&self, context: Vec<u8>, vouchers: JsValue, record: bool) -> Result<Rendered, JsValue> {
+        let supply = Vouchers::with_supply(JsSupply);
+        let root = context::decode_root(context, supply.to_value()).map_err(|e| js_error(&e))?;
+        let entered = Frame::enter(vouchers, record)
+            .map_err(|message| js_error(&Error::bad_request("reentrant_render", message)))?;
+        let result = self.template.render_root(root);
+        let frame = Frame::leave(entered);
+        match (result, &frame.stop) {
+            (Ok(output), None) => Ok(Rendered {
+                output: Some(output),
+                frame,
+            }),
+            // A template that caught the supply's error (it cannot, but the
+            // rule must not depend on it) still shows nothing.
+            (Ok(_), Some(Stop::Short(_))) | (Err(_), Some(Stop::Short(_))) => Ok(Rendered {
+                output: None,
+                frame,
+            }),
+            (_, Some(Stop::Thrown(thrown))) => Err(thrown.clone()),
+            (Err(mut err), Some(Stop::Invalid(code))) => {
+                err.code = (*code).to_owned();
+                Err(js_error(&err))
+            }
+            (Ok(_), Some(Stop::Invalid(code))) => Err(js_error(&Error::bad_request(
+                *code,
+                "the vouchers were unusable for this template",
+            ))),
+            (Err(err), None) => Err(js_error(&err)),
+        }
+    }
+}
+
+/// A JavaScript `Error` with the core error's `code`, and for template
+/// errors the `line` and `column` that the message starts with.
+fn js_error(err: &Error) -> JsValue {
+    let error = js_sys::Error::new(&err.message);
+    let object: &JsValue = error.as_ref();
+    // Setting a property on a fresh Error cannot fail.
+    let _ = Reflect::set(object, &"code".into(), &JsValue::from_str(&err.code));
+    if let Some((line, column)) = position(&err.message) {
+        let _ = Reflect::set(object, &"line".into(), &JsValue::from(line));
+        let _ = Reflect::set(object, &"column".into(), &JsValue::from(column));
+    }
+    error.into()
+}
+
+/// The position a template error's message starts with: `line L, column C: …`
+/// (the form `crate::template` gives every error it can place).
+fn position(message: &str) -> Option<(u32, u32)> {
+    let rest = message.strip_prefix("line ")?;
+    let (line, rest) = rest.split_once(", column ")?;
+    let (column, _) = rest.split_once(':')?;
+    Some((line.parse().ok()?, column.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::position;
+
+    #[test]
+    fn position_reads_the_prefix_of_template_errors() {
+        assert_eq!(
+            position("line 3, column 14: syntax error: x"),
+            Some((3, 14))
+        );
+        assert_eq!(position("the context is a seq, not an object"), None);
+        assert_eq!(position("line x, column 1: no"), None);
+    }
+}
