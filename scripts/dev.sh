@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
+# The console's live preview runs the wasm render function in the browser.
+bash scripts/build-www.sh
 
 HOST=127.0.0.1
 PORT=${PORT:-8787}

@@ -31,4 +31,5 @@ bash scripts/build-js.sh
 node --test tests/js/
 
 step "browser tests (headless Chromium: demo page, loader, admin console)"
+bash scripts/build-www.sh
 node --test --test-concurrency=1 tests/browser/
