@@ -30,6 +30,8 @@ pub enum RouteId {
     GetPool,
     /// `POST /pools/{pool}/import`
     ImportCodes,
+    /// `GET /pools/{pool}/codes`
+    ListCodes,
     /// `GET /pools/{pool}/activity`
     PoolActivity,
     /// `PUT /layers/{layer}`
@@ -103,6 +105,12 @@ pub const ROUTES: &[Route] = &[
         "/v1/projects/{project}/pools/{pool}/import",
         Access::Admin,
         RouteId::ImportCodes,
+    ),
+    route(
+        "GET",
+        "/v1/projects/{project}/pools/{pool}/codes",
+        Access::Admin,
+        RouteId::ListCodes,
     ),
     route(
         "GET",

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::CampaignReservationRequest;
+use crate::code_list::CodeQuery;
 use crate::error::{Error, Result};
 use crate::event::{EventFilter, TrackedEvent};
 use crate::layer::LayerSettings;
@@ -46,8 +47,15 @@ pub enum Command {
         pool: String,
         /// From [`Command::BeginImport`].
         import_id: i64,
-        /// Trimmed, valid codes in file order.
+        /// Trimmed, valid codes, as [`crate::import_batches`] cuts them.
         codes: Vec<String>,
+    },
+    /// One page of a pool's codes; answers a [`crate::code_list::CodePage`].
+    ListCodes {
+        /// Pool name.
+        pool: String,
+        /// State filter, cursor and page size.
+        query: CodeQuery,
     },
     /// Create or replace a layer.
     PutLayer {
@@ -113,6 +121,7 @@ pub fn execute<D: Database>(
             import_id,
             codes,
         } => json(&store.import_batch(pool, *import_id, codes)?),
+        Command::ListCodes { pool, query } => json(&store.codes(pool, query)?),
         Command::PutLayer { layer, settings } => {
             // A layer that cannot compile is refused before it is stored.
             Template::compile(&settings.template, Limits::default())?;

@@ -17,6 +17,14 @@ pub struct BatchCounts {
     pub already_in_project: u64,
 }
 
+impl std::ops::AddAssign for BatchCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.imported += other.imported;
+        self.duplicates_in_file += other.duplicates_in_file;
+        self.already_in_project += other.already_in_project;
+    }
+}
+
 /// One invalid row, by line (CSV) or position (JSON array), 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvalidSample {
@@ -29,6 +37,9 @@ pub struct InvalidSample {
 /// The answer to `POST /pools/{pool}/import`.
 ///
 /// `total_rows = imported + duplicates_in_file + already_in_project + invalid`.
+/// A code that was in the project before the import counts as
+/// `already_in_project` on every row it appears; see
+/// [`crate::store::Store::import_batch`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
     /// Data rows read (blank lines are not rows).
@@ -37,12 +48,18 @@ pub struct ImportReport {
     pub imported: u64,
     /// Rows repeating a code seen earlier in the same import.
     pub duplicates_in_file: u64,
-    /// Rows whose code was already in a pool of the project.
+    /// Rows whose code was in a pool of the project before this import
+    /// (discarded, as the platform does).
     pub already_in_project: u64,
     /// Rows that hold no valid code.
     pub invalid: u64,
     /// The first invalid rows, with reasons.
     pub invalid_samples: Vec<InvalidSample>,
+    /// The CSV column the codes were read from, as spelled in the header
+    /// (absent for a JSON import): shows which column was chosen, and a file
+    /// without header row shows its first code here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
 }
 
 impl ImportReport {

@@ -8,10 +8,12 @@
 pub mod api;
 pub mod campaign;
 pub mod code;
+pub mod code_list;
 pub mod command;
 pub mod error;
 pub mod event;
 pub mod import;
+pub mod import_batches;
 pub mod import_report;
 #[cfg(feature = "js")]
 pub mod js;

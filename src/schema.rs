@@ -17,8 +17,9 @@ pub const MIGRATIONS: &[&str] = &[
         assigned INTEGER NOT NULL DEFAULT 0,
         redeemed INTEGER NOT NULL DEFAULT 0
     )",
-    // state: 0 available, 1 assigned, 2 redeemed. `id` follows import order,
-    // so codes go out first in, first out.
+    // state: 0 available, 1 assigned, 2 redeemed. `id` follows the order
+    // codes were stored in, so codes go out first in, first out: import by
+    // import, and within one in sorted windows (see import_batches).
     "CREATE TABLE IF NOT EXISTS codes (
         id INTEGER PRIMARY KEY,
         code TEXT NOT NULL UNIQUE,
@@ -74,8 +75,9 @@ pub const MIGRATIONS: &[&str] = &[
     )",
 ];
 
-/// The integer stored in `codes.state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The integer stored in `codes.state`; the API shows its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[repr(i64)]
 pub enum CodeState {
     /// Not yet handed out.

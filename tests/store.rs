@@ -266,3 +266,65 @@ fn a_layer_can_require_signed_customer_ids() {
         "invalid_settings"
     );
 }
+
+/// Imports `file` in batches of `size` under a new import; returns the sums.
+fn import_in_batches(
+    store: &Store<'_, NativeDatabase>,
+    file: &[String],
+    size: usize,
+) -> (u64, u64, u64) {
+    let id = store.begin_import("a", NOW).unwrap();
+    let mut sums = (0, 0, 0);
+    for batch in file.chunks(size) {
+        let c = store.import_batch("a", id, batch).unwrap();
+        sums.0 += c.imported;
+        sums.1 += c.duplicates_in_file;
+        sums.2 += c.already_in_project;
+    }
+    sums
+}
+
+#[test]
+fn counts_do_not_depend_on_where_batches_are_cut() {
+    // P1, P2 are in the project before; N1..N3 are new, N1 and P1 repeat.
+    let file = codes(&["N1", "P1", "N2", "N1", "P1", "N3", "N1", "P2"]);
+    for size in 1..=file.len() {
+        let db = NativeDatabase::in_memory().unwrap();
+        let store = Store::new(&db);
+        store.migrate().unwrap();
+        store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
+        assert_eq!(
+            import_in_batches(&store, &codes(&["P1", "P2"]), 2),
+            (2, 0, 0)
+        );
+        // Imported N1 N2 N3; N1 twice again; P1 twice and P2 once before.
+        assert_eq!(
+            import_in_batches(&store, &file, size),
+            (3, 2, 3),
+            "batches of {size}"
+        );
+        // The same file again: every row was in the project before.
+        assert_eq!(
+            import_in_batches(&store, &file, size),
+            (0, 0, 8),
+            "again, batches of {size}"
+        );
+        assert_eq!(store.pool("a").unwrap().counts.total, 5);
+        assert!(store.audit().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn a_cut_off_import_is_completed_by_running_it_again() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = Store::new(&db);
+    store.migrate().unwrap();
+    store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
+    let file: Vec<String> = (0..100).map(|i| format!("C{}", i % 90)).collect();
+    // The first 40 rows made it before the cut.
+    assert_eq!(import_in_batches(&store, &file[..40], 7), (40, 0, 0));
+    let (imported, duplicates, already) = import_in_batches(&store, &file, 7);
+    assert_eq!((imported, duplicates, already), (50, 0, 50));
+    assert_eq!(store.pool("a").unwrap().counts.total, 90);
+    assert!(store.audit().unwrap().is_empty());
+}

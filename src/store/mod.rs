@@ -14,6 +14,7 @@ pub struct Store<'a, D: Database> {
 
 pub mod activity;
 mod campaign;
+mod codes;
 mod events;
 mod import;
 mod reserve;

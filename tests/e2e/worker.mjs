@@ -75,7 +75,17 @@ export function client(base, project, token = TOKEN) {
     call,
     putPool: (pool, body = {}) => call('PUT', `/pools/${pool}`, body),
     getPool: (pool) => call('GET', `/pools/${pool}`),
+    listPools: () => call('GET', '/pools'),
     importJson: (pool, codes) => call('POST', `/pools/${pool}/import`, { codes }),
+    /** POSTs a CSV file (string or bytes); `query` e.g. `?column=voucher`. */
+    importCsv: (pool, csv, query = '') =>
+      call('POST', `/pools/${pool}/import${query}`, csv, { 'content-type': 'text/csv' }),
+    /** One page of codes; `params` become the query string. */
+    listCodes: (pool, params = {}) =>
+      call('GET', `/pools/${pool}/codes?${new URLSearchParams(params)}`),
+    /** The CSV export of a pool's codes. */
+    exportCsv: (pool, params = {}) =>
+      call('GET', `/pools/${pool}/codes?${new URLSearchParams(params)}`, undefined, { accept: 'text/csv' }),
     putLayer: (layer, body) => call('PUT', `/layers/${layer}`, body),
     render: async (layer, customer) => {
       const res = await fetch(`${p}/layers/${layer}/render?customer_id=${encodeURIComponent(customer)}`);

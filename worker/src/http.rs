@@ -42,21 +42,28 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<Option<
         .map_err(Error::from)
 }
 
-/// Checks the request's content type is one of `allowed`.
-pub fn require_type(req: &Request, allowed: &[&str]) -> Result<(), Error> {
-    let given = req
-        .headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let essence = given
+/// The request's content type without parameters, lower case (`text/csv`).
+pub fn media_type(req: &Request) -> String {
+    content_type(req)
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    if allowed.contains(&essence.as_str()) {
+        .to_ascii_lowercase()
+}
+
+fn content_type(req: &Request) -> String {
+    req.headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Checks the request's content type is one of `allowed`.
+pub fn require_type(req: &Request, allowed: &[&str]) -> Result<(), Error> {
+    let given = content_type(req);
+    if allowed.contains(&media_type(req).as_str()) {
         Ok(())
     } else {
         Err(Error::new(

@@ -8,9 +8,11 @@
 mod activity;
 mod auth;
 mod campaigns;
+mod codes;
 mod database;
 mod events;
 mod http;
+mod import;
 mod layers;
 mod pools;
 mod project;
@@ -86,7 +88,8 @@ async fn handle(req: Request, env: &Env) -> Result<Response, Error> {
         RouteId::ListPools => pools::list(env, &m).await,
         RouteId::PutPool => pools::put(req, env, &m).await,
         RouteId::GetPool => pools::get(env, &m).await,
-        RouteId::ImportCodes => pools::import(req, env, &m).await,
+        RouteId::ImportCodes => import::import(req, env, &m).await,
+        RouteId::ListCodes => codes::list(&req, env, &m).await,
         RouteId::PoolActivity => activity::get(&req, env, &m).await,
         RouteId::PutLayer => layers::put(req, env, &m).await,
         RouteId::GetLayer => layers::get(env, &m).await,

@@ -1,0 +1,112 @@
+// The hot path of a web layer, measured against its floor. One command:
+//   npm run bench:hotpath        (builds the Worker with the bench feature first)
+//
+// Starts the production build (release, wasm-opt, feature `bench`) under
+// workerd through Miniflare with real Durable Object SQLite storage, and
+// drives it with autocannon, 1 and 32 connections, for:
+//   (a) baseline: one call to the project's Durable Object that updates one row;
+//   (b) layer render per display: plan, reservation, render of the reference
+//       layer (../shared/bench/layer.html.j2 with layer.context.json) → 200;
+//   (c) the same layer per_customer, for a returning customer;
+//   (d) the 204 path of an exhausted pool.
+// Prints req/s, p50 and p99 per case and the ratios b/a, c/a, d/a.
+import autocannon from 'autocannon';
+import { Miniflare } from 'miniflare';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const shared = path.resolve(root, '../shared/bench');
+const TOKEN = 'bench-token';
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = [1, 32];
+
+const mf = new Miniflare({
+  rootPath: root,
+  scriptPath: path.join(root, 'build-bench/index.js'),
+  modules: true,
+  modulesRules: [
+    { type: 'ESModule', include: ['**/*.js'] },
+    { type: 'CompiledWasm', include: ['**/*.wasm'] },
+  ],
+  compatibilityDate: '2026-04-20',
+  bindings: { ADMIN_TOKEN: TOKEN },
+  durableObjects: { PROJECTS: { className: 'ProjectStore', useSQLite: true } },
+  durableObjectsPersist: false,
+  cf: false,
+});
+const base = (await mf.ready).href.replace(/\/$/, '');
+const api = `${base}/v1/projects/bench`;
+const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+async function call(method, route, body) {
+  const res = await fetch(api + route, { method, headers, body: body && JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+// Enough codes for every per-display request of the run (~1,000 req/s at most).
+const codesNeeded = 2 * DURATION * 2_000 + 10_000;
+const template = fs.readFileSync(path.join(shared, 'layer.html.j2'), 'utf8');
+const variables = JSON.parse(fs.readFileSync(path.join(shared, 'layer.context.json'), 'utf8'));
+await call('PUT', '/pools/spring10');
+for (let start = 0; start < codesNeeded; start += 50_000) {
+  const codes = Array.from({ length: Math.min(50_000, codesNeeded - start) }, (_, i) => `SPRING-${start + i}`);
+  await call('POST', '/pools/spring10/import', { codes });
+}
+await call('PUT', '/pools/empty');
+const emptyTemplate = template.replaceAll("vouchers['spring10']", "vouchers['empty']");
+await call('PUT', '/layers/display', { template, variables });
+await call('PUT', '/layers/returning', { template, variables, assignment: 'per_customer' });
+await call('PUT', '/layers/exhausted', { template: emptyTemplate, variables });
+
+const cases = [
+  { key: 'a', name: 'baseline: one DO call updating one row', url: `${base}/v1/bench/baseline/bench`, status: 200 },
+  { key: 'b', name: 'layer render, per display', url: `${api}/layers/display/render?customer_id=visitor`, status: 200 },
+  { key: 'c', name: 'layer render, per_customer, returning', url: `${api}/layers/returning/render?customer_id=ada`, status: 200 },
+  { key: 'd', name: 'exhausted pool → 204', url: `${api}/layers/exhausted/render?customer_id=visitor`, status: 204 },
+];
+
+function run(url, connections, duration) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, connections, duration, pipelining: 1 }, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+// Check each case answers as expected before measuring it.
+for (const c of cases) {
+  const res = await fetch(c.url);
+  const body = await res.text();
+  if (res.status !== c.status) throw new Error(`${c.key}: expected ${c.status}, got ${res.status} ${body}`);
+  if (c.status === 200 && c.key !== 'a' && !body.includes('Your code: <strong>SPRING-')) throw new Error(`${c.key}: no code in ${body}`);
+}
+
+const results = {};
+for (const connections of CONNECTIONS) {
+  for (const c of cases) {
+    await run(c.url, connections, 2); // warm up
+    const r = await run(c.url, connections, DURATION);
+    const bad = r.non2xx + r.errors + r.timeouts;
+    results[`${c.key}${connections}`] = { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, bad };
+    process.stderr.write(`${c.key} @${connections}: ${r.requests.average.toFixed(0)} req/s\n`);
+  }
+}
+const pool = await call('GET', '/pools/spring10');
+await mf.dispose();
+
+const cpu = (os.cpus()[0]?.model ?? 'unknown').trim();
+console.log(`# Hot path benchmark, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${cpu}, ${DURATION} s per case\n`);
+console.log('| case | conns | req/s | p50 ms | p99 ms | ratio to (a) |');
+console.log('|---|---:|---:|---:|---:|---:|');
+for (const connections of CONNECTIONS) {
+  const a = results[`a${connections}`];
+  for (const c of cases) {
+    const r = results[`${c.key}${connections}`];
+    const ratio = c.key === 'a' ? '1.00' : (r.rps / a.rps).toFixed(2);
+    const errors = r.bad ? ` (${r.bad} unexpected)` : '';
+    console.log(`| (${c.key}) ${c.name} | ${connections} | ${r.rps.toFixed(0)}${errors} | ${r.p50} | ${r.p99} | ${ratio} |`);
+  }
+}
+console.log(`\nCodes handed out during the run: ${pool.assigned} (pool spring10, ${pool.available} left).`);

@@ -1,0 +1,77 @@
+//! Listing a pool's codes, page by page.
+
+use crate::code_list::{encode_cursor, CodeEntry, CodePage, CodeQuery};
+use crate::error::Result;
+use crate::schema::CodeState;
+use crate::sql::{Database, Value};
+use crate::time::rfc3339;
+
+use super::Store;
+
+impl<D: Database> Store<'_, D> {
+    /// One page of a pool's codes in import order, after the query's cursor.
+    ///
+    /// Each state is read with its own seek on the `(pool_id, state)` index,
+    /// which is ordered by id within a state, and the parts are merged: the
+    /// cost of a page grows with its size, not with the pool's, and no index
+    /// is added that every import would have to fill.
+    pub fn codes(&self, pool: &str, query: &CodeQuery) -> Result<CodePage> {
+        let pool = self.pool_row(pool)?;
+        let states = match query.state {
+            Some(state) => vec![state],
+            None => CodeState::ALL.to_vec(),
+        };
+        let part = |state: CodeState| {
+            format!(
+                "SELECT * FROM (SELECT id, code, state, assigned_at, customer_id, source,
+                    redeemed_at FROM codes WHERE pool_id = ?1 AND state = {} AND id > ?2
+                    ORDER BY id LIMIT ?3)",
+                state as i64
+            )
+        };
+        let sql = format!(
+            "{} ORDER BY id LIMIT ?3",
+            states
+                .into_iter()
+                .map(part)
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ")
+        );
+        // One more than asked: whether there is a next page.
+        let limit = query.limit.max(1);
+        let mut rows = self.db.query(
+            &sql,
+            &[
+                pool.id.into(),
+                query.after()?.into(),
+                (limit as i64 + 1).into(),
+            ],
+        )?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next_cursor = more
+            .then(|| rows.last().map(|row| encode_cursor(row[0].as_i64())))
+            .flatten();
+        Ok(CodePage {
+            codes: rows.into_iter().map(entry_from_row).collect(),
+            next_cursor,
+        })
+    }
+}
+
+fn entry_from_row(row: Vec<Value>) -> CodeEntry {
+    let mut row = row.into_iter().skip(1);
+    let mut next = || row.next().unwrap_or(Value::Null);
+    let code = next().into_string();
+    let state = CodeState::from_stored(next().as_i64()).unwrap_or(CodeState::Available);
+    let time = |v: Value| v.as_opt_i64().map(rfc3339);
+    let text = |v: Value| v.as_opt_str().map(str::to_owned);
+    CodeEntry {
+        code,
+        state,
+        assigned_at: time(next()),
+        customer_id: text(next()),
+        source: text(next()),
+        redeemed_at: time(next()),
+    }
+}

@@ -1,0 +1,109 @@
+//! `GET /pools/{pool}/codes`: a page of codes as JSON, or with
+//! `Accept: text/csv` every code as a CSV export streamed page by page.
+
+use codepool::api::Matched;
+use codepool::code_list::{write_csv_header, write_csv_rows, CodePage, CodeQuery};
+use codepool::command::Command;
+use codepool::Error;
+use futures_util::{stream, StreamExt};
+use worker::{Env, Request, Response};
+
+use crate::http::{json, platform};
+use crate::project::call;
+
+/// Codes per store call while exporting: the export holds one page, and
+/// each call holds up the project's renders only for a few milliseconds.
+pub const EXPORT_PAGE: usize = 5_000;
+
+/// `GET /pools/{pool}/codes?state=&limit=&cursor=`
+pub async fn list(req: &Request, env: &Env, m: &Matched) -> Result<Response, Error> {
+    let url = req.url().map_err(platform)?;
+    let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let query = CodeQuery::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let (project, pool) = (m.param("project").to_owned(), m.param("pool").to_owned());
+    if wants_csv(req) {
+        return export(env.clone(), project, pool, query).await;
+    }
+    let page: CodePage = call(env, &project, &Command::ListCodes { pool, query }).await?;
+    json(&page)
+}
+
+/// Whether the client asked for CSV (`Accept: text/csv`).
+fn wants_csv(req: &Request) -> bool {
+    req.headers()
+        .get("accept")
+        .ok()
+        .flatten()
+        .is_some_and(|accept| {
+            accept.split(',').any(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("text/csv")
+            })
+        })
+}
+
+/// Every code of the pool (state filter applies; cursor and limit do not).
+async fn export(
+    env: Env,
+    project: String,
+    pool: String,
+    query: CodeQuery,
+) -> Result<Response, Error> {
+    let query = CodeQuery {
+        cursor: None,
+        limit: EXPORT_PAGE,
+        ..query
+    };
+    // The first page before the answer, so an unknown pool is a JSON 404.
+    let first: CodePage = call(
+        &env,
+        &project,
+        &Command::ListCodes {
+            pool: pool.clone(),
+            query: query.clone(),
+        },
+    )
+    .await?;
+    // Pool names are letters, digits and `_ - . %`: safe in a quoted name.
+    let disposition = format!("attachment; filename=\"{pool}-codes.csv\"");
+    let mut head = Vec::new();
+    write_csv_header(&mut head)?;
+    write_csv_rows(&first.codes, &mut head)?;
+    let rest = stream::try_unfold(first.next_cursor, move |cursor| {
+        let (env, project) = (env.clone(), project.clone());
+        let query = CodeQuery {
+            cursor,
+            ..query.clone()
+        };
+        let pool = pool.clone();
+        async move {
+            if query.cursor.is_none() {
+                return Ok(None);
+            }
+            let page: CodePage = call(&env, &project, &Command::ListCodes { pool, query })
+                .await
+                .map_err(export_error)?;
+            let mut out = Vec::new();
+            write_csv_rows(&page.codes, &mut out).map_err(export_error)?;
+            Ok(Some((out, page.next_cursor)))
+        }
+    });
+    let body = stream::once(async { Ok::<_, worker::Error>(head) }).chain(rest);
+    let response = Response::from_stream(body).map_err(platform)?;
+    let headers = response.headers();
+    headers
+        .set("content-type", "text/csv; charset=utf-8")
+        .and_then(|()| headers.set("content-disposition", &disposition))
+        .map_err(platform)?;
+    Ok(response)
+}
+
+/// A failure after the answer began: the body is aborted, so the client
+/// sees a failed download rather than a file that silently lacks codes.
+fn export_error(err: Error) -> worker::Error {
+    worker::console_error!("codepool: CSV export: {err}");
+    worker::Error::RustError(err.to_string())
+}

@@ -1,0 +1,303 @@
+//! `POST /pools/{pool}/import`: a CSV file streamed in bounded batches, or a
+//! JSON list of codes.
+//!
+//! A CSV body is never held whole: chunks go through [`ImportParser`] as
+//! they arrive, valid codes are gathered in sorted windows
+//! ([`codepool::import_batches`]), and each window goes to the store in
+//! batches, each its own transaction, while the next window is parsed.
+//! Memory is two windows plus one chunk, whatever the file's size.
+//!
+//! A file the parser rejects (binary, not UTF-8, no header, no code column)
+//! is refused before the first batch, so nothing of it is stored. An import cut off midway leaves whole batches stored and the
+//! pool's counters exact; importing the same file again adds the rest and
+//! reports the stored codes as `already_in_project`.
+
+use codepool::api::Matched;
+use codepool::code::normalize_code;
+use codepool::command::Command;
+use codepool::import::{ImportError, ImportOptions, ImportParser, ImportRow};
+use codepool::import_batches::{batches, sort_window, IMPORT_WINDOW};
+use codepool::import_report::{BatchCounts, ImportReport};
+use codepool::Error;
+use futures_util::future::join;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use wasm_bindgen::JsCast;
+use wasm_streams::readable::IntoStream;
+use worker::{Env, Request, Response};
+
+use crate::http::{json, media_type, platform, read_body};
+use crate::project::call;
+
+/// Largest import body: 64 MiB, about 3 million codes of 20 characters.
+pub const MAX_IMPORT_BODY: u64 = 64 * 1024 * 1024;
+
+/// Largest JSON import body; JSON is parsed whole, so it stays smaller.
+pub const MAX_JSON_IMPORT: usize = 16 * 1024 * 1024;
+
+/// `POST /pools/{pool}/import`: `text/csv` or `application/json`.
+pub async fn import(req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
+    let target = Target {
+        env,
+        project: m.param("project"),
+        pool: m.param("pool"),
+    };
+    match media_type(&req).as_str() {
+        // Browsers on Windows label .csv files as Excel's type.
+        "text/csv" | "application/csv" | "application/vnd.ms-excel" => {
+            import_csv(req, &target).await
+        }
+        "application/json" => import_json(req, &target).await,
+        _ => Err(Error::new(
+            415,
+            "unsupported_media_type",
+            "send a CSV file as `content-type: text/csv` (a header row, one code per row), \
+             or JSON `{\"codes\": [...]}` as `content-type: application/json`",
+        )),
+    }
+}
+
+/// The pool an import goes to.
+struct Target<'a> {
+    env: &'a Env,
+    project: &'a str,
+    pool: &'a str,
+}
+
+impl Target<'_> {
+    /// Starts the import in the store; fails for an unknown pool.
+    async fn begin(&self) -> Result<i64, Error> {
+        let started: serde_json::Value = call(
+            self.env,
+            self.project,
+            &Command::BeginImport {
+                pool: self.pool.to_owned(),
+            },
+        )
+        .await?;
+        started["import_id"]
+            .as_i64()
+            .ok_or_else(|| Error::internal("the store answered no import_id"))
+    }
+
+    /// Stores a sorted window, batch after batch, each one transaction;
+    /// adds each stored batch's counts to `stored` as it completes.
+    async fn store(
+        &self,
+        import_id: i64,
+        window: Vec<String>,
+        stored: &mut BatchCounts,
+    ) -> Result<(), Error> {
+        for batch in batches(&window) {
+            let counts: BatchCounts = call(
+                self.env,
+                self.project,
+                &Command::ImportBatch {
+                    pool: self.pool.to_owned(),
+                    import_id,
+                    codes: batch.to_vec(),
+                },
+            )
+            .await?;
+            *stored += counts;
+        }
+        Ok(())
+    }
+}
+
+async fn import_csv(req: Request, target: &Target<'_>) -> Result<Response, Error> {
+    let url = req.url().map_err(platform)?;
+    let column = url
+        .query_pairs()
+        .find(|(name, _)| name == "column")
+        .map(|(_, value)| value.into_owned());
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_IMPORT_BODY) {
+        return Err(too_large(0));
+    }
+    // The raw stream, not `req.stream()`: that one ends quietly when the
+    // client aborts, and an abort must not pass for the end of the file.
+    let stream = req
+        .inner()
+        .body()
+        .ok_or_else(|| file_error(ImportError::Empty))?;
+    let mut body = CsvBody {
+        chunks: wasm_streams::ReadableStream::from_raw(stream).into_stream(),
+        declared,
+        received: 0,
+        parser: ImportParser::new(ImportOptions { column }),
+        rows: Vec::new(),
+        codes: Vec::new(),
+        report: ImportReport::default(),
+        ended: false,
+    };
+
+    // The parser releases no row before it has checked the file start and
+    // the header, so a file it rejects fails here, before the store is
+    // asked for anything.
+    let mut window = body.next_window().await?;
+    let import_id = target.begin().await?;
+    let mut stored = BatchCounts::default();
+    while !window.is_empty() {
+        // The store takes this window while the next one is read and parsed;
+        // one store call at a time, so an import holds up the project's
+        // renders for one batch at most.
+        let (done, next) = join(
+            target.store(import_id, window, &mut stored),
+            body.next_window(),
+        )
+        .await;
+        done.map_err(|err| with_progress(err, &stored))?;
+        window = next.map_err(|err| with_progress(err, &stored))?;
+    }
+    let mut report = body.report;
+    report.add_batch(stored);
+    report.column = body.parser.column().map(str::to_owned);
+    json(&report)
+}
+
+/// A CSV request body being parsed.
+struct CsvBody {
+    chunks: IntoStream<'static>,
+    /// The declared `content-length`, if any.
+    declared: Option<u64>,
+    received: u64,
+    parser: ImportParser,
+    /// Rows the parser produced from the last chunk.
+    rows: Vec<ImportRow>,
+    /// Valid codes parsed and not yet handed out: fewer than a window plus
+    /// the codes of one chunk.
+    codes: Vec<String>,
+    /// Invalid rows, counted and sampled.
+    report: ImportReport,
+    ended: bool,
+}
+
+impl CsvBody {
+    /// The next window of valid codes, sorted; smaller only at the end.
+    async fn next_window(&mut self) -> Result<Vec<String>, Error> {
+        let n = IMPORT_WINDOW;
+        while self.codes.len() < n && !self.ended {
+            match self.chunks.next().await {
+                Some(Ok(chunk)) => {
+                    let chunk = chunk
+                        .dyn_into::<js_sys::Uint8Array>()
+                        .map_err(|_| Error::internal("the request body is not bytes"))?
+                        .to_vec();
+                    self.received += chunk.len() as u64;
+                    if self.received > MAX_IMPORT_BODY {
+                        return Err(too_large(0));
+                    }
+                    self.parser
+                        .feed(&chunk, &mut self.rows)
+                        .map_err(file_error)?;
+                }
+                Some(Err(err)) => return Err(cut_off(&format!("{err:?}"))),
+                None => {
+                    // A client that goes away may look like the end of the
+                    // body: its last row could be cut, so it is not taken.
+                    if let Some(declared) = self.declared.filter(|&n| self.received < n) {
+                        let got = self.received;
+                        return Err(cut_off(&format!("{got} of {declared} bytes arrived")));
+                    }
+                    self.parser.finish(&mut self.rows).map_err(file_error)?;
+                    self.ended = true;
+                }
+            }
+            for row in self.rows.drain(..) {
+                match row {
+                    ImportRow::Code { code, .. } => self.codes.push(code),
+                    ImportRow::Invalid { line, reason } => self.report.add_invalid(line, reason),
+                }
+            }
+        }
+        let rest = self.codes.split_off(n.min(self.codes.len()));
+        let mut window = std::mem::replace(&mut self.codes, rest);
+        sort_window(&mut window);
+        Ok(window)
+    }
+}
+
+/// A file the parser rejects whole.
+fn file_error(err: ImportError) -> Error {
+    Error::bad_request(err.code(), err.to_string())
+}
+
+fn too_large(imported: u64) -> Error {
+    let mut message = format!(
+        "the import is larger than {} MiB ({MAX_IMPORT_BODY} bytes, about 3 million codes): \
+         split the file into parts under that size and import them one after another",
+        MAX_IMPORT_BODY >> 20
+    );
+    if imported > 0 {
+        message.push_str(&already_stored(imported));
+    }
+    Error::new(413, "body_too_large", message)
+}
+
+fn cut_off(detail: &str) -> Error {
+    Error::bad_request(
+        "body_incomplete",
+        format!(
+            "the file did not arrive completely ({detail}): import the same file again; \
+             codes stored so far are reported as already in the project"
+        ),
+    )
+}
+
+/// Says in an error that ended an import midway what was stored before.
+fn with_progress(mut err: Error, stored: &BatchCounts) -> Error {
+    if err.code == "body_too_large" {
+        return too_large(stored.imported);
+    }
+    if stored.imported > 0 {
+        err.message.push_str(&already_stored(stored.imported));
+    }
+    err
+}
+
+fn already_stored(imported: u64) -> String {
+    format!(
+        " ({imported} codes of the file were imported before this; \
+         importing them again reports them as already in the project)"
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonImport {
+    codes: Vec<serde_json::Value>,
+}
+
+/// `{"codes": [...]}`: invalid entries are reported by 1-based position.
+async fn import_json(mut req: Request, target: &Target<'_>) -> Result<Response, Error> {
+    let body = read_body(&mut req, MAX_JSON_IMPORT).await?;
+    let JsonImport { codes } = serde_json::from_slice(&body)?;
+    drop(body);
+    let mut report = ImportReport::default();
+    let mut valid = Vec::new();
+    for (i, code) in codes.iter().enumerate() {
+        let line = i as u64 + 1;
+        match code.as_str().map(normalize_code) {
+            Some(Ok(code)) => valid.push(code.to_owned()),
+            Some(Err(invalid)) => report.add_invalid(line, invalid.to_string()),
+            None => report.add_invalid(line, "not a string"),
+        }
+    }
+    let import_id = target.begin().await?;
+    let mut stored = BatchCounts::default();
+    for window in valid.chunks_mut(IMPORT_WINDOW) {
+        sort_window(window);
+        target
+            .store(import_id, window.to_vec(), &mut stored)
+            .await
+            .map_err(|err| with_progress(err, &stored))?;
+    }
+    report.add_batch(stored);
+    json(&report)
+}
