@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
+# The console's live preview runs the wasm render function in the browser.
+bash scripts/build-www.sh
 
 HOST=127.0.0.1
 PORT=${PORT:-8787}
@@ -34,6 +36,7 @@ cat <<MSG
   codepool is running at $BASE
 
   Demo shop page with a layer:  $BASE/
+  Admin console:                $BASE/admin/   (sign in with the token below, project demo)
   The layer alone:              $BASE/v1/projects/demo/layers/welcome/render?customer_id=ada
   Admin token (.dev.vars):      $TOKEN
 

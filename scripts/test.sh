@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Sets everything up, then runs every test: formatting and lints, the core's
-# native tests (real SQLite), the Worker build, and the end-to-end tests under
-# workerd (real Durable Object SQLite).
+# native tests (real SQLite), the Worker build, the end-to-end tests under
+# workerd (real Durable Object SQLite), and the browser tests of www/ in
+# headless Chromium (screenshots in tests/screenshots/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --browser
 source scripts/env.sh
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -29,3 +30,7 @@ node --test --test-concurrency=1 tests/e2e/
 step "the JavaScript package (pkg/): build and test from Node"
 bash scripts/build-js.sh
 node --test tests/js/
+
+step "browser tests (headless Chromium: demo page, loader, admin console)"
+bash scripts/build-www.sh
+node --test --test-concurrency=1 tests/browser/

@@ -32,6 +32,8 @@ pub enum RouteId {
     ImportCodes,
     /// `GET /pools/{pool}/codes`
     ListCodes,
+    /// `GET /pools/{pool}/activity`
+    PoolActivity,
     /// `PUT /layers/{layer}`
     PutLayer,
     /// `GET /layers/{layer}`
@@ -109,6 +111,12 @@ pub const ROUTES: &[Route] = &[
         "/v1/projects/{project}/pools/{pool}/codes",
         Access::Admin,
         RouteId::ListCodes,
+    ),
+    route(
+        "GET",
+        "/v1/projects/{project}/pools/{pool}/activity",
+        Access::Admin,
+        RouteId::PoolActivity,
     ),
     route(
         "PUT",

@@ -91,6 +91,13 @@ pub enum Command {
     },
     /// A page of the event log.
     ListEvents(EventFilter),
+    /// A pool's codes assigned and redeemed per day.
+    PoolActivity {
+        /// Pool name.
+        pool: String,
+        /// Days back from today, today included.
+        days: u32,
+    },
     /// Benchmarks only: update one row and answer, the least a call can do.
     #[cfg(feature = "bench")]
     Touch,
@@ -131,6 +138,7 @@ pub fn execute<D: Database>(
             json(&serde_json::json!({ "results": store.track(events, now)? }))
         }
         Command::ListEvents(filter) => json(&store.events(filter)?),
+        Command::PoolActivity { pool, days } => json(&store.pool_activity(pool, *days, now)?),
         #[cfg(feature = "bench")]
         Command::Touch => json(&store.touch()?),
     }

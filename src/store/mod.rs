@@ -12,6 +12,7 @@ pub struct Store<'a, D: Database> {
     pub(crate) db: &'a D,
 }
 
+pub mod activity;
 mod campaign;
 mod codes;
 mod events;

@@ -152,7 +152,7 @@ test('a file that is not CSV text is rejected whole, with a JSON error naming th
     assert.equal(res.json.error.code, code);
     assert.match(res.json.error.message, message);
   }
-  // (application/vnd.ms-excel is taken as CSV: Windows browsers label .csv so.)
+  // (application/vnd.ms-excel is CSV as Windows browsers label it: accepted.)
   const other = await api.call('POST', '/pools/p/import', 'code\nA-1\n', { 'content-type': 'application/pdf' });
   assert.equal(other.status, 415);
   assert.match(other.json.error.message, /text\/csv/);

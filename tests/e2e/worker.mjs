@@ -3,14 +3,34 @@
 import { Miniflare } from 'miniflare';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import fs from 'node:fs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export const TOKEN = 'e2e-admin-token';
 export const TRACKING_TOKEN = 'e2e-tracking-token';
 
-/** Starts a Worker with empty storage; call `stop()` when done. */
-export async function startWorker({ persistTo, ...options } = {}) {
+/**
+ * wrangler.toml's `[assets]` as Miniflare options: `www/` served as static
+ * files, with the paths of `run_worker_first` going to the Worker first, as
+ * under `wrangler dev`.
+ */
+function assetsOptions() {
+  const toml = fs.readFileSync(path.join(root, 'wrangler.toml'), 'utf8');
+  const section = toml.split(/^\[assets\]$/m)[1].split(/^\[/m)[0];
+  const value = (key) => section.match(new RegExp(`^${key}\\s*=\\s*(.+)$`, 'm'))?.[1];
+  return {
+    directory: path.join(root, JSON.parse(value('directory'))),
+    binding: JSON.parse(value('binding')),
+    routerConfig: { has_user_worker: true, static_routing: { user_worker: JSON.parse(value('run_worker_first')) } },
+  };
+}
+
+/**
+ * Starts a Worker with empty storage; call `stop()` when done. With
+ * `assets: true` it also serves `www/` (the loader, demo page and console).
+ */
+export async function startWorker({ persistTo, assets = false, ...options } = {}) {
   const mf = new Miniflare({
     rootPath: root,
     scriptPath: path.join(root, 'build/index.js'),
@@ -24,6 +44,7 @@ export async function startWorker({ persistTo, ...options } = {}) {
     durableObjects: { PROJECTS: { className: 'ProjectStore', useSQLite: true } },
     durableObjectsPersist: persistTo ?? false,
     cf: false,
+    ...(assets ? { assets: assetsOptions() } : {}),
     ...options,
   });
   const url = await mf.ready;

@@ -5,6 +5,7 @@
 //! ([`project::ProjectStore`]), or renders a layer with codes it reserved
 //! there. Static files (`www/`) are served by the assets binding.
 
+mod activity;
 mod auth;
 mod campaigns;
 mod codes;
@@ -91,6 +92,7 @@ async fn handle(req: Request, env: &Env) -> Result<Response, Error> {
         RouteId::GetPool => pools::get(env, &m).await,
         RouteId::ImportCodes => import::import(req, env, &m).await,
         RouteId::ListCodes => codes::list(&req, env, &m).await,
+        RouteId::PoolActivity => activity::get(&req, env, &m).await,
         RouteId::PutLayer => layers::put(req, env, &m).await,
         RouteId::GetLayer => layers::get(env, &m).await,
         RouteId::RenderLayer => layers::render(&req, env, &m).await,

@@ -1,0 +1,99 @@
+//! A pool's activity: codes assigned and redeemed per day, for charts.
+
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use crate::error::{Error, Result};
+use crate::sql::Database;
+
+/// Days a chart may ask for at most (a year, leap or not).
+pub const MAX_ACTIVITY_DAYS: u32 = 366;
+
+/// Days shown when the caller does not say.
+pub const DEFAULT_ACTIVITY_DAYS: u32 = 30;
+
+/// What happened to a pool's codes on one day (UTC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayActivity {
+    /// The day, `YYYY-MM-DD` (UTC).
+    pub date: String,
+    /// Codes first handed to a customer that day (whether redeemed since or not).
+    pub assigned: i64,
+    /// Codes redeemed that day.
+    pub redeemed: i64,
+}
+
+/// The answer of `GET /pools/{pool}/activity`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolActivity {
+    /// The pool's name.
+    pub pool: String,
+    /// Every day of the window, oldest first, today last; days without
+    /// activity are there with zeros, so a chart needs no gap filling.
+    pub days: Vec<DayActivity>,
+}
+
+/// Checks the number of days a chart asks for.
+pub fn check_days(days: u32) -> Result<()> {
+    if (1..=MAX_ACTIVITY_DAYS).contains(&days) {
+        Ok(())
+    } else {
+        Err(Error::bad_request(
+            "invalid_days",
+            format!("days must be a number from 1 to {MAX_ACTIVITY_DAYS}"),
+        ))
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl<D: Database> Store<'_, D> {
+    /// Codes assigned and redeemed per UTC day over the last `days` days
+    /// (today included); `now` is Unix milliseconds.
+    pub fn pool_activity(&self, pool: &str, days: u32, now: i64) -> Result<PoolActivity> {
+        check_days(days)?;
+        let pool_id = self.pool_row(pool)?.id;
+        let first_day = now.div_euclid(DAY_MS) - i64::from(days) + 1;
+        let since = first_day * DAY_MS;
+        // Only assigned or redeemed codes carry these times, so `state != 0`
+        // lets the (pool_id, state) index skip the pool's available codes.
+        let rows = self.db.query(
+            "SELECT day, SUM(assigned), SUM(redeemed) FROM (
+                SELECT assigned_at / 86400000 AS day, 1 AS assigned, 0 AS redeemed
+                FROM codes WHERE pool_id = ?1 AND state != 0 AND assigned_at >= ?2
+                UNION ALL
+                SELECT redeemed_at / 86400000, 0, 1
+                FROM codes WHERE pool_id = ?1 AND state != 0 AND redeemed_at >= ?2
+             ) GROUP BY day",
+            &[pool_id.into(), since.into()],
+        )?;
+        let mut out: Vec<DayActivity> = (0..i64::from(days))
+            .map(|i| DayActivity {
+                date: date(first_day + i),
+                assigned: 0,
+                redeemed: 0,
+            })
+            .collect();
+        for row in rows {
+            // A redemption stamped later than now (a back end's clock ahead)
+            // falls outside the window and is left out.
+            let index = row[0].as_i64() - first_day;
+            if let Some(day) = usize::try_from(index).ok().and_then(|i| out.get_mut(i)) {
+                day.assigned = row[1].as_i64();
+                day.redeemed = row[2].as_i64();
+            }
+        }
+        Ok(PoolActivity {
+            pool: pool.to_owned(),
+            days: out,
+        })
+    }
+}
+
+/// `YYYY-MM-DD` of a day number (days since 1970-01-01, UTC).
+fn date(day: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(day * DAY_MS)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string()
+}

@@ -1,0 +1,308 @@
+// The admin console (www/admin/) in headless Chromium, against the built
+// Worker under workerd: sign-in, pools, CSV import, codes, activity, the layer
+// editor with its preview, and the settings.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startWorker, client, TOKEN } from '../e2e/worker.mjs';
+import { seedDemo } from '../../scripts/seed-demo.mjs';
+import { launch, openPage, screenshot } from './browser.mjs';
+import fs from 'node:fs';
+
+let worker;
+let browser;
+let demo;
+
+before(async () => {
+  // The layer editor's preview runs the wasm package from www/pkg/.
+  if (!fs.existsSync(new URL('../../www/pkg/index.js', import.meta.url))) {
+    throw new Error('www/pkg/ is missing: run `bash scripts/build-www.sh` (scripts/test.sh does)');
+  }
+  worker = await startWorker({ assets: true });
+  browser = await launch();
+  demo = client(worker.base, 'demo');
+  await seedDemo(worker.base, TOKEN, { codes: 40 });
+  for (let i = 1; i <= 7; i++) assert.equal((await demo.render('welcome', `shopper-${i}`)).status, 200);
+});
+after(async () => {
+  await browser?.close();
+  await worker?.stop();
+});
+
+/** A console page signed in to `project`. */
+async function signedIn(project = 'demo') {
+  const visit = await openPage(browser);
+  await visit.page.goto(`${worker.base}/admin/`);
+  await visit.page.getByLabel('Admin token').fill(TOKEN);
+  await visit.page.getByLabel('Project').fill(project);
+  await visit.page.getByRole('button', { name: 'Sign in' }).click();
+  await visit.page.getByRole('navigation', { name: 'Console' }).waitFor();
+  return visit;
+}
+
+/** The counts of a pool row of the pools table, as numbers. */
+async function poolRow(page, pool) {
+  const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: pool, exact: true }) });
+  const cells = await row.getByRole('cell').allTextContents();
+  const [total, available, assigned, redeemed] = cells.slice(0, 4).map((t) => Number(t.replace(/,/g, '')));
+  return { total, available, assigned, redeemed, bar: await row.getByRole('img').getAttribute('aria-label') };
+}
+
+test('a wrong token is refused with the API’s reason; the right one shows the pools', async () => {
+  const { page, problems } = await openPage(browser);
+  await page.goto(`${worker.base}/admin/`);
+  await page.getByLabel('Admin token').fill('not-the-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const alert = page.getByRole('alert');
+  await alert.filter({ hasText: 'Could not sign in' }).waitFor();
+  assert.match(await alert.textContent(), /token is wrong.*\(unauthorized\)/);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('codepool.token')), null);
+
+  await page.getByLabel('Admin token').fill(TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Pools' }).waitFor();
+  await page.getByRole('link', { name: 'welcome10' }).waitFor();
+  assert.deepEqual(await poolRow(page, 'welcome10'), {
+    total: 40, available: 33, assigned: 7, redeemed: 0,
+    bar: '83% available: 33 available, 7 assigned, 0 redeemed of 40',
+  });
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('codepool.token')), TOKEN);
+  await screenshot(page, 'admin-pools');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByLabel('Admin token').waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('codepool.token')), null);
+  // The browser reports the refused sign-in call itself; nothing else went wrong.
+  assert.deepEqual(problems.filter((p) => !p.includes('status of 401')), []);
+});
+
+test('a new pool is created from the form and opens, empty', async () => {
+  const { page, problems } = await signedIn();
+  await page.getByLabel('Name').fill('spring10');
+  await page.getByLabel('Description').fill('Spring campaign <b>20%</b>');
+  await page.getByRole('button', { name: 'Create pool' }).click();
+  await page.getByRole('heading', { name: 'spring10', level: 1 }).waitFor();
+  assert.equal(await page.locator('[data-stat=total] .value').textContent(), '0');
+  // Shown as text, not as markup.
+  await page.getByText('Spring campaign <b>20%</b>').waitFor();
+  assert.equal((await demo.getPool('spring10')).json.description, 'Spring campaign <b>20%</b>');
+  assert.deepEqual(problems, []);
+});
+
+test('the CSV upload imports a file, shows its counts, and the pool’s counts update', async () => {
+  await demo.putPool('autumn');
+  const { page, problems } = await signedIn();
+  await page.goto(`${worker.base}/admin/#/pools/autumn`);
+  await page.getByRole('heading', { name: 'autumn', level: 1 }).waitFor();
+  // Record what the progress bar goes through, whatever the speed.
+  await page.locator('#upload-progress').evaluate((bar) => {
+    window.progressSeen = [];
+    new MutationObserver(() => window.progressSeen.push({
+      shown: !bar.parentElement.hidden, value: bar.value, text: bar.parentElement.textContent,
+    })).observe(bar.parentElement, { attributes: true, subtree: true, characterData: true, childList: true });
+  });
+  const rows = ['code', 'AUT-1', 'AUT-2', 'AUT-2', 'WELCOME-0001', 'AUT-3', 'X'.repeat(200), 'AUT-4'];
+  await page.getByLabel('CSV file').setInputFiles({ name: 'autumn.csv', mimeType: 'text/csv', buffer: Buffer.from(rows.join('\n') + '\n') });
+  await page.getByRole('button', { name: 'Upload and import' }).click();
+  const report = page.getByRole('status').filter({ hasText: 'Imported' });
+  await report.getByRole('heading', { name: 'Imported 4 new codes from autumn.csv' }).waitFor();
+  const count = async (name) => Number(await report.locator(`[data-count=${name}]`).textContent());
+  assert.deepEqual(
+    [await count('total_rows'), await count('imported'), await count('duplicates_in_file'), await count('already_in_project'), await count('invalid')],
+    [7, 4, 1, 1, 1],
+  );
+  await report.getByRole('cell', { name: '7', exact: true }).waitFor(); // the invalid row's line
+  await screenshot(page, 'admin-import');
+  const seen = await page.evaluate(() => window.progressSeen);
+  assert.ok(seen.some((s) => s.shown && s.value === 1 && s.text.includes('Importing')), JSON.stringify(seen));
+  // The pool's counts follow, on this page and in the pools view.
+  await page.locator('[data-stat=total] .value').filter({ hasText: '4' }).waitFor();
+  await page.getByRole('link', { name: 'Pools', exact: true }).first().click();
+  await page.getByRole('link', { name: 'autumn' }).waitFor();
+  assert.deepEqual(await poolRow(page, 'autumn'), {
+    total: 4, available: 4, assigned: 0, redeemed: 0, bar: '100% available: 4 available, 0 assigned, 0 redeemed of 4',
+  });
+  await screenshot(page, 'admin-pools-after-import');
+  assert.deepEqual(problems, []);
+});
+
+test('the code table filters by state, pages, and exports CSV', async () => {
+  const { page, problems } = await signedIn();
+  await page.goto(`${worker.base}/admin/#/pools/welcome10`);
+  const table = page.locator('table.codes');
+  const codes = () => table.locator('tbody td.code').allTextContents();
+  await table.locator('tbody td.code').first().waitFor();
+  // 40 codes, 25 a page: two pages.
+  assert.equal((await codes()).length, 25);
+  await page.getByRole('button', { name: 'Next →' }).click();
+  await page.getByText('Page 2').waitFor();
+  assert.equal((await codes()).length, 15);
+  assert.equal(await page.getByRole('button', { name: 'Next →' }).isDisabled(), true);
+  await page.getByRole('button', { name: '← Previous' }).click();
+  await page.getByText('Page 1').waitFor();
+
+  await page.getByLabel('State').selectOption('assigned');
+  await page.getByRole('cell', { name: 'shopper-1', exact: true }).waitFor();
+  assert.equal((await codes()).length, 7);
+  assert.deepEqual(new Set(await table.locator('tbody .state').allTextContents()), new Set(['assigned']));
+
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Export CSV' }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), 'welcome10-assigned-codes.csv');
+  const chunks = [];
+  for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+  const lines = Buffer.concat(chunks).toString('utf8').trim().split(/\r?\n/);
+  assert.match(lines[0], /code/);
+  assert.equal(lines.length, 1 + 7);
+  assert.deepEqual(problems, []);
+});
+
+test('the activity chart shows the assignments and redemptions of today', async () => {
+  await demo.call('PUT', '/settings', { redemption: { event_type: 'purchase', property: 'voucher_code' } });
+  const shown = (await demo.render('welcome', 'buyer')).text.match(/WELCOME-\d{4}/)[0];
+  const tracked = await demo.call('POST', '/events', { customer_id: 'buyer', type: 'purchase', properties: { voucher_code: shown } });
+  assert.equal(tracked.json.results[0].redemption, 'redeemed');
+
+  const { page, problems } = await signedIn();
+  await page.goto(`${worker.base}/admin/#/pools/welcome10`);
+  const chart = page.getByRole('img', { name: /^Last 30 days:/ });
+  await chart.waitFor();
+  assert.equal(await chart.getAttribute('aria-label'), 'Last 30 days: 8 assigned, 1 redeemed');
+  await page.getByLabel('Days shown').selectOption('7');
+  await page.getByRole('img', { name: 'Last 7 days: 8 assigned, 1 redeemed' }).waitFor();
+  const today = new Date().toISOString().slice(0, 10);
+  const bars = page.locator('svg.chart g[data-date]');
+  assert.equal(await bars.count(), 7);
+  assert.equal(await bars.last().getAttribute('data-date'), today);
+  assert.equal(await bars.last().locator('title').textContent(), `${today}: 8 assigned, 1 redeemed`);
+  assert.equal(await page.locator('[data-stat=redeemed] .value').textContent(), '1');
+  await screenshot(page, 'admin-pool', { fullPage: true });
+  assert.deepEqual(problems, []);
+});
+
+test('the layer editor inserts vouchers at the cursor and previews without taking codes', async () => {
+  const before = (await demo.getPool('welcome10')).json;
+  const { page, problems } = await signedIn();
+  // The preview renders in the browser (wasm): no render reaches the edge.
+  const renders = [];
+  page.on('request', (r) => { if (/\/render(\?|$)/.test(new URL(r.url()).pathname)) renders.push(r.url()); });
+  await page.goto(`${worker.base}/admin/#/layers/welcome`);
+  const preview = page.frameLocator('iframe[title="Layer preview"]');
+  await preview.locator('.codepool-code').filter({ hasText: 'SAMPLE-WELCOME10-1' }).waitFor();
+  assert.equal(await page.locator('iframe[title="Layer preview"]').getAttribute('sandbox'), '');
+
+  // Start a line before the button, insert a count at the cursor, go on typing.
+  const editor = page.getByLabel('Template (Jinja, HTML)');
+  await editor.evaluate((t) => {
+    const at = t.value.indexOf('  <button');
+    t.setSelectionRange(at, at);
+  });
+  await editor.pressSequentially('  <p class="hurry">Only ');
+  await page.getByLabel('Pool', { exact: true }).selectOption('welcome10');
+  await page.getByLabel('Function').selectOption('count_available_codes');
+  await page.getByRole('button', { name: 'Insert voucher' }).click();
+  await editor.pressSequentially(' left today!</p>');
+  await editor.press('Enter');
+  const line = `<p class="hurry">Only {{ vouchers['welcome10'].count_available_codes() }} left today!</p>`;
+  assert.ok((await editor.inputValue()).includes(`  ${line}\n  <button`), await editor.inputValue());
+  // The live preview follows, with the pool's real count.
+  await preview.locator('.hurry').filter({ hasText: `Only ${before.available} left today!` }).waitFor();
+  await editor.evaluate((t) => { t.scrollTop = 0; t.scrollLeft = 0; });
+  await screenshot(page, 'admin-layer-preview');
+
+  // A template error is explained where the preview is; fixing it brings it back.
+  await editor.press('End');
+  await editor.pressSequentially('{% if %}');
+  const previewError = page.getByRole('alert').filter({ hasText: 'The template does not render' });
+  await previewError.waitFor();
+  assert.match(await previewError.textContent(), /line \d+/);
+  for (let i = 0; i < '{% if %}'.length; i++) await editor.press('Backspace');
+  await previewError.waitFor({ state: 'hidden' });
+
+  // Markup in the preview cannot run script (sandboxed, and a CSP): had the
+  // script run, it would have marked the body before the next element parsed.
+  await editor.press('End');
+  await editor.pressSequentially('<script>document.body.dataset.ran = "yes"</script><i id="after-script"></i>');
+  await preview.locator('#after-script').waitFor({ state: 'attached' });
+  assert.equal(await preview.locator('body[data-ran]').count(), 0);
+
+  await page.getByRole('button', { name: 'Save layer' }).click();
+  await page.getByText(/^Saved: version 2/).waitFor();
+  assert.ok((await demo.call('GET', '/layers/welcome')).json.template.includes(line));
+
+  // Previews took no code, and none was rendered by the edge.
+  const after = (await demo.getPool('welcome10')).json;
+  assert.deepEqual(after, before);
+  assert.deepEqual(renders, []);
+  // Chromium reports the blocked script of the sandboxed preview.
+  assert.deepEqual(problems.filter((p) => !p.includes("Blocked script execution in 'about:srcdoc'")), []);
+});
+
+test('a template error on save gets the API’s message', async () => {
+  const { page, problems } = await signedIn('editor');
+  await page.goto(`${worker.base}/admin/#/layers/broken`);
+  await page.getByText('New layer: not saved yet').waitFor();
+  await page.getByLabel('Template (Jinja, HTML)').fill('{{ vouchers["nope"].assign_available_code( }}');
+  await page.getByRole('button', { name: 'Save layer' }).click();
+  const error = page.getByRole('alert').filter({ hasText: 'Could not save layer broken' });
+  await error.waitFor();
+  assert.match(await error.textContent(), /\(template_syntax_error\)$/);
+  assert.equal((await client(worker.base, 'editor').call('GET', '/layers/broken')).status, 404);
+  assert.deepEqual(problems.filter((p) => !p.includes('status of 422')), []);
+});
+
+test('layer variables and page parameters reach the preview, and are saved with the layer', async () => {
+  const { page, problems } = await signedIn('catalog');
+  await page.goto(`${worker.base}/admin/#/layers/shelf`);
+  await page.getByText('New layer: not saved yet').waitFor();
+  await page.getByLabel('Template (Jinja, HTML)').fill(
+    '<p id="out">Hi {{ customer.first_name }} ({{ customer.id }}): {% for p in products %}{{ p.name }}{% endfor %} {{ params.utm_source }}</p>');
+  const variables = { customer: { first_name: 'there' }, products: [{ name: 'Tote & bag' }] };
+  await page.getByLabel('Variables (JSON object)').fill(JSON.stringify(variables));
+  await page.getByLabel('Customer id', { exact: true }).fill('ada');
+  await page.getByLabel('Page parameters').fill('utm_source=mail');
+  const preview = page.frameLocator('iframe[title="Layer preview"]');
+  await preview.locator('#out').filter({ hasText: 'Hi there (ada): Tote & bag mail' }).waitFor();
+
+  // Variables that are not a JSON object are explained, and not saved.
+  await page.getByLabel('Variables (JSON object)').fill('[1, 2]');
+  await page.getByRole('alert').filter({ hasText: 'must be a JSON object' }).first().waitFor();
+  await page.getByLabel('Variables (JSON object)').fill(JSON.stringify(variables));
+  await page.getByRole('button', { name: 'Save layer' }).click();
+  await page.getByText(/^Saved: version 1/).waitFor();
+  assert.deepEqual((await client(worker.base, 'catalog').call('GET', '/layers/shelf')).json.variables, variables);
+  await page.reload();
+  await page.getByText(/^Version 1/).waitFor();
+  assert.deepEqual(JSON.parse(await page.getByLabel('Variables (JSON object)').inputValue()), variables);
+  assert.deepEqual(problems, []);
+});
+
+test('the redemption settings and the signing key are saved and shown again', async () => {
+  const { page, problems } = await signedIn('settings');
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByText('No key is stored.').waitFor();
+  await page.getByLabel('Redeem codes from tracked events').check();
+  await page.getByLabel('Event type').fill('order');
+  await page.getByLabel('Property with the code').fill('coupon');
+  await page.getByRole('button', { name: 'Generate a key' }).click();
+  const key = await page.getByLabel('New key (at least 32 characters)').inputValue();
+  assert.match(key, /^[0-9a-f]{64}$/);
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Settings saved.').waitFor();
+  await page.getByText('A key is stored.').waitFor();
+  const api = client(worker.base, 'settings');
+  assert.deepEqual((await api.call('GET', '/settings')).json, {
+    redemption: { event_type: 'order', property: 'coupon' }, customer_signing_key_set: true,
+  });
+
+  await page.reload();
+  await page.getByText('A key is stored.').waitFor();
+  assert.equal(await page.getByLabel('Event type').inputValue(), 'order');
+  assert.equal(await page.getByLabel('Property with the code').inputValue(), 'coupon');
+  // Switching redemption off keeps the key.
+  await page.getByLabel('Redeem codes from tracked events').uncheck();
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await page.getByText('Settings saved.').waitFor();
+  assert.deepEqual((await api.call('GET', '/settings')).json, { redemption: null, customer_signing_key_set: true });
+  assert.deepEqual(problems, []);
+});

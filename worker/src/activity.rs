@@ -1,0 +1,40 @@
+//! `GET /pools/{pool}/activity`: codes assigned and redeemed per day.
+
+use codepool::api::Matched;
+use codepool::command::Command;
+use codepool::store::activity::{check_days, PoolActivity, DEFAULT_ACTIVITY_DAYS};
+use codepool::Error;
+use worker::{Env, Request, Response};
+
+use crate::http::{json, platform};
+use crate::project::call;
+
+/// `GET /pools/{pool}/activity?days=30`
+pub async fn get(req: &Request, env: &Env, m: &Matched) -> Result<Response, Error> {
+    let url = req.url().map_err(platform)?;
+    let mut days = DEFAULT_ACTIVITY_DAYS;
+    for (key, value) in url.query_pairs() {
+        match key.as_ref() {
+            "days" => {
+                days = value.parse().unwrap_or(0);
+                check_days(days)?;
+            }
+            other => {
+                return Err(Error::bad_request(
+                    "unknown_parameter",
+                    format!("unknown parameter {other:?}: the only one is days"),
+                ))
+            }
+        }
+    }
+    let activity: PoolActivity = call(
+        env,
+        m.param("project"),
+        &Command::PoolActivity {
+            pool: m.param("pool").to_owned(),
+            days,
+        },
+    )
+    .await?;
+    json(&activity)
+}

@@ -1,0 +1,694 @@
+// The codepool admin console: pools, CSV import, codes, activity, layers with
+// live preview, and settings. Plain DOM, no framework: a handful of views
+// behind hash routes (#/pools, #/pools/NAME, #/layers, #/layers/NAME, #/settings).
+import { h, num, when, debounce } from './dom.js';
+import { session, call, uploadCsv, seg } from './api.js';
+import { activityChart } from './chart.js';
+import { renderPreview, PREVIEW_ENGINE } from './preview.js';
+
+const app = document.getElementById('app');
+const NAME_PATTERN = '[A-Za-z0-9_.%\\-]{1,64}';
+const NAME_HINT = '1–64 letters, digits, _ - . or %';
+const PAGE_SIZE = 25;
+
+// ---------------------------------------------------------------- errors --
+
+/** An inline error line under a form or a section (role=alert: read out). */
+function errorLine() {
+  return h('p', { class: 'error', role: 'alert', hidden: true });
+}
+
+/**
+ * Shows a failed call in `line` as "What failed: the API's message (code)".
+ * A refused token ends the session: back to sign-in with the reason.
+ */
+function showError(line, doing, err) {
+  if (err?.status === 401) {
+    session.signOut();
+    signIn(`The edge refused the token: ${err.message}. Sign in again.`);
+    return;
+  }
+  if (!line.isConnected) return; // the view was left meanwhile
+  line.hidden = false;
+  line.textContent = `${doing}: ${err?.message ?? err}` + (err?.code && err.status ? ` (${err.code})` : '');
+}
+
+function clearError(line) {
+  line.hidden = true;
+  line.textContent = '';
+}
+
+/** Runs `fn`, showing its failure in `line`; answers whether it succeeded. */
+async function attempt(line, doing, fn) {
+  clearError(line);
+  try {
+    await fn();
+    return true;
+  } catch (err) {
+    showError(line, doing, err);
+    return false;
+  }
+}
+
+// --------------------------------------------------------------- sign-in --
+
+function signIn(reason) {
+  const token = h('input', { id: 'token', type: 'password', required: true, autocomplete: 'current-password' });
+  const project = h('input', { id: 'project', required: true, pattern: NAME_PATTERN, value: session.project, title: NAME_HINT });
+  const error = errorLine();
+  const button = h('button', { class: 'primary', type: 'submit' }, 'Sign in');
+  const form = h('form', { class: 'card signin', 'aria-labelledby': 'signin-title' },
+    h('h1', { id: 'signin-title' }, 'codepool console'),
+    h('p', { class: 'muted' }, 'Voucher pools, imports and web layers of one project.'),
+    h('label', { for: 'token' }, 'Admin token'), token,
+    h('label', { for: 'project' }, 'Project'), project,
+    button, error,
+    h('p', { class: 'hint' }, 'The token is the Worker’s ADMIN_TOKEN: in .dev.vars when you run scripts/dev.sh. ' +
+      'It is kept in this tab only.'),
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    button.disabled = true;
+    // A cheap admin call checks the token before anything is kept.
+    const ok = await attempt(error, 'Could not sign in', () =>
+      call('GET', '/pools', { token: token.value.trim(), project: project.value }).catch((err) => {
+        if (err.status === 401) err.status = 403; // stay here, say why
+        throw err;
+      }));
+    button.disabled = false;
+    if (!ok) return;
+    session.signIn(token.value.trim(), project.value);
+    go(/^#\/\w/.test(location.hash) ? location.hash : '#/pools');
+  });
+  if (reason) showError(error, 'Signed out', { message: reason });
+  app.replaceChildren(h('main', { class: 'signin-page' }, form));
+  token.focus();
+}
+
+// ---------------------------------------------------------------- layout --
+
+const NAV = [['#/pools', 'Pools'], ['#/layers', 'Layers'], ['#/settings', 'Settings']];
+
+function shell(view) {
+  const project = h('input', { id: 'switch-project', required: true, pattern: NAME_PATTERN, value: session.project, title: NAME_HINT, size: 14 });
+  const switcher = h('form', { class: 'project' },
+    h('label', { for: 'switch-project' }, 'Project'), project, h('button', { type: 'submit' }, 'Open'));
+  switcher.addEventListener('submit', (e) => {
+    e.preventDefault();
+    session.setProject(project.value);
+    go('#/pools');
+  });
+  const signOut = h('button', { type: 'button', class: 'link', onclick: () => { session.signOut(); signIn(); } }, 'Sign out');
+  const current = location.hash.split('/').slice(0, 2).join('/');
+  app.replaceChildren(
+    h('header', { class: 'top' },
+      h('a', { class: 'brand', href: '#/pools' }, 'codepool'),
+      h('nav', { 'aria-label': 'Console' }, NAV.map(([href, text]) =>
+        h('a', { href, 'aria-current': href === current ? 'page' : null }, text))),
+      switcher, signOut),
+    h('main', { id: 'view' }, view),
+  );
+}
+
+// ----------------------------------------------------------------- pools --
+
+/**
+ * "83%" of codes available; never "100%" while some are gone, nor "0%"
+ * while some are left, so that a glance does not mislead.
+ */
+function share(n, total) {
+  const p = Math.round((100 * n) / total);
+  if (p === 100 && n < total) return '99%';
+  if (p === 0 && n > 0) return '<1%';
+  return `${p}%`;
+}
+
+/** The availability bar: available / assigned / redeemed shares of total. */
+function availabilityBar(p) {
+  const pct = (n) => (p.total ? (100 * n) / p.total : 0);
+  const text = p.total
+    ? `${share(p.available, p.total)} available: ${num(p.available)} available, ${num(p.assigned)} assigned, ${num(p.redeemed)} redeemed of ${num(p.total)}`
+    : 'No codes yet';
+  const part = (cls, n) => {
+    const span = h('span', { class: cls });
+    span.style.width = `${pct(n)}%`;
+    return span;
+  };
+  return h('div', { class: 'availability' },
+    h('div', { class: 'bar', role: 'img', 'aria-label': text, title: text },
+      part('available', p.available), part('assigned', p.assigned), part('redeemed', p.redeemed)),
+    h('span', { class: 'pct' }, p.total ? share(p.available, p.total) : '—'));
+}
+
+const LEGEND = h('p', { class: 'legend' },
+  h('span', { class: 'key available' }), 'available ',
+  h('span', { class: 'key assigned' }), 'assigned ',
+  h('span', { class: 'key redeemed' }), 'redeemed');
+
+async function poolsView() {
+  const error = errorLine();
+  const body = h('tbody');
+  const table = h('table', { class: 'pools' },
+    h('caption', { class: 'sr-only' }, 'Pools with their counts'),
+    h('thead', {}, h('tr', {},
+      h('th', { scope: 'col' }, 'Pool'),
+      ['Total', 'Available', 'Assigned', 'Redeemed'].map((t) => h('th', { scope: 'col', class: 'n' }, t)),
+      h('th', { scope: 'col', class: 'bar-col' }, 'Availability'))),
+    body);
+  const lead = h('p', { class: 'muted' }, 'Loading…');
+  const view = h('section', {},
+    h('div', { class: 'title-row' }, h('h1', {}, 'Pools'), lead),
+    error, table, LEGEND.cloneNode(true), newPoolForm());
+  shell(view);
+  await attempt(error, 'Could not load the pools', async () => {
+    const { pools } = await call('GET', '/pools');
+    lead.textContent = `${pools.length} ${pools.length === 1 ? 'pool' : 'pools'} in project ${session.project}`;
+    body.replaceChildren(...pools.map((p) => h('tr', {},
+      h('th', { scope: 'row' }, h('a', { href: `#/pools/${seg(p.name)}` }, p.name),
+        p.description ? h('div', { class: 'desc' }, p.description) : null),
+      [p.total, p.available, p.assigned, p.redeemed].map((n) => h('td', { class: 'n' }, num(n))),
+      h('td', {}, availabilityBar(p)))));
+    if (!pools.length) {
+      body.append(h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No pools yet: create the first one below.')));
+    }
+  });
+}
+
+function newPoolForm() {
+  const name = h('input', { id: 'pool-name', required: true, pattern: NAME_PATTERN, title: NAME_HINT, placeholder: 'spring10' });
+  const description = h('input', { id: 'pool-description', placeholder: '10% off, spring campaign', size: 40 });
+  const error = errorLine();
+  const form = h('form', { class: 'card inline-form', 'aria-labelledby': 'new-pool-title' },
+    h('h2', { id: 'new-pool-title' }, 'New pool'),
+    h('div', { class: 'fields' },
+      h('div', {}, h('label', { for: 'pool-name' }, 'Name'), name),
+      h('div', { class: 'grow' }, h('label', { for: 'pool-description' }, 'Description'), description),
+      h('button', { class: 'primary', type: 'submit' }, 'Create pool')),
+    h('p', { class: 'hint' }, `Names: ${NAME_HINT}. A code is unique in the whole project.`),
+    error);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const pool = name.value;
+    const ok = await attempt(error, `Could not create pool ${pool}`, () =>
+      call('PUT', `/pools/${seg(pool)}`, { json: { description: description.value } }));
+    if (ok) location.hash = `#/pools/${seg(pool)}`;
+  });
+  return form;
+}
+
+// ------------------------------------------------------------------ pool --
+
+async function poolView(pool) {
+  const error = errorLine();
+  const stats = h('div', { class: 'stats' });
+  const description = h('p', { class: 'muted' });
+  const view = h('section', {},
+    h('p', { class: 'crumbs' }, h('a', { href: '#/pools' }, 'Pools'), ' / ', pool),
+    h('div', { class: 'title-row' }, h('h1', {}, pool), description),
+    error, stats,
+    h('div', { class: 'two' }, uploadCard(pool, refresh), activityCard(pool)),
+    codesCard(pool));
+  shell(view);
+
+  async function refresh() {
+    await attempt(error, `Could not load pool ${pool}`, async () => {
+      const p = await call('GET', `/pools/${seg(pool)}`);
+      description.textContent = p.description || `Created ${when(p.created_at)}`;
+      const stat = (label, n, cls) => h('div', { class: `stat ${cls}`, 'data-stat': cls },
+        h('span', { class: 'label' }, label), h('span', { class: 'value' }, num(n)));
+      stats.replaceChildren(
+        stat('Total', p.total, 'total'), stat('Available', p.available, 'available'),
+        stat('Assigned', p.assigned, 'assigned'), stat('Redeemed', p.redeemed, 'redeemed'),
+        h('div', { class: 'stat wide' }, h('span', { class: 'label' }, 'Availability'), availabilityBar(p)));
+    });
+  }
+  await refresh();
+}
+
+function uploadCard(pool, afterImport) {
+  const file = h('input', { id: 'csv-file', type: 'file', accept: '.csv,.txt,text/csv,text/plain', required: true });
+  const column = h('input', { id: 'csv-column', placeholder: 'the only column, or “code”', size: 22 });
+  const bar = h('progress', { id: 'upload-progress', max: 1, value: 0 });
+  const barText = h('span', {});
+  const progress = h('div', { class: 'progress', hidden: true }, h('label', { for: 'upload-progress' }, barText), bar);
+  const result = h('div', { class: 'import-result', role: 'status' });
+  const error = errorLine();
+  const button = h('button', { class: 'primary', type: 'submit' }, 'Upload and import');
+  const form = h('form', { class: 'card', 'aria-labelledby': 'upload-title' },
+    h('h2', { id: 'upload-title' }, 'Upload codes'),
+    h('p', { class: 'hint' }, 'A CSV file with a header row: one column, or a column named “code”, or the column you name. ' +
+      'Codes already in the project are skipped and counted.'),
+    h('div', { class: 'fields' },
+      h('div', { class: 'grow' }, h('label', { for: 'csv-file' }, 'CSV file'), file),
+      h('div', {}, h('label', { for: 'csv-column' }, 'Code column (optional)'), column)),
+    button, progress, error, result);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const chosen = file.files[0];
+    if (!chosen) return;
+    button.disabled = true;
+    progress.hidden = false;
+    result.replaceChildren();
+    const onProgress = (f) => {
+      bar.value = f;
+      barText.textContent = f < 1 ? `Uploading ${chosen.name}: ${Math.round(f * 100)}%` : 'Importing…';
+    };
+    onProgress(0);
+    await attempt(error, `Could not import ${chosen.name}`, async () => {
+      const report = await uploadCsv(pool, chosen, { column: column.value.trim(), onProgress });
+      result.replaceChildren(importReport(chosen.name, report));
+      form.reset();
+      await afterImport();
+    });
+    progress.hidden = true;
+    button.disabled = false;
+  });
+  return form;
+}
+
+function importReport(fileName, r) {
+  const row = (label, n, cls) => [h('dt', {}, label), h('dd', { class: cls, 'data-count': cls }, num(n))];
+  const samples = r.invalid_samples ?? [];
+  return h('div', {},
+    h('h3', {}, `Imported ${num(r.imported)} new ${r.imported === 1 ? 'code' : 'codes'} from ${fileName}`),
+    h('dl', { class: 'counts' },
+      row('Rows in the file', r.total_rows, 'total_rows'),
+      row('Imported', r.imported, 'imported'),
+      row('Duplicates in the file', r.duplicates_in_file, 'duplicates_in_file'),
+      row('Already in the project', r.already_in_project, 'already_in_project'),
+      row('Invalid', r.invalid, 'invalid'),
+      r.column ? [h('dt', {}, 'Code column'), h('dd', {}, r.column)] : null),
+    samples.length ? h('table', { class: 'samples' },
+      h('caption', {}, r.invalid > samples.length ? `First ${samples.length} of ${num(r.invalid)} invalid rows` : 'Invalid rows'),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Line'), h('th', { scope: 'col' }, 'Why'))),
+      h('tbody', {}, samples.map((s) => h('tr', {}, h('td', { class: 'n' }, s.line), h('td', {}, s.reason))))) : null);
+}
+
+function activityCard(pool) {
+  const days = h('select', { id: 'activity-days' },
+    [7, 30, 90].map((d) => h('option', { value: d, selected: d === 30 }, `${d} days`)));
+  const holder = h('div', { class: 'chart-holder' });
+  const summary = h('p', { class: 'muted', 'data-activity-summary': '' });
+  const error = errorLine();
+  const card = h('section', { class: 'card', 'aria-labelledby': 'activity-title' },
+    h('div', { class: 'title-row' }, h('h2', { id: 'activity-title' }, 'Assignments and redemptions per day'),
+      h('label', { for: 'activity-days', class: 'sr-only' }, 'Days shown'), days),
+    holder,
+    h('p', { class: 'legend' }, h('span', { class: 'key assigned' }), 'assigned ', h('span', { class: 'key redeemed' }), 'redeemed (UTC days)'),
+    summary, error);
+  const load = () => attempt(error, 'Could not load the activity', async () => {
+    const activity = await call('GET', `/pools/${seg(pool)}/activity?days=${days.value}`);
+    const { chart, summary: text } = activityChart(activity.days);
+    holder.replaceChildren(chart);
+    summary.textContent = text;
+  });
+  days.addEventListener('change', load);
+  load();
+  return card;
+}
+
+function codesCard(pool) {
+  const state = h('select', { id: 'codes-state' },
+    [['', 'All states'], ['available', 'Available'], ['assigned', 'Assigned'], ['redeemed', 'Redeemed']]
+      .map(([value, text]) => h('option', { value }, text)));
+  const body = h('tbody');
+  const prev = h('button', { type: 'button', disabled: true }, '← Previous');
+  const next = h('button', { type: 'button', disabled: true }, 'Next →');
+  const page = h('span', { class: 'muted', 'aria-live': 'polite' });
+  const exportButton = h('button', { type: 'button' }, 'Export CSV');
+  const error = errorLine();
+  const card = h('section', { class: 'card', 'aria-labelledby': 'codes-title' },
+    h('div', { class: 'title-row' }, h('h2', { id: 'codes-title' }, 'Codes'),
+      h('div', { class: 'tools' }, h('label', { for: 'codes-state' }, 'State'), state, exportButton)),
+    error,
+    h('table', { class: 'codes' },
+      h('thead', {}, h('tr', {}, ['Code', 'State', 'Assigned', 'Customer', 'Source', 'Redeemed']
+        .map((t) => h('th', { scope: 'col' }, t)))),
+      body),
+    h('div', { class: 'pager' }, prev, page, next));
+
+  // Cursor paging: cursors[i] fetches page i (null: the first).
+  let cursors = [null];
+  let index = 0;
+  const query = (extra = {}) => {
+    const q = new URLSearchParams(extra);
+    if (state.value) q.set('state', state.value);
+    return q.toString();
+  };
+  const load = () => attempt(error, 'Could not load the codes', async () => {
+    const cursor = cursors[index];
+    const answer = await call('GET', `/pools/${seg(pool)}/codes?${query({ limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) })}`);
+    body.replaceChildren(...answer.codes.map((c) => h('tr', {},
+      h('td', { class: 'code' }, c.code),
+      h('td', {}, h('span', { class: `state ${c.state}` }, c.state)),
+      h('td', {}, when(c.assigned_at)), h('td', {}, c.customer_id ?? '—'),
+      h('td', {}, c.source ?? '—'), h('td', {}, when(c.redeemed_at)))));
+    if (!answer.codes.length) {
+      body.append(h('tr', {}, h('td', { colspan: 6, class: 'empty' }, index ? 'No more codes.' : 'No codes in this state.')));
+    }
+    cursors = cursors.slice(0, index + 1);
+    if (answer.next_cursor) cursors.push(answer.next_cursor);
+    prev.disabled = index === 0;
+    next.disabled = !answer.next_cursor;
+    page.textContent = `Page ${index + 1}`;
+  });
+  state.addEventListener('change', () => { cursors = [null]; index = 0; load(); });
+  prev.addEventListener('click', () => { index -= 1; load(); });
+  next.addEventListener('click', () => { index += 1; load(); });
+  exportButton.addEventListener('click', () => attempt(error, 'Could not export the codes', async () => {
+    const blob = await call('GET', `/pools/${seg(pool)}/codes?${query()}`, { accept: 'text/csv' });
+    const url = URL.createObjectURL(blob);
+    const a = h('a', { href: url, download: `${pool}-${state.value || 'all'}-codes.csv` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  }));
+  load();
+  return card;
+}
+
+// ---------------------------------------------------------------- layers --
+
+async function layersView() {
+  const error = errorLine();
+  const body = h('tbody');
+  const name = h('input', { id: 'layer-name', required: true, pattern: NAME_PATTERN, title: NAME_HINT, placeholder: 'welcome' });
+  const form = h('form', { class: 'card inline-form', 'aria-labelledby': 'new-layer-title' },
+    h('h2', { id: 'new-layer-title' }, 'New layer'),
+    h('div', { class: 'fields' },
+      h('div', {}, h('label', { for: 'layer-name' }, 'Name'), name),
+      h('button', { class: 'primary', type: 'submit' }, 'Open the editor')),
+    h('p', { class: 'hint' }, 'The layer is stored when you save it in the editor.'));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    location.hash = `#/layers/${seg(name.value)}`;
+  });
+  shell(h('section', {},
+    h('div', { class: 'title-row' }, h('h1', {}, 'Layers')),
+    error,
+    h('table', {},
+      h('thead', {}, h('tr', {}, ['Layer', 'Status', 'Assignment', 'Customer ids', 'Version', 'Updated']
+        .map((t) => h('th', { scope: 'col' }, t)))),
+      body),
+    form));
+  await attempt(error, 'Could not load the layers', async () => {
+    const { layers } = await call('GET', '/layers');
+    body.replaceChildren(...layers.map((l) => h('tr', {},
+      h('th', { scope: 'row' }, h('a', { href: `#/layers/${seg(l.name)}` }, l.name)),
+      h('td', {}, h('span', { class: `badge ${l.active ? 'on' : 'off'}` }, l.active ? 'Active' : 'Paused')),
+      h('td', {}, l.assignment === 'per_customer' ? 'Same code per customer' : 'New code per display'),
+      h('td', {}, l.signed_customer ? 'Signed' : 'Any'),
+      h('td', { class: 'n' }, l.version), h('td', {}, when(l.updated_at)))));
+    if (!layers.length) body.append(h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No layers yet.')));
+  });
+}
+
+const FUNCTIONS = [
+  ['assign_available_code', 'Assign a code'],
+  ['count_available_codes', 'Codes left'],
+  ['count_total_codes', 'Codes in pool'],
+];
+
+const STARTER = `<div class="codepool-layer">
+  <h2>A gift for you</h2>
+  <p>Your code: <strong class="codepool-code"></strong></p>
+  <button type="button" data-codepool-close>Close</button>
+</div>`;
+
+/** The preview's document: the loader's base styles, then the layer. */
+function previewDocument(output) {
+  return `<!doctype html><html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src * data:; font-src * data:">
+<style>body{margin:0;padding:1.25rem;background:#eef1f6;font:16px/1.5 system-ui,sans-serif;color:#1d2433}
+.box{background:#fff;border-radius:12px;padding:1.25rem 1.5rem;box-shadow:0 6px 24px rgba(0,0,0,.15);max-width:30rem;margin:0 auto}
+.codepool-code{font:700 1.5rem/1.2 ui-monospace,monospace;letter-spacing:.05em}button,a{font:inherit}</style>
+</head><body><div class="box">${output}</div></body></html>`;
+}
+
+async function layerView(name) {
+  const error = errorLine();
+  const saved = h('span', { class: 'muted', role: 'status' });
+  const template = h('textarea', { id: 'template', spellcheck: 'false', rows: 20, wrap: 'off' });
+  const pool = h('select', { id: 'insert-pool' });
+  const fn = h('select', { id: 'insert-function' }, FUNCTIONS.map(([value, text]) => h('option', { value }, text)));
+  const insert = h('button', { type: 'button' }, 'Insert voucher');
+  const snippet = () => `{{ vouchers['${pool.value}'].${fn.value}() }}`;
+  const snippetShown = h('code', { 'aria-live': 'polite' });
+  const showSnippet = () => { snippetShown.textContent = pool.value ? `Inserts ${snippet()}` : 'Create a pool first.'; };
+  pool.addEventListener('change', showSnippet);
+  fn.addEventListener('change', showSnippet);
+  const active = h('input', { id: 'layer-active', type: 'checkbox', checked: true });
+  const assignment = h('select', { id: 'layer-assignment' },
+    h('option', { value: 'per_display' }, 'New code on every display'),
+    h('option', { value: 'per_customer' }, 'Same code for the same customer'));
+  const signed = h('input', { id: 'layer-signed', type: 'checkbox' });
+  const save = h('button', { class: 'primary', type: 'submit' }, 'Save layer');
+  const variables = h('textarea', { id: 'layer-variables', spellcheck: 'false', rows: 4, wrap: 'off',
+    placeholder: '{"products": [{"name": "Linen shirt"}], "customer": {"first_name": "there"}}' });
+  const customer = h('input', { id: 'preview-customer', value: 'preview-customer', size: 18 });
+  const params = h('input', { id: 'preview-params', placeholder: 'utm_source=mail', size: 22 });
+  const frame = h('iframe', { title: 'Layer preview', sandbox: '', class: 'preview' });
+  const previewError = errorLine();
+  const previewState = h('span', { class: 'muted', 'aria-live': 'polite' });
+
+  const form = h('form', { class: 'card editor', 'aria-labelledby': 'editor-title' },
+    h('h2', { id: 'editor-title' }, 'Template'),
+    h('fieldset', { class: 'toolbar' },
+      h('legend', {}, 'Insert voucher'),
+      h('label', { for: 'insert-pool' }, 'Pool'), pool,
+      h('label', { for: 'insert-function' }, 'Function'), fn,
+      insert, snippetShown),
+    h('label', { for: 'template', class: 'sr-only' }, 'Template (Jinja, HTML)'),
+    template,
+    h('p', { class: 'hint' }, 'Jinja with autoescaped HTML. Variables: customer.id, params (the page’s query parameters). ' +
+      'An element with data-codepool-close closes the layer.'),
+    h('label', { for: 'layer-variables' }, 'Variables (JSON object)'),
+    variables,
+    h('p', { class: 'hint' }, 'Every display sees these; "customer" holds default customer attributes.'),
+    h('fieldset', { class: 'layer-settings' },
+      h('legend', {}, 'Display'),
+      h('label', { class: 'check' }, active, ' Active (a paused layer shows nothing)'),
+      h('div', {}, h('label', { for: 'layer-assignment' }, 'Codes'), assignment),
+      h('label', { class: 'check' }, signed, ' Only for signed customer ids (sig)')),
+    h('div', { class: 'actions' }, save, saved),
+    error);
+  const preview = h('section', { class: 'card preview-card', 'aria-labelledby': 'preview-title' },
+    h('div', { class: 'title-row' }, h('h2', { id: 'preview-title' }, 'Preview'), previewState),
+    h('div', { class: 'fields' },
+      h('div', {}, h('label', { for: 'preview-customer' }, 'Customer id'), customer),
+      h('div', {}, h('label', { for: 'preview-params' }, 'Page parameters'), params)),
+    frame, previewError,
+    h('p', { class: 'hint' }, `Preview ${PREVIEW_ENGINE}.`));
+  shell(h('section', {},
+    h('p', { class: 'crumbs' }, h('a', { href: '#/layers' }, 'Layers'), ' / ', name),
+    h('div', { class: 'title-row' }, h('h1', {}, `Layer ${name}`)),
+    h('div', { class: 'editor-grid' }, form, preview)));
+
+  /** The variables as an object; a clear error when they are not one. */
+  const parseVariables = () => {
+    if (!variables.value.trim()) return {};
+    let value;
+    try {
+      value = JSON.parse(variables.value);
+    } catch (err) {
+      throw new Error(`the variables are not JSON (${err.message})`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new Error('the variables must be a JSON object, e.g. {"products": []}');
+    }
+    return value;
+  };
+
+  // What a display sees: the layer's variables, the customer's id over the
+  // default customer attributes, and the page's query as params.
+  const displayContext = () => {
+    const vars = parseVariables();
+    const defaults = vars.customer && typeof vars.customer === 'object' ? vars.customer : {};
+    return {
+      ...vars,
+      customer: { ...defaults, id: customer.value || null },
+      params: Object.fromEntries(new URLSearchParams(params.value)),
+    };
+  };
+
+  // Live preview; answers that come back out of order are dropped.
+  let sequence = 0;
+  const refreshPreview = async () => {
+    const mine = ++sequence;
+    previewState.textContent = 'Rendering…';
+    try {
+      const output = await renderPreview(template.value, displayContext());
+      if (mine !== sequence) return;
+      clearError(previewError);
+      frame.classList.remove('stale');
+      frame.srcdoc = previewDocument(output);
+      previewState.textContent = output.trim() ? 'Up to date' : 'The template renders nothing';
+    } catch (err) {
+      if (mine !== sequence) return;
+      frame.classList.add('stale');
+      previewState.textContent = 'Not rendered';
+      showError(previewError, 'The template does not render', err);
+    }
+  };
+  const later = debounce(refreshPreview, 250);
+  for (const input of [template, variables, customer, params]) input.addEventListener('input', later);
+
+  // The insert-voucher helper, as in the platform's personalisation wizard:
+  // the Jinja call goes where the cursor is, replacing any selection.
+  insert.addEventListener('click', () => {
+    template.focus();
+    template.setRangeText(snippet(), template.selectionStart, template.selectionEnd, 'end');
+    template.dispatchEvent(new Event('input'));
+  });
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    save.disabled = true;
+    await attempt(error, `Could not save layer ${name}`, async () => {
+      const layer = await call('PUT', `/layers/${seg(name)}`, {
+        json: {
+          template: template.value, variables: parseVariables(),
+          active: active.checked, assignment: assignment.value, signed_customer: signed.checked,
+        },
+      });
+      saved.textContent = `Saved: version ${layer.version}, ${when(layer.updated_at)}`;
+    });
+    save.disabled = false;
+  });
+
+  await attempt(error, 'Could not load the pools for the voucher helper', async () => {
+    const { pools } = await call('GET', '/pools');
+    pool.replaceChildren(...pools.map((p) => h('option', { value: p.name }, `${p.name} (${num(p.available)} left)`)));
+    insert.disabled = !pools.length;
+    if (!pools.length) pool.append(h('option', { value: '' }, 'No pools yet'));
+    showSnippet();
+  });
+  await attempt(error, `Could not load layer ${name}`, async () => {
+    // From the list, so that opening a layer not saved yet is no failed call.
+    const { layers } = await call('GET', '/layers');
+    const layer = layers.find((l) => l.name === name);
+    if (!layer) {
+      template.value = STARTER;
+      saved.textContent = 'New layer: not saved yet';
+      return;
+    }
+    template.value = layer.template;
+    active.checked = layer.active;
+    assignment.value = layer.assignment;
+    signed.checked = Boolean(layer.signed_customer);
+    const vars = layer.variables ?? {};
+    variables.value = Object.keys(vars).length ? JSON.stringify(vars, null, 2) : '';
+    saved.textContent = `Version ${layer.version}, saved ${when(layer.updated_at)}`;
+  });
+  refreshPreview();
+}
+
+// -------------------------------------------------------------- settings --
+
+async function settingsView() {
+  const error = errorLine();
+  const done = h('p', { class: 'ok', role: 'status' });
+  const redeem = h('input', { id: 'redeem-on', type: 'checkbox' });
+  const eventType = h('input', { id: 'redeem-event', value: 'purchase', required: true });
+  const property = h('input', { id: 'redeem-property', value: 'voucher_code', required: true });
+  const example = h('pre', { class: 'example' });
+  const keyState = h('p', {});
+  const key = h('input', { id: 'signing-key', autocomplete: 'off', minlength: 32, size: 48, spellcheck: 'false' });
+  const removeKey = h('input', { id: 'signing-key-remove', type: 'checkbox' });
+  const generate = h('button', { type: 'button' }, 'Generate a key');
+  const save = h('button', { class: 'primary', type: 'submit' }, 'Save settings');
+
+  const showExample = () => {
+    const fields = [eventType, property];
+    for (const f of fields) f.disabled = !redeem.checked;
+    example.textContent = redeem.checked
+      ? `POST /v1/projects/${session.project}/events\n` + JSON.stringify({
+        customer_id: 'c1', type: eventType.value, properties: { [property.value]: 'SPRING-0001' },
+      }, null, 2)
+      : 'No tracked event redeems codes: assigned codes stay assigned.';
+  };
+  redeem.addEventListener('change', showExample);
+  eventType.addEventListener('input', showExample);
+  property.addEventListener('input', showExample);
+  generate.addEventListener('click', () => {
+    const bytes = crypto.getRandomValues(new Uint8Array(32));
+    key.value = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    removeKey.checked = false;
+  });
+
+  const form = h('form', { class: 'card settings', 'aria-labelledby': 'redemption-title' },
+    h('h2', { id: 'redemption-title' }, 'Redemption'),
+    h('p', { class: 'hint' }, 'A code becomes redeemed when the shop’s back end posts a tracked event of this type ' +
+      'with the code in this property.'),
+    h('label', { class: 'check' }, redeem, ' Redeem codes from tracked events'),
+    h('div', { class: 'fields' },
+      h('div', {}, h('label', { for: 'redeem-event' }, 'Event type'), eventType),
+      h('div', {}, h('label', { for: 'redeem-property' }, 'Property with the code'), property)),
+    example,
+    h('h2', {}, 'Customer signing key'),
+    h('p', { class: 'hint' }, 'Layers that only show for signed customer ids check sig = HMAC-SHA256 of the id under this key. ' +
+      'The key is never shown again once saved: copy it to the shop’s back end first.'),
+    keyState,
+    h('div', { class: 'fields' },
+      h('div', { class: 'grow' }, h('label', { for: 'signing-key' }, 'New key (at least 32 characters)'), key),
+      generate),
+    h('label', { class: 'check' }, removeKey, ' Remove the stored key'),
+    h('div', { class: 'actions' }, save),
+    error, done);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    done.textContent = '';
+    const body = { redemption: redeem.checked ? { event_type: eventType.value, property: property.value } : null };
+    if (removeKey.checked) body.customer_signing_key = '';
+    else if (key.value) body.customer_signing_key = key.value;
+    save.disabled = true;
+    await attempt(error, 'Could not save the settings', async () => {
+      show(await call('PUT', '/settings', { json: body }));
+      key.value = '';
+      removeKey.checked = false;
+      done.textContent = 'Settings saved.';
+    });
+    save.disabled = false;
+  });
+  const show = (s) => {
+    redeem.checked = Boolean(s.redemption);
+    if (s.redemption) {
+      eventType.value = s.redemption.event_type;
+      property.value = s.redemption.property;
+    }
+    keyState.textContent = s.customer_signing_key_set ? 'A key is stored.' : 'No key is stored.';
+    showExample();
+  };
+  shell(h('section', {}, h('div', { class: 'title-row' }, h('h1', {}, 'Settings'),
+    h('p', { class: 'muted' }, `Project ${session.project}`)), form));
+  await attempt(error, 'Could not load the settings', async () => show(await call('GET', '/settings')));
+}
+
+// ---------------------------------------------------------------- routes --
+
+const ROUTES = [
+  [/^#\/pools\/?$/, () => poolsView()],
+  [/^#\/pools\/([^/]+)$/, (m) => poolView(decodeURIComponent(m[1]))],
+  [/^#\/layers\/?$/, () => layersView()],
+  [/^#\/layers\/([^/]+)$/, (m) => layerView(decodeURIComponent(m[1]))],
+  [/^#\/settings$/, () => settingsView()],
+];
+
+/** Shows a route, also when it is the one already in the address bar. */
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+function route() {
+  if (!session.token) return signIn();
+  for (const [pattern, view] of ROUTES) {
+    const m = location.hash.match(pattern);
+    if (m) return view(m);
+  }
+  location.replace('#/pools');
+}
+
+window.addEventListener('hashchange', route);
+route();
