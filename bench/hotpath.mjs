@@ -11,7 +11,7 @@
 //   (d) the 204 path of an exhausted pool.
 // Prints req/s, p50 and p99 per case and the ratios b/a, c/a, d/a.
 import autocannon from 'autocannon';
-import { Miniflare } from 'miniflare';
+import { startWorker, TOKEN } from '../tests/e2e/worker.mjs';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,25 +19,12 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = path.resolve(root, '../shared/bench');
-const TOKEN = 'bench-token';
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = [1, 32];
 
-const mf = new Miniflare({
-  rootPath: root,
-  scriptPath: path.join(root, 'build-bench/index.js'),
-  modules: true,
-  modulesRules: [
-    { type: 'ESModule', include: ['**/*.js'] },
-    { type: 'CompiledWasm', include: ['**/*.wasm'] },
-  ],
-  compatibilityDate: '2026-04-20',
-  bindings: { ADMIN_TOKEN: TOKEN },
-  durableObjects: { PROJECTS: { className: 'ProjectStore', useSQLite: true } },
-  durableObjectsPersist: false,
-  cf: false,
-});
-const base = (await mf.ready).href.replace(/\/$/, '');
+// The e2e harness, on the bench build.
+const worker = await startWorker({ scriptPath: path.join(root, 'build-bench/index.js') });
+const base = worker.base;
 const api = `${base}/v1/projects/bench`;
 const headers = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 async function call(method, route, body) {
@@ -94,7 +81,7 @@ for (const connections of CONNECTIONS) {
   }
 }
 const pool = await call('GET', '/pools/spring10');
-await mf.dispose();
+await worker.stop();
 
 const cpu = (os.cpus()[0]?.model ?? 'unknown').trim();
 console.log(`# Hot path benchmark, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} × ${cpu}, ${DURATION} s per case\n`);
