@@ -6,7 +6,8 @@
 # fuzz/artifacts/<target>/ (none of these are committed).
 #
 # Usage: bash scripts/fuzz.sh [SECONDS] [TARGET...]
-# Environment: FUZZ_SANITIZER=address (default) or none.
+# Environment: FUZZ_SANITIZER=address (default) or none; FUZZ_ARGS, more
+# libFuzzer flags (e.g. -max_len=8192 for more, smaller inputs per second).
 #
 # The machine has stable Rust only: RUSTC_BOOTSTRAP=1 lets it take the
 # nightly flags cargo-fuzz passes (sanitizer, coverage instrumentation).
@@ -40,7 +41,7 @@ for target in "${targets[@]}"; do
   # the committed seeds, is only read.
   set +e
   cargo fuzz run --sanitizer "$sanitizer" "$target" "$corpus" "fuzz/corpus/$target" -- \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 ${FUZZ_ARGS:-} \
     > "fuzz/target/$target.log" 2>&1
   status=$?
   set -e
