@@ -140,6 +140,12 @@ test('the code table filters by state, pages, and exports CSV', async () => {
   await page.getByText('Page 1').waitFor();
 
   await page.getByLabel('State').selectOption('assigned');
+  // shopper-1 is on the unfiltered page too: wait until the table shows only
+  // assigned codes, not for a row that may be there already.
+  await page.waitForFunction(() => {
+    const states = [...document.querySelectorAll('table.codes tbody .state')].map((e) => e.textContent);
+    return states.length > 0 && states.every((state) => state === 'assigned');
+  });
   await page.getByRole('cell', { name: 'shopper-1', exact: true }).waitFor();
   assert.equal((await codes()).length, 7);
   assert.deepEqual(new Set(await table.locator('tbody .state').allTextContents()), new Set(['assigned']));
