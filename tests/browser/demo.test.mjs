@@ -48,7 +48,9 @@ test('the demo page shows the welcome layer with a real code, in a dialog that c
 
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'detached' });
-  assert.equal(await page.locator('script[data-layer="welcome"]').getAttribute('data-state'), 'closed');
+  // The dialog leaves the accessibility tree when it closes, a task before
+  // its close event runs: wait for the state, not only for the dialog.
+  await page.locator('script[data-layer="welcome"][data-state="closed"]').waitFor({ state: 'attached' });
 
   // A second visit takes a new code; the layer's own close button closes it.
   await page.reload();
