@@ -7,7 +7,7 @@
 //! reservation; a template whose assignments depend on counts may need a
 //! second round, and never consumes a code it did not show.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use minijinja::Value;
 
@@ -55,8 +55,12 @@ pub struct RenderJob<'t> {
     layer_version: Option<i64>,
     customer_signature: Option<String>,
     requested: BTreeMap<String, usize>,
+    counted: BTreeSet<String>,
     held: Vec<String>,
     rounds: usize,
+    plan: Option<Asked>,
+    speculative: bool,
+    settled: Option<Asked>,
 }
 
 impl<'t> RenderJob<'t> {
@@ -76,9 +80,31 @@ impl<'t> RenderJob<'t> {
             layer_version,
             customer_signature: None,
             requested: BTreeMap::new(),
+            counted: BTreeSet::new(),
             held: Vec::new(),
             rounds: 0,
+            plan: None,
+            speculative: false,
+            settled: None,
         }
+    }
+
+    /// Starts from a plan known from an earlier render of the same template
+    /// (see [`RenderJob::plan`]) instead of a dry run: one render fewer. The
+    /// real render still checks it asked for exactly what was reserved, and
+    /// corrects the reservation if not, so a stale plan costs a round, never
+    /// a wrong code or count.
+    pub fn with_plan(mut self, plan: Option<Asked>) -> Self {
+        self.plan = plan;
+        self
+    }
+
+    /// What the finished render asked for, to start the next render of the
+    /// same template with ([`RenderJob::with_plan`]). `None` if the render is
+    /// not done, or if it started from a plan that turned out wrong (the
+    /// template asks differently from render to render: plan each one).
+    pub fn plan(&self) -> Option<&Asked> {
+        self.settled.as_ref()
     }
 
     /// Sends a signature of the customer id with every reservation (for
@@ -92,6 +118,10 @@ impl<'t> RenderJob<'t> {
     /// counts. A template that uses no vouchers is done at once, unless it is
     /// a stored layer, which the store must still confirm is active and current.
     pub fn start(&mut self) -> Result<Step> {
+        if let Some(plan) = self.plan.take() {
+            self.speculative = true;
+            return Ok(self.reserve(plan, Vec::new()));
+        }
         let plan = Vouchers::new(BTreeMap::new(), BTreeMap::new());
         let output = self.template.render(&self.context, &plan)?;
         let asked = plan.asked();
@@ -109,31 +139,29 @@ impl<'t> RenderJob<'t> {
     /// On `Err`, call [`RenderJob::release`] to give back what is held.
     pub fn resume(&mut self, reservation: Reservation) -> Result<Step> {
         self.held = reservation.fresh.clone();
-        if self.rounds >= MAX_ROUNDS {
-            return Err(Error::template(
-                "template_unsettled",
-                "the template's voucher use keeps changing with the pool counts: \
-                 make assign calls depend less on count_available_codes()",
-            ));
-        }
         if !reservation.is_complete() {
             // With the real counts the template may assign less (e.g. a
             // "sold out" branch): plan again before giving up.
             let replan = Vouchers::new(BTreeMap::new(), reservation.counts);
             self.template.render(&self.context, &replan)?;
             let asked = replan.asked();
-            if asked.take == self.requested {
+            if asked.take == self.requested && replan.counts_known(&asked) {
+                self.settle(asked);
                 return Ok(Step::Done(Outcome::Suppressed {
                     pools: reservation.short,
                 }));
             }
-            return Ok(self.reserve(asked, Vec::new()));
+            return self.again(asked);
         }
         let vouchers = Vouchers::new(reservation.codes, reservation.counts);
         let output = self.template.render(&self.context, &vouchers)?;
         let asked = vouchers.asked();
-        if asked.take == self.requested {
+        // Shown only if it used exactly the codes reserved and read only
+        // real counts; otherwise the counts changed the plan (or the plan
+        // came from an earlier render and was wrong for this one).
+        if asked.take == self.requested && vouchers.counts_known(&asked) {
             self.held.clear();
+            self.settle(asked);
             return Ok(Step::Done(Outcome::Rendered {
                 output,
                 codes: vouchers.codes().clone(),
@@ -141,6 +169,29 @@ impl<'t> RenderJob<'t> {
         }
         // The real counts changed what the template assigns: give back what
         // was taken (never shown) and take what it now asks for.
+        self.again(asked)
+    }
+
+    /// Keeps what the render asked for as the next render's plan, unless
+    /// this render started from a plan that was wrong.
+    fn settle(&mut self, asked: Asked) {
+        if !(self.speculative && self.rounds > 1) {
+            self.settled = Some(asked);
+        }
+    }
+
+    /// Another round that gives back what is held (never shown), unless the
+    /// template has had its share of rounds: then the error, and the caller
+    /// releases what is held.
+    fn again(&mut self, asked: Asked) -> Result<Step> {
+        // A plan from an earlier render may cost one round more.
+        if self.rounds >= MAX_ROUNDS + usize::from(self.speculative) {
+            return Err(Error::template(
+                "template_unsettled",
+                "the template's voucher use keeps changing with the pool counts: \
+                 make assign calls depend less on count_available_codes()",
+            ));
+        }
         let release = std::mem::take(&mut self.held);
         Ok(self.reserve(asked, release))
     }
@@ -164,13 +215,15 @@ impl<'t> RenderJob<'t> {
     fn reserve(&mut self, asked: Asked, release: Vec<String>) -> Step {
         self.rounds += 1;
         self.requested = asked.take.clone();
+        // Counts asked once stay asked, so rounds converge.
+        self.counted.extend(asked.count);
         Step::Reserve(ReservationRequest {
             customer_id: self.customer_id.clone(),
             source: self.source.clone(),
             layer_version: self.layer_version,
             customer_signature: self.customer_signature.clone(),
             take: asked.take,
-            count: asked.count.into_iter().collect(),
+            count: self.counted.iter().cloned().collect(),
             release,
         })
     }

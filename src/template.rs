@@ -304,6 +304,15 @@ impl Vouchers {
         &self.codes
     }
 
+    /// Whether every count the render read was a real one (not
+    /// [`UNKNOWN_COUNT`]): a render that read an unknown count must not be shown.
+    pub fn counts_known(&self, asked: &Asked) -> bool {
+        asked
+            .count
+            .iter()
+            .all(|pool| self.counts.contains_key(pool))
+    }
+
     fn assign(&self, pool: &str) -> Result<Value, minijinja::Error> {
         let index = {
             let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());

@@ -244,3 +244,81 @@ fn a_context_key_named_vouchers_cannot_shadow_the_pools() {
     let out = rendered(render(&store, t, json!({"vouchers": {"p": "fake"}}), "c1").unwrap());
     assert_eq!(out, "A");
 }
+
+/// Renders with a plan from an earlier render, as the Worker does per layer;
+/// returns the outcome and the plan to use next time.
+fn render_with_plan(
+    store: &Store<'_, NativeDatabase>,
+    template: &Template,
+    context: serde_json::Value,
+    plan: Option<codepool::template::Asked>,
+) -> (Outcome, Option<codepool::template::Asked>) {
+    let mut job = RenderJob::new(
+        template,
+        context_from(&context),
+        Some("c".to_owned()),
+        Source::Render,
+        None,
+    )
+    .with_plan(plan);
+    let mut step = job.start().unwrap();
+    let outcome = loop {
+        match step {
+            codepool::render::Step::Done(outcome) => break outcome,
+            codepool::render::Step::Reserve(request) => {
+                step = job.resume(store.reserve(&request, NOW).unwrap()).unwrap();
+            }
+        }
+    };
+    (outcome, job.plan().cloned())
+}
+
+#[test]
+fn a_plan_from_an_earlier_render_is_reused_while_it_holds() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("p", &["A", "B", "C"])]);
+    let t = Template::compile(
+        "{{ vouchers['p'].assign_available_code() }} of {{ vouchers['p'].count_total_codes() }}",
+        Limits::default(),
+    )
+    .unwrap();
+    let (first, plan) = render_with_plan(&store, &t, json!({}), None);
+    assert_eq!(rendered(first), "A of 3");
+    let plan = plan.expect("a settled render gives its plan");
+    let (second, again) = render_with_plan(&store, &t, json!({}), Some(plan.clone()));
+    assert_eq!(rendered(second), "B of 3");
+    assert_eq!(again, Some(plan));
+    assert!(store.audit().unwrap().is_empty());
+}
+
+#[test]
+fn a_wrong_plan_costs_a_round_and_gives_back_what_it_took() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("p", &["A", "B", "C", "D"])]);
+    // Gold customers get two codes, others one: the plan depends on the customer.
+    let t = Template::compile(
+        "{{ vouchers['p'].assign_available_code() }}{% if tier == 'gold' %} {{ vouchers['p'].assign_available_code() }}{% endif %}",
+        Limits::default(),
+    )
+    .unwrap();
+    let (gold, plan) = render_with_plan(&store, &t, json!({"tier": "gold"}), None);
+    assert_eq!(rendered(gold), "A B");
+    let (silver, after) = render_with_plan(&store, &t, json!({"tier": "silver"}), plan);
+    // The two codes the gold plan took: one shown, one given back.
+    assert_eq!(rendered(silver), "C");
+    assert_eq!(after, None, "a plan that missed is not offered again");
+    let pool = store.pool("p").unwrap();
+    assert_eq!((pool.counts.available, pool.counts.assigned), (1, 3));
+    assert!(store.audit().unwrap().is_empty());
+}
+
+#[test]
+fn a_count_read_only_in_a_branch_the_counts_opened_is_a_real_count() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("a", &["A1"]), ("b", &["B1", "B2"])]);
+    // The plan sees "plenty" for a, so it never reads b's count; the real
+    // counts open the branch, and b's count must be real, not a placeholder.
+    let t = "{% if vouchers['a'].count_available_codes() < 10 %}b has {{ vouchers['b'].count_total_codes() }}{% endif %}";
+    let out = rendered(render(&store, t, json!({}), "c1").unwrap());
+    assert_eq!(out, "b has 2");
+}

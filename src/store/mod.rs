@@ -133,14 +133,7 @@ impl<'a, D: Database> Store<'a, D> {
             .into_iter()
             .next()
             .map(layer_from_row)
-            .ok_or_else(|| {
-                Error::not_found(
-                    "unknown_layer",
-                    format!(
-                        "there is no layer {name:?} in this project: create it with PUT /layers/{name}"
-                    ),
-                )
-            })
+            .ok_or_else(|| unknown_layer(name))
     }
 
     /// All layers of the project, by name.
@@ -185,6 +178,14 @@ impl<'a, D: Database> Store<'a, D> {
 const LAYER_COLUMNS: &str =
     "SELECT name, template, active, assignment, signed_customer, variables, version, updated_at
      FROM layers";
+
+/// The error for a layer that does not exist.
+pub(crate) fn unknown_layer(name: &str) -> Error {
+    Error::not_found(
+        "unknown_layer",
+        format!("there is no layer {name:?} in this project: create it with PUT /layers/{name}"),
+    )
+}
 
 fn layer_from_row(row: Vec<Value>) -> Layer {
     let mut row = row.into_iter();

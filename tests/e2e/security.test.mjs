@@ -61,3 +61,34 @@ test('the public route answers 429 past the per-client rate limit', async () => 
   const other = await fetch(`${worker.base}/v1/projects/limited/layers/l/render`, { headers: { 'cf-connecting-ip': '198.51.100.8' } });
   assert.equal(other.status, 200);
 });
+
+test('the public route answers a CORS preflight, and its answers carry CORS and no-store once', async () => {
+  const worker = await start();
+  const api = client(worker.base, 'cors');
+  await api.putPool('p');
+  await api.importJson('p', ['C1']);
+  await api.putLayer('l', { template: '{{ vouchers["p"].assign_available_code() }}' });
+  const url = `${worker.base}/v1/projects/cors/layers/l/render?customer_id=ada`;
+
+  const preflight = await fetch(url, { method: 'OPTIONS', headers: { origin: 'https://shop.example', 'access-control-request-method': 'GET' } });
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+  assert.equal(preflight.headers.get('access-control-allow-methods'), 'GET, OPTIONS');
+  assert.equal(preflight.headers.get('access-control-allow-headers'), 'content-type');
+  assert.equal(preflight.headers.get('access-control-max-age'), '86400');
+  assert.equal((await api.getPool('p')).json.assigned, 0, 'a preflight takes no code');
+
+  // 200 with a code, then 204 (empty pool): both readable from any site, never cached.
+  for (const status of [200, 204]) {
+    const res = await fetch(url.replace('ada', `c${status}`));
+    await res.text();
+    assert.equal(res.status, status);
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+  }
+
+  // An admin route has no preflight: it is not for other sites.
+  const admin = await fetch(`${worker.base}/v1/projects/cors/pools`, { method: 'OPTIONS' });
+  assert.equal(admin.status, 405);
+  assert.equal(admin.headers.get('access-control-allow-origin'), null);
+});

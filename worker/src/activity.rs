@@ -6,15 +6,14 @@ use codepool::store::activity::{check_days, PoolActivity, DEFAULT_ACTIVITY_DAYS}
 use codepool::Error;
 use worker::{Env, Request, Response};
 
-use crate::http::{json, platform};
+use crate::http::{json, query};
 use crate::project::call;
 
 /// `GET /pools/{pool}/activity?days=30`
 pub async fn get(req: &Request, env: &Env, m: &Matched) -> Result<Response, Error> {
-    let url = req.url().map_err(platform)?;
     let mut days = DEFAULT_ACTIVITY_DAYS;
-    for (key, value) in url.query_pairs() {
-        match key.as_ref() {
+    for (key, value) in query(req) {
+        match key.as_str() {
             "days" => {
                 days = value.parse().unwrap_or(0);
                 check_days(days)?;

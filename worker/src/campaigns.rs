@@ -123,14 +123,14 @@ pub async fn render(mut req: Request, env: &Env, m: &Matched) -> Result<Response
             &serde_json::json!({ "output": output, "preview": true, "suppressed": false }),
         );
     }
-    let job = codepool::render::RenderJob::new(
+    let mut job = codepool::render::RenderJob::new(
         &template,
         context,
         body.customer_id,
         Source::Render,
         None,
     );
-    json(&match drive(job, env, project).await? {
+    json(&match drive(&mut job, env, project).await? {
         Outcome::Rendered { output, codes } => RenderAnswer {
             output: Some(output),
             preview: false,

@@ -8,7 +8,7 @@ use codepool::Error;
 use futures_util::{stream, StreamExt};
 use worker::{Env, Request, Response};
 
-use crate::http::{json, platform};
+use crate::http::{json, platform, query};
 use crate::project::call;
 
 /// Codes per store call while exporting: the export holds one page, and
@@ -17,8 +17,7 @@ pub const EXPORT_PAGE: usize = 5_000;
 
 /// `GET /pools/{pool}/codes?state=&limit=&cursor=`
 pub async fn list(req: &Request, env: &Env, m: &Matched) -> Result<Response, Error> {
-    let url = req.url().map_err(platform)?;
-    let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let params = query(req);
     let query = CodeQuery::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let (project, pool) = (m.param("project").to_owned(), m.param("pool").to_owned());
     if wants_csv(req) {

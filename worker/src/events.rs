@@ -7,7 +7,7 @@ use codepool::settings::{Settings, SettingsView};
 use codepool::Error;
 use worker::{Env, Request, Response};
 
-use crate::http::{json, platform, read_json};
+use crate::http::{json, query, read_json};
 use crate::project::call;
 
 /// `GET /settings`
@@ -69,11 +69,10 @@ pub async fn track(mut req: Request, env: &Env, m: &Matched) -> Result<Response,
 
 /// `GET /events?type=&status=&customer_id=&campaign=&limit=&cursor=`
 pub async fn list(req: &Request, env: &Env, m: &Matched) -> Result<Response, Error> {
-    let url = req.url().map_err(platform)?;
     let mut filter = EventFilter::default();
-    for (key, value) in url.query_pairs() {
-        let value = Some(value.into_owned());
-        match key.as_ref() {
+    for (key, value) in query(req) {
+        let value = Some(value);
+        match key.as_str() {
             "type" => filter.event_type = value,
             "status" => filter.status = value,
             "customer_id" => filter.customer_id = value,

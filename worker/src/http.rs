@@ -102,15 +102,40 @@ pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error
     Ok(bytes)
 }
 
-/// Adds the headers that let any site fetch a public layer.
+/// The decoded pairs of the request's query string.
+///
+/// Reads the query off the URL the platform already serialized rather than
+/// parsing the whole URL again (which the hot render route would pay for).
+pub fn query(req: &Request) -> Vec<(String, String)> {
+    let url = req.inner().url();
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let query = query.split_once('#').map_or(query, |(q, _)| q);
+    worker::url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// Adds the headers that let any site fetch a public route's answer.
 pub fn with_cors(response: Response) -> Response {
     let headers = response.headers();
     let _ = headers.set("access-control-allow-origin", "*");
+    // A layer hands out a code per display: never cache it.
+    let _ = headers.set("cache-control", "no-store");
+    response
+}
+
+/// The answer to a CORS preflight of a public route. Only a preflight needs
+/// the allowed methods and headers, so other answers do not carry them.
+pub fn preflight() -> Response {
+    let response = with_cors(
+        Response::empty()
+            .expect("an empty response can always be built")
+            .with_status(204),
+    );
+    let headers = response.headers();
     let _ = headers.set("access-control-allow-methods", "GET, OPTIONS");
     let _ = headers.set("access-control-allow-headers", "content-type");
     let _ = headers.set("access-control-max-age", "86400");
-    // A layer hands out a code per display: never cache it.
-    let _ = headers.set("cache-control", "no-store");
     response
 }
 

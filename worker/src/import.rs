@@ -26,7 +26,7 @@ use wasm_bindgen::JsCast;
 use wasm_streams::readable::IntoStream;
 use worker::{Env, Request, Response};
 
-use crate::http::{json, media_type, platform, read_body};
+use crate::http::{json, media_type, query, read_body};
 use crate::project::call;
 
 /// Largest import body: 64 MiB, about 3 million codes of 20 characters.
@@ -106,11 +106,10 @@ impl Target<'_> {
 }
 
 async fn import_csv(req: Request, target: &Target<'_>) -> Result<Response, Error> {
-    let url = req.url().map_err(platform)?;
-    let column = url
-        .query_pairs()
+    let column = query(&req)
+        .into_iter()
         .find(|(name, _)| name == "column")
-        .map(|(_, value)| value.into_owned());
+        .map(|(_, value)| value);
     let declared = req
         .headers()
         .get("content-length")

@@ -1,6 +1,6 @@
 //! Layer routes: store, show, and the public render.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -10,11 +10,11 @@ use codepool::layer::DisplayContext;
 use codepool::layer::{Layer, LayerSettings};
 use codepool::render::{Outcome, RenderJob, Step};
 use codepool::reservation::{Reservation, Source};
-use codepool::template::{context_from, Limits, Template};
+use codepool::template::{context_from, Asked, Limits, Template};
 use codepool::Error;
 use worker::{Env, Request, Response};
 
-use crate::http::{json, platform, read_json, with_cors};
+use crate::http::{json, platform, query, read_json};
 use crate::project::call;
 
 /// `PUT /layers/{layer}`
@@ -61,6 +61,11 @@ struct Compiled {
     version: i64,
     template: Template,
     context: DisplayContext,
+    /// What the last render asked for, to skip the next one's dry run;
+    /// `None` once a plan missed (the layer asks differently per display).
+    plan: RefCell<Option<Asked>>,
+    /// Whether renders may start from `plan` at all.
+    reuse_plan: Cell<bool>,
 }
 
 thread_local! {
@@ -74,16 +79,15 @@ thread_local! {
 pub async fn render(req: &Request, env: &Env, m: &Matched) -> Result<Response, Error> {
     let (project, name) = (m.param("project"), m.param("layer"));
     let key = (project.to_owned(), name.to_owned());
-    let url = req.url().map_err(platform)?;
     let mut customer = None;
     let mut signature = None;
     let mut params = serde_json::Map::new();
-    for (k, v) in url.query_pairs() {
-        match k.as_ref() {
-            "customer_id" => customer = Some(v.into_owned()).filter(|c| !c.is_empty()),
-            "sig" => signature = Some(v.into_owned()),
+    for (k, v) in query(req) {
+        match k.as_str() {
+            "customer_id" => customer = Some(v).filter(|c| !c.is_empty()),
+            "sig" => signature = Some(v),
             _ => {
-                params.insert(k.into_owned(), v.into_owned().into());
+                params.insert(k, v.into());
             }
         }
     }
@@ -109,22 +113,35 @@ pub async fn render(req: &Request, env: &Env, m: &Matched) -> Result<Response, E
                     version: layer.version,
                     template: Template::compile(&layer.template, Limits::default())?,
                     context: DisplayContext::new(&layer),
+                    plan: RefCell::new(None),
+                    reuse_plan: Cell::new(true),
                 });
                 COMPILED.with(|c| c.borrow_mut().insert(key.clone(), compiled.clone()));
                 compiled
             }
         };
-        let job = RenderJob::new(
+        let plan = compiled.plan.borrow_mut().take();
+        let speculative = plan.is_some();
+        let mut job = RenderJob::new(
             &compiled.template,
             compiled.context.display(customer.as_deref(), &params),
             customer.clone(),
             Source::Layer(name.to_owned()),
             Some(compiled.version),
         )
-        .with_customer_signature(signature.clone());
-        match drive(job, env, project).await {
+        .with_customer_signature(signature.clone())
+        .with_plan(plan);
+        let outcome = drive(&mut job, env, project).await;
+        match job.plan() {
+            Some(plan) if compiled.reuse_plan.get() => {
+                *compiled.plan.borrow_mut() = Some(plan.clone())
+            }
+            None if speculative => compiled.reuse_plan.set(false),
+            _ => {}
+        }
+        match outcome {
             Ok(Outcome::Rendered { output, .. }) => {
-                return Ok(with_cors(Response::from_html(output).map_err(platform)?));
+                return Response::from_html(output).map_err(platform);
             }
             Ok(Outcome::Suppressed { .. }) => return Ok(no_layer()),
             Err(err) if err.code == "layer_paused" => {
@@ -145,15 +162,13 @@ pub async fn render(req: &Request, env: &Env, m: &Matched) -> Result<Response, E
 
 /// 204: show nothing.
 fn no_layer() -> Response {
-    with_cors(
-        Response::empty()
-            .expect("an empty response can always be built")
-            .with_status(204),
-    )
+    Response::empty()
+        .expect("an empty response can always be built")
+        .with_status(204)
 }
 
 /// Runs a render job, making each reservation a call to the project's store.
-pub async fn drive(mut job: RenderJob<'_>, env: &Env, project: &str) -> Result<Outcome, Error> {
+pub async fn drive(job: &mut RenderJob<'_>, env: &Env, project: &str) -> Result<Outcome, Error> {
     let mut step = job.start()?;
     loop {
         let request = match step {

@@ -20,7 +20,7 @@ mod rate_limit;
 
 use std::sync::OnceLock;
 
-use codepool::api::{Access, RouteId, Router};
+use codepool::api::{Access, Matched, RouteId, Router};
 use codepool::pool::check_name;
 use codepool::Error;
 use worker::{event, Context, Env, Method, Request, Response};
@@ -34,16 +34,38 @@ fn router() -> &'static Router {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    let public = is_public(&req);
-    let response = match handle(req, &env).await {
-        Ok(response) => response,
-        Err(err) => {
-            if err.status >= 500 {
-                worker::console_error!("codepool: {err}");
+    let path = req.path();
+    #[cfg(feature = "bench")]
+    if let Some(route) = path.strip_prefix("/v1/bench/") {
+        return Ok(bench(&env, route)
+            .await
+            .unwrap_or_else(|err| http::error(&err)));
+    }
+    // The route is found once: it decides CORS, auth and the handler.
+    let found = router().find(req.method().as_ref(), &path);
+    let public = match &found {
+        Ok(m) => m.route.access == Access::Public,
+        Err(_) if req.method() == Method::Options => {
+            let public = router()
+                .find("GET", &path)
+                .is_ok_and(|m| m.route.access == Access::Public);
+            if public {
+                return Ok(http::preflight());
             }
-            http::error(&err)
+            false
         }
+        Err(_) => false,
     };
+    let response = match found {
+        Ok(m) => handle(req, &env, m).await,
+        Err(err) => Err(err),
+    }
+    .unwrap_or_else(|err| {
+        if err.status >= 500 {
+            worker::console_error!("codepool: {err}");
+        }
+        http::error(&err)
+    });
     Ok(if public {
         http::with_cors(response)
     } else {
@@ -51,31 +73,41 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     })
 }
 
-fn is_public(req: &Request) -> bool {
-    let method = req.method();
-    let method = if method == Method::Options {
-        "GET"
-    } else {
-        method.as_ref()
+/// Benchmark-only routes, compiled in with feature `bench` (bench/hotpath.mjs):
+/// - `baseline/{project}`: one store call that updates one row, the floor of
+///   any display;
+/// - `reservation/{project}/{layer}/{pool}`: the store call a display of that
+///   layer makes (one code, the pool's counts), without the render around it.
+#[cfg(feature = "bench")]
+async fn bench(env: &Env, route: &str) -> Result<Response, Error> {
+    use codepool::command::Command;
+    use codepool::reservation::{Reservation, ReservationRequest, Source};
+    let parts: Vec<&str> = route.split('/').collect();
+    let answer = match parts[..] {
+        ["baseline", project] => {
+            let n: i64 = project::call(env, project, &Command::Touch).await?;
+            n.to_string()
+        }
+        ["reservation", project, layer, pool] => {
+            let request = ReservationRequest {
+                customer_id: Some("visitor".to_owned()),
+                source: Source::Layer(layer.to_owned()),
+                layer_version: None,
+                customer_signature: None,
+                take: [(pool.to_owned(), 1)].into(),
+                count: vec![pool.to_owned()],
+                release: Vec::new(),
+            };
+            let reservation: Reservation =
+                project::call(env, project, &Command::Reserve(request)).await?;
+            reservation.fresh.join(",")
+        }
+        _ => return Err(Error::not_found("no_such_route", "no such bench route")),
     };
-    router()
-        .find(method, &req.path())
-        .is_ok_and(|m| m.route.access == Access::Public)
+    Response::ok(answer).map_err(http::platform)
 }
 
-async fn handle(req: Request, env: &Env) -> Result<Response, Error> {
-    let path = req.path();
-    #[cfg(feature = "bench")]
-    if let Some(project) = path.strip_prefix("/v1/bench/baseline/") {
-        // (a) of the benchmarks: one store call that updates one row.
-        let n: i64 = project::call(env, project, &codepool::command::Command::Touch).await?;
-        return Response::ok(n.to_string()).map_err(http::platform);
-    }
-    if req.method() == Method::Options && is_public(&req) {
-        // CORS preflight of a public route.
-        return Ok(Response::empty().map_err(http::platform)?.with_status(204));
-    }
-    let m = router().find(req.method().as_ref(), &path)?;
+async fn handle(req: Request, env: &Env, m: Matched) -> Result<Response, Error> {
     // Authenticate before anything else answers, so strangers learn nothing.
     auth::require(m.route.access, &req, env)?;
     if m.route.id == RouteId::RenderLayer {
