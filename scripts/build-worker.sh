@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Worker (release, wasm-opt) into build/. wrangler runs this as its
 # [build] command; run it by hand after scripts/setup.sh. Extra arguments go to
-# cargo, e.g. `--features bench`; OUT_DIR (default build) names the output.
+# cargo, e.g. `--features bench`; OUT_DIR (default build) names the output;
+# KEEP_NAMES=1 keeps function names in the wasm, for a profiler.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -12,7 +13,9 @@ worker-build --release --out-dir "../$out" worker "$@"
 # section (a fifth of the module) and offers no way to drop it. Rust's wasm32
 # target and wasm-bindgen use these proposals; wasm-opt must be told.
 wasm=$out/index_bg.wasm
-wasm-opt -Oz --strip-debug --strip-producers \
+names=(--strip-debug --strip-producers)
+[[ ${KEEP_NAMES:-} == 1 ]] && names=(--debuginfo)
+wasm-opt -Oz "${names[@]}" \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types \
   --enable-exception-handling \

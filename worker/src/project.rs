@@ -3,9 +3,10 @@
 use codepool::command::{self, Command};
 use codepool::store::Store;
 use codepool::Error;
+use js_sys::futures::JsFuture;
 use serde::de::DeserializeOwned;
-use wasm_bindgen::JsValue;
-use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, State};
+use wasm_bindgen::{JsCast, JsValue};
+use worker::{durable_object, web_sys, worker_sys, DurableObject, Env, Request, Response, State};
 
 use crate::database::DurableDatabase;
 use crate::http::platform;
@@ -53,23 +54,41 @@ pub async fn call<T: DeserializeOwned>(
     project: &str,
     command: &Command,
 ) -> Result<T, Error> {
+    // Only the decoding is generic: one copy of the call for every answer type.
+    let text = call_text(env, project, command).await?;
+    serde_json::from_str(&text).map_err(|e| Error::internal(format!("store answer: {e}")))
+}
+
+/// Sends a command and returns the store's JSON answer, or its error.
+///
+/// Speaks to the stub with the platform's own `Request` and `Response`: the
+/// `worker` crate's wrappers read the answer through a stream reader, which
+/// cost every display about 100 µs (V8 CPU profile of the hot path).
+async fn call_text(env: &Env, project: &str, command: &Command) -> Result<String, Error> {
     let namespace = env.durable_object(BINDING).map_err(platform)?;
-    let stub = namespace
+    let stub: worker_sys::DurableObject = namespace
         .id_from_name(project)
         .and_then(|id| id.get_stub())
-        .map_err(platform)?;
+        .map_err(platform)?
+        .into_rpc();
     let body = serde_json::to_string(command).map_err(|e| Error::internal(e.to_string()))?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(JsValue::from_str(&body)));
-    let req = Request::new_with_init("https://project.store/", &init).map_err(platform)?;
-    let mut resp = stub.fetch_with_request(req).await.map_err(platform)?;
-    let text = resp.text().await.map_err(platform)?;
-    if resp.status_code() == 200 {
-        serde_json::from_str(&text).map_err(|e| Error::internal(format!("store answer: {e}")))
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(&body));
+    let (status, text) = async {
+        let req = web_sys::Request::new_with_str_and_init("https://project.store/", &init)?;
+        let resp: web_sys::Response = JsFuture::from(stub.fetch_with_request(&req)?)
+            .await?
+            .dyn_into()?;
+        let text = JsFuture::from(resp.text()?).await?;
+        Ok::<_, JsValue>((resp.status(), text.as_string().unwrap_or_default()))
+    }
+    .await
+    .map_err(|e| Error::internal(format!("platform: the project's store failed: {e:?}")))?;
+    if status == 200 {
+        Ok(text)
     } else {
-        Err(serde_json::from_str::<Error>(&text).unwrap_or_else(|_| {
-            Error::internal(format!("store answered {}: {text}", resp.status_code()))
-        }))
+        Err(serde_json::from_str::<Error>(&text)
+            .unwrap_or_else(|_| Error::internal(format!("store answered {status}: {text}"))))
     }
 }
