@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Worker (release, wasm-opt) into build/. wrangler runs this as its
+# Builds the Worker (profile `worker`, wasm-opt) into build/. wrangler runs this as its
 # [build] command; run it by hand after scripts/setup.sh. Extra arguments go to
 # cargo, e.g. `--features bench`; OUT_DIR (default build) names the output;
 # KEEP_NAMES=1 keeps function names in the wasm, for a profiler.
@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 out=${OUT_DIR:-build}
-worker-build --release --out-dir "../$out" worker "$@"
+# Cargo profile `worker` (Cargo.toml): release, optimised for size.
+worker-build --profile worker --out-dir "../$out" worker "$@"
 
 # wasm-opt is run here rather than by worker-build, which keeps the names
 # section (a fifth of the module) and offers no way to drop it. Rust's wasm32

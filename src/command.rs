@@ -103,12 +103,9 @@ pub enum Command {
     Touch,
 }
 
-/// Runs a command on a store; `now` is Unix milliseconds.
-pub fn execute<D: Database>(
-    store: &Store<'_, D>,
-    command: &Command,
-    now: i64,
-) -> Result<serde_json::Value> {
+/// Runs a command on a store and answers its result as JSON text; `now` is
+/// Unix milliseconds.
+pub fn execute<D: Database>(store: &Store<'_, D>, command: &Command, now: i64) -> Result<String> {
     match command {
         Command::PutPool { pool, settings } => json(&store.put_pool(pool, settings, now)?),
         Command::GetPool { pool } => json(&store.pool(pool)?),
@@ -144,6 +141,6 @@ pub fn execute<D: Database>(
     }
 }
 
-fn json<T: Serialize>(value: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(value).map_err(|e| Error::internal(e.to_string()))
+fn json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::internal(e.to_string()))
 }

@@ -10,14 +10,22 @@ use worker::{SqlStorage, SqlStorageValue, Storage};
 pub struct DurableDatabase {
     sql: SqlStorage,
     storage: Storage,
+    /// `storage.transactionSync`, looked up once (the `worker` crate has no
+    /// binding for it).
+    transaction_sync: Option<js_sys::Function>,
 }
 
 impl DurableDatabase {
     /// Wraps the storage of a Durable Object.
     pub fn new(storage: Storage) -> Self {
+        let raw: &JsValue = storage.as_raw().as_ref();
+        let transaction_sync = js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
         DurableDatabase {
             sql: storage.sql(),
             storage,
+            transaction_sync,
         }
     }
 }
@@ -50,9 +58,9 @@ impl Database for DurableDatabase {
             }
         };
         let raw: &JsValue = self.storage.as_raw().as_ref();
-        let transaction_sync = js_sys::Reflect::get(raw, &JsValue::from_str("transactionSync"))
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        let transaction_sync = self
+            .transaction_sync
+            .as_ref()
             .ok_or_else(|| Error::internal("storage.transactionSync is not available"))?;
         let thrown = {
             let closure =

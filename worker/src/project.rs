@@ -37,7 +37,7 @@ impl DurableObject for ProjectStore {
             .map_err(|e| Error::bad_request("invalid_command", e.to_string()))
             .and_then(|cmd| command::execute(&Store::new(&self.db), &cmd, now()));
         match result {
-            Ok(value) => Response::from_json(&value),
+            Ok(json) => Response::ok(json),
             Err(err) => Ok(Response::from_json(&err)?.with_status(err.status)),
         }
     }
