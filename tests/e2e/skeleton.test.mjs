@@ -122,3 +122,36 @@ test('a layer renders with its variables and default customer attributes', async
   const shown = await fetch(`${worker.base}/v1/projects/variables/layers/l/render?customer_id=ada&utm_source=mail`);
   assert.equal(await shown.text(), 'Hi there (ada): Tote &amp; bag V-1 mail');
 });
+
+test('a layer that asks differently per display still shows exactly what it took', async () => {
+  // The Worker starts a display from the last display's plan; here the plan
+  // changes with a query parameter, so the store must be asked again, and
+  // codes taken for a plan that did not hold must go back.
+  const api = client(worker.base, 'plans');
+  await api.putPool('p');
+  const all = Array.from({ length: 12 }, (_, i) => `P-${String(i).padStart(2, '0')}`);
+  await api.importJson('p', all);
+  await api.putLayer('l', {
+    template: '{{ vouchers["p"].assign_available_code() }}{% if params.tier == "gold" %} {{ vouchers["p"].assign_available_code() }}{% endif %}',
+  });
+  const url = (customer, tier) => `${worker.base}/v1/projects/plans/layers/l/render?customer_id=${customer}&tier=${tier}`;
+  const shown = [];
+  for (const [i, tier] of ['gold', 'silver', 'silver', 'gold', 'silver', 'gold'].entries()) {
+    const res = await fetch(url(`c${i}`, tier));
+    assert.equal(res.status, 200);
+    const codes = (await res.text()).split(' ');
+    assert.equal(codes.length, tier === 'gold' ? 2 : 1, `${tier}: ${codes}`);
+    shown.push(...codes);
+  }
+  assert.equal(new Set(shown).size, shown.length, 'no code shown twice');
+  const pool = (await api.getPool('p')).json;
+  assert.equal(pool.assigned, shown.length, 'every assigned code was shown');
+  assert.equal(pool.available, all.length - shown.length);
+  const assigned = (await api.listCodes('p', { state: 'assigned', limit: 100 })).json.codes.map((c) => c.code);
+  assert.deepEqual(assigned.sort(), [...shown].sort());
+
+  // A layer changed between displays renders its new template at once.
+  await api.putLayer('l', { template: 'new {{ vouchers["p"].assign_available_code() }}' });
+  const res = await fetch(url('c9', 'gold'));
+  assert.match(await res.text(), /^new P-\d\d$/);
+});
