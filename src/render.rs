@@ -5,7 +5,9 @@
 //! feeds the answer back, so the same logic runs over a Durable Object call
 //! and over native SQLite. In the usual case there is exactly one
 //! reservation; a template whose assignments depend on counts may need a
-//! second round, and never consumes a code it did not show.
+//! second round, and never consumes a code it did not show. A caller that
+//! renders the same template again can start from the last render's plan
+//! ([`RenderJob::with_plan`]) and skip the dry run.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -120,7 +120,8 @@ pub async fn render(req: &Request, env: &Env, m: &Matched) -> Result<Response, E
                 compiled
             }
         };
-        let plan = compiled.plan.borrow_mut().take();
+        // Cloned, not taken: displays running at once all start from it.
+        let plan = compiled.plan.borrow().clone();
         let speculative = plan.is_some();
         let mut job = RenderJob::new(
             &compiled.template,
