@@ -174,6 +174,10 @@ pub fn write_csv_header(out: &mut Vec<u8>) -> Result<()> {
 
 /// Writes codes as CSV rows of the export (fields quoted where needed; empty
 /// for a missing value).
+///
+/// A customer id that a spreadsheet would run as a formula gets a leading
+/// `'` (see [`spreadsheet_text`]): anyone who loads a page with a layer
+/// chooses their `customer_id`, and marketers open exports in spreadsheets.
 pub fn write_csv_rows(codes: &[CodeEntry], out: &mut Vec<u8>) -> Result<()> {
     write_csv(out, |w| {
         for c in codes {
@@ -182,13 +186,24 @@ pub fn write_csv_rows(codes: &[CodeEntry], out: &mut Vec<u8>) -> Result<()> {
                 c.code.as_str(),
                 c.state.name(),
                 &opt(&c.assigned_at),
-                &opt(&c.customer_id),
+                &spreadsheet_text(c.customer_id.as_deref().unwrap_or("")),
                 &opt(&c.source),
                 &opt(&c.redeemed_at),
             ])?;
         }
         Ok(())
     })
+}
+
+/// Text a spreadsheet shows as text: one that starts like a formula (`=`,
+/// `+`, `-`, `@`, tab or carriage return) gets a leading `'`, as OWASP
+/// advises against CSV injection.
+pub fn spreadsheet_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    }
 }
 
 fn write_csv(

@@ -175,6 +175,27 @@ fn unknown_pool_and_bad_cursor_are_errors() {
 }
 
 #[test]
+fn customer_ids_that_look_like_formulas_are_exported_as_text() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, 3);
+    store
+        .reserve(&take(1, "=HYPERLINK(\"http://x\")"), NOW)
+        .unwrap();
+    store.reserve(&take(1, "-1+2"), NOW).unwrap();
+    let page = store.codes("a", &query(None, None, 10)).unwrap();
+    let mut out = Vec::new();
+    write_csv_rows(&page.codes, &mut out).unwrap();
+    let csv = String::from_utf8(out).unwrap();
+    assert!(csv.contains(",\"'=HYPERLINK(\"\"http://x\"\")\","), "{csv}");
+    assert!(csv.contains(",'-1+2,"), "{csv}");
+    // The listing itself (JSON) shows the id as it was given.
+    assert_eq!(
+        page.codes[0].customer_id.as_deref(),
+        Some("=HYPERLINK(\"http://x\")")
+    );
+}
+
+#[test]
 fn export_rows_match_the_listing() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = store_with(&db, 3);
