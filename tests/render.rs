@@ -3,27 +3,16 @@
 use std::collections::BTreeSet;
 
 use codepool::layer::{Assignment, LayerSettings};
-use codepool::pool::PoolSettings;
-use codepool::render::{Outcome, RenderJob};
+use codepool::render::{Outcome, PlanMemory, RenderJob, Step};
 use codepool::reservation::Source;
 use codepool::sqlite::NativeDatabase;
 use codepool::store::Store;
 use codepool::template::{context_from, Limits, Template};
 use serde_json::json;
 
-const NOW: i64 = 1_764_097_200_000;
+mod common;
 
-fn store_with<'a>(db: &'a NativeDatabase, pools: &[(&str, &[&str])]) -> Store<'a, NativeDatabase> {
-    let store = Store::new(db);
-    store.migrate().unwrap();
-    for (pool, codes) in pools {
-        store.put_pool(pool, &PoolSettings::default(), NOW).unwrap();
-        let import = store.begin_import(pool, NOW).unwrap();
-        let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
-        store.import_batch(pool, import, &codes).unwrap();
-    }
-    store
-}
+use common::{store_with, NOW};
 
 fn render(
     store: &Store<'_, NativeDatabase>,
@@ -245,14 +234,14 @@ fn a_context_key_named_vouchers_cannot_shadow_the_pools() {
     assert_eq!(out, "A");
 }
 
-/// Renders with a plan from an earlier render, as the Worker does per layer;
-/// returns the outcome and the plan to use next time.
-fn render_with_plan(
+/// Renders as the Worker renders a layer: from the plans of earlier renders,
+/// which it then updates.
+fn render_with_plans(
     store: &Store<'_, NativeDatabase>,
     template: &Template,
     context: serde_json::Value,
-    plan: Option<codepool::template::Asked>,
-) -> (Outcome, Option<codepool::template::Asked>) {
+    plans: &mut PlanMemory,
+) -> Outcome {
     let mut job = RenderJob::new(
         template,
         context_from(&context),
@@ -260,17 +249,18 @@ fn render_with_plan(
         Source::Render,
         None,
     )
-    .with_plan(plan);
+    .with_plan(plans.next());
     let mut step = job.start().unwrap();
     let outcome = loop {
         match step {
-            codepool::render::Step::Done(outcome) => break outcome,
-            codepool::render::Step::Reserve(request) => {
+            Step::Done(outcome) => break outcome,
+            Step::Reserve(request) => {
                 step = job.resume(store.reserve(&request, NOW).unwrap()).unwrap();
             }
         }
     };
-    (outcome, job.plan().cloned())
+    plans.learn(&job);
+    outcome
 }
 
 #[test]
@@ -282,12 +272,17 @@ fn a_plan_from_an_earlier_render_is_reused_while_it_holds() {
         Limits::default(),
     )
     .unwrap();
-    let (first, plan) = render_with_plan(&store, &t, json!({}), None);
-    assert_eq!(rendered(first), "A of 3");
-    let plan = plan.expect("a settled render gives its plan");
-    let (second, again) = render_with_plan(&store, &t, json!({}), Some(plan.clone()));
-    assert_eq!(rendered(second), "B of 3");
-    assert_eq!(again, Some(plan));
+    let mut plans = PlanMemory::default();
+    assert_eq!(
+        rendered(render_with_plans(&store, &t, json!({}), &mut plans)),
+        "A of 3"
+    );
+    let plan = plans.next().expect("a settled render gives its plan");
+    assert_eq!(
+        rendered(render_with_plans(&store, &t, json!({}), &mut plans)),
+        "B of 3"
+    );
+    assert_eq!(plans, PlanMemory::Known(plan));
     assert!(store.audit().unwrap().is_empty());
 }
 
@@ -301,14 +296,23 @@ fn a_wrong_plan_costs_a_round_and_gives_back_what_it_took() {
         Limits::default(),
     )
     .unwrap();
-    let (gold, plan) = render_with_plan(&store, &t, json!({"tier": "gold"}), None);
+    let mut plans = PlanMemory::default();
+    let gold = render_with_plans(&store, &t, json!({"tier": "gold"}), &mut plans);
     assert_eq!(rendered(gold), "A B");
-    let (silver, after) = render_with_plan(&store, &t, json!({"tier": "silver"}), plan);
+    let silver = render_with_plans(&store, &t, json!({"tier": "silver"}), &mut plans);
     // The two codes the gold plan took: one shown, one given back.
     assert_eq!(rendered(silver), "C");
-    assert_eq!(after, None, "a plan that missed is not offered again");
+    assert_eq!(
+        plans,
+        PlanMemory::Varies,
+        "a plan that missed is not offered again"
+    );
     let pool = store.pool("p").unwrap();
     assert_eq!((pool.counts.available, pool.counts.assigned), (1, 3));
+    // From now on each render plans for itself.
+    let silver = render_with_plans(&store, &t, json!({"tier": "silver"}), &mut plans);
+    assert_eq!(rendered(silver), "D");
+    assert_eq!(plans, PlanMemory::Varies);
     assert!(store.audit().unwrap().is_empty());
 }
 

@@ -8,7 +8,9 @@ use codepool::reservation::{ReservationRequest, Source};
 use codepool::sqlite::NativeDatabase;
 use codepool::store::Store;
 
-const NOW: i64 = 1_764_097_200_000;
+mod common;
+
+use common::{store_with, NOW};
 
 fn codes(list: &[&str]) -> Vec<String> {
     list.iter().map(|c| c.to_string()).collect()
@@ -89,13 +91,7 @@ fn importing_the_same_codes_twice_changes_nothing() {
 #[test]
 fn a_reservation_takes_codes_first_in_first_out_or_nothing() {
     let db = NativeDatabase::in_memory().unwrap();
-    let store = Store::new(&db);
-    store.migrate().unwrap();
-    store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
-    let i = store.begin_import("a", NOW).unwrap();
-    store
-        .import_batch("a", i, &codes(&["1", "2", "3"]))
-        .unwrap();
+    let store = store_with(&db, &[("a", &["1", "2", "3"])]);
 
     let r = store.reserve(&take("a", 2), NOW).unwrap();
     assert_eq!(r.codes["a"], codes(&["1", "2"]));
@@ -109,11 +105,7 @@ fn a_reservation_takes_codes_first_in_first_out_or_nothing() {
 #[test]
 fn released_codes_go_back_to_available() {
     let db = NativeDatabase::in_memory().unwrap();
-    let store = Store::new(&db);
-    store.migrate().unwrap();
-    store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
-    let i = store.begin_import("a", NOW).unwrap();
-    store.import_batch("a", i, &codes(&["1", "2"])).unwrap();
+    let store = store_with(&db, &[("a", &["1", "2"])]);
     let r = store.reserve(&take("a", 2), NOW).unwrap();
     let mut release = take("a", 0);
     release.take.clear();
@@ -126,11 +118,7 @@ fn released_codes_go_back_to_available() {
 #[test]
 fn a_reservation_from_an_unknown_pool_fails_and_takes_nothing() {
     let db = NativeDatabase::in_memory().unwrap();
-    let store = Store::new(&db);
-    store.migrate().unwrap();
-    store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
-    let i = store.begin_import("a", NOW).unwrap();
-    store.import_batch("a", i, &codes(&["1"])).unwrap();
+    let store = store_with(&db, &[("a", &["1"])]);
     let mut request = take("a", 1);
     request.take.insert("zzz".into(), 1);
     assert_eq!(
@@ -143,11 +131,7 @@ fn a_reservation_from_an_unknown_pool_fails_and_takes_nothing() {
 #[test]
 fn a_paused_or_changed_layer_hands_out_nothing() {
     let db = NativeDatabase::in_memory().unwrap();
-    let store = Store::new(&db);
-    store.migrate().unwrap();
-    store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
-    let i = store.begin_import("a", NOW).unwrap();
-    store.import_batch("a", i, &codes(&["1"])).unwrap();
+    let store = store_with(&db, &[("a", &["1"])]);
     let settings = LayerSettings {
         template: "{{ vouchers['a'].assign_available_code() }}".into(),
         active: true,
@@ -208,11 +192,7 @@ fn a_layer_can_require_signed_customer_ids() {
     use codepool::signature::sign_customer;
 
     let db = NativeDatabase::in_memory().unwrap();
-    let store = Store::new(&db);
-    store.migrate().unwrap();
-    store.put_pool("a", &PoolSettings::default(), NOW).unwrap();
-    let i = store.begin_import("a", NOW).unwrap();
-    store.import_batch("a", i, &codes(&["1", "2"])).unwrap();
+    let store = store_with(&db, &[("a", &["1", "2"])]);
     let settings = LayerSettings {
         template: "{{ vouchers['a'].assign_available_code() }}".into(),
         active: true,

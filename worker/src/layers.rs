@@ -1,6 +1,6 @@
 //! Layer routes: store, show, and the public render.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -8,9 +8,9 @@ use codepool::api::Matched;
 use codepool::command::Command;
 use codepool::layer::DisplayContext;
 use codepool::layer::{Layer, LayerSettings};
-use codepool::render::{Outcome, RenderJob, Step};
+use codepool::render::{Outcome, PlanMemory, RenderJob, Step};
 use codepool::reservation::{Reservation, Source};
-use codepool::template::{context_from, Asked, Limits, Template};
+use codepool::template::{context_from, Limits, Template};
 use codepool::Error;
 use worker::{Env, Request, Response};
 
@@ -61,11 +61,8 @@ struct Compiled {
     version: i64,
     template: Template,
     context: DisplayContext,
-    /// What the last render asked for, to skip the next one's dry run;
-    /// `None` once a plan missed (the layer asks differently per display).
-    plan: RefCell<Option<Asked>>,
-    /// Whether renders may start from `plan` at all.
-    reuse_plan: Cell<bool>,
+    /// What its displays asked for, so the next can skip its dry run.
+    plans: RefCell<PlanMemory>,
 }
 
 thread_local! {
@@ -113,16 +110,14 @@ pub async fn render(req: &Request, env: &Env, m: &Matched) -> Result<Response, E
                     version: layer.version,
                     template: Template::compile(&layer.template, Limits::default())?,
                     context: DisplayContext::new(&layer),
-                    plan: RefCell::new(None),
-                    reuse_plan: Cell::new(true),
+                    plans: RefCell::default(),
                 });
                 COMPILED.with(|c| c.borrow_mut().insert(key.clone(), compiled.clone()));
                 compiled
             }
         };
-        // Cloned, not taken: displays running at once all start from it.
-        let plan = compiled.plan.borrow().clone();
-        let speculative = plan.is_some();
+        // Displays running at once all start from the same plan.
+        let plan = compiled.plans.borrow().next();
         let mut job = RenderJob::new(
             &compiled.template,
             compiled.context.display(customer.as_deref(), &params),
@@ -133,13 +128,7 @@ pub async fn render(req: &Request, env: &Env, m: &Matched) -> Result<Response, E
         .with_customer_signature(signature.clone())
         .with_plan(plan);
         let outcome = drive(&mut job, env, project).await;
-        match job.plan() {
-            Some(plan) if compiled.reuse_plan.get() => {
-                *compiled.plan.borrow_mut() = Some(plan.clone())
-            }
-            None if speculative => compiled.reuse_plan.set(false),
-            _ => {}
-        }
+        compiled.plans.borrow_mut().learn(&job);
         match outcome {
             Ok(Outcome::Rendered { output, .. }) => {
                 return Response::from_html(output).map_err(platform);
