@@ -234,8 +234,9 @@ impl<'t> RenderJob<'t> {
 impl RenderJob<'_> {
     /// Runs the job to the end against a synchronous store (native SQLite,
     /// or codes the caller supplies). On error, held codes are released.
+    /// The job stays readable after, e.g. for [`PlanMemory::learn`].
     pub fn run(
-        mut self,
+        &mut self,
         mut reserve: impl FnMut(&ReservationRequest) -> Result<Reservation>,
     ) -> Result<Outcome> {
         let mut step = self.start()?;

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use codepool::layer::{Assignment, LayerSettings};
-use codepool::render::{Outcome, PlanMemory, RenderJob, Step};
+use codepool::render::{Outcome, PlanMemory, RenderJob};
 use codepool::reservation::Source;
 use codepool::sqlite::NativeDatabase;
 use codepool::store::Store;
@@ -250,15 +250,7 @@ fn render_with_plans(
         None,
     )
     .with_plan(plans.next());
-    let mut step = job.start().unwrap();
-    let outcome = loop {
-        match step {
-            Step::Done(outcome) => break outcome,
-            Step::Reserve(request) => {
-                step = job.resume(store.reserve(&request, NOW).unwrap()).unwrap();
-            }
-        }
-    };
+    let outcome = job.run(|request| store.reserve(request, NOW)).unwrap();
     plans.learn(&job);
     outcome
 }

@@ -42,7 +42,7 @@ fn check(source: &str) {
         "items": [1, 2, 3],
     }));
     let mut store = FakeStore::new();
-    let job = RenderJob::new(
+    let mut job = RenderJob::new(
         &template,
         context.clone(),
         Some("c1".into()),
