@@ -4,7 +4,7 @@
 //! a route cannot be added here without a handler, and the OpenAPI document
 //! and the auth test check themselves against [`ROUTES`].
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,7 +238,7 @@ impl Router {
         let found = self
             .paths
             .at(path)
-            .map_err(|_| Error::not_found("no_such_route", format!("there is no route {path}")))?;
+            .map_err(|_| Error::new(ErrorKind::NoSuchRoute, format!("there is no route {path}")))?;
         let params: Vec<(String, String)> = found
             .params
             .iter()
@@ -250,12 +250,8 @@ impl Router {
                 params,
             }),
             None => {
-                let allowed: Vec<&str> = found.value.iter().map(|r| r.method).collect();
-                Err(Error::new(
-                    405,
-                    "method_not_allowed",
-                    format!("{method} is not allowed here; use {}", allowed.join(", ")),
-                ))
+                let allowed = found.value.iter().map(|r| r.method.to_owned()).collect();
+                Err(Error::method_not_allowed(method, allowed))
             }
         }
     }
@@ -297,10 +293,10 @@ mod tests {
         let err = router
             .find("DELETE", "/v1/projects/demo/pools/x")
             .unwrap_err();
-        assert_eq!((err.status, err.code.as_str()), (405, "method_not_allowed"));
-        assert!(err.message.contains("PUT, GET"), "{}", err.message);
+        assert_eq!((err.status(), err.code()), (405, "method_not_allowed"));
+        assert_eq!(err.allowed(), ["PUT", "GET"]);
         let events = router.find("POST", "/v1/projects/demo/events").unwrap();
         assert_eq!(events.route.access, Access::Tracking);
-        assert_eq!(router.find("GET", "/v2/x").unwrap_err().status, 404);
+        assert_eq!(router.find("GET", "/v2/x").unwrap_err().status(), 404);
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolCounts;
 use crate::render::sample_codes;
 use crate::template::{context_from, Template, Vouchers};
@@ -126,8 +126,7 @@ impl<'t> CampaignJob<'t> {
     /// Checks the send and prepares the job.
     pub fn new(template: &'t Template, campaign: &str, send: CampaignSend) -> Result<Self> {
         if send.customers.is_empty() || send.customers.len() > MAX_CUSTOMERS_PER_SEND {
-            return Err(Error::bad_request(
-                "invalid_customers",
+            return Err(Error::new(ErrorKind::InvalidCustomers,
                 format!("send 1 to {MAX_CUSTOMERS_PER_SEND} customers per call, in the order they are served"),
             ));
         }
@@ -136,8 +135,8 @@ impl<'t> CampaignJob<'t> {
             .iter()
             .find(|c| c.id.is_empty() || c.id.len() > 256)
         {
-            return Err(Error::bad_request(
-                "invalid_customers",
+            return Err(Error::new(
+                ErrorKind::InvalidCustomers,
                 format!("customer id {:?} must be 1-256 characters", c.id),
             ));
         }
@@ -189,7 +188,7 @@ impl<'t> CampaignJob<'t> {
                     Err(err) => CustomerNeeds {
                         customer_id: customer.id.clone(),
                         take: BTreeMap::new(),
-                        error: Some(err.message),
+                        error: Some(err.message().to_owned()),
                     },
                 }
             })
@@ -234,7 +233,7 @@ impl<'t> CampaignJob<'t> {
                     let vouchers = Vouchers::new(codes, self.counts.clone());
                     self.template
                         .render(&self.context(customer), &vouchers)
-                        .map_err(|e| e.message)
+                        .map_err(|e| e.message().to_owned())
                 }
                 CustomerCodes::Failed { reason } => Err(reason),
             };

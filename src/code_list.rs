@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::schema::CodeState;
 
 /// Codes per page when the caller does not say.
@@ -81,8 +81,8 @@ impl CodeQuery {
             match name {
                 "state" if !value.is_empty() => {
                     query.state = Some(CodeState::from_name(value).ok_or_else(|| {
-                        Error::bad_request(
-                            "invalid_state",
+                        Error::new(
+                            ErrorKind::InvalidState,
                             format!(
                                 "state {value:?} is not known: use available, assigned or redeemed"
                             ),
@@ -99,8 +99,8 @@ impl CodeQuery {
                         .ok()
                         .filter(|n| (1..=MAX_LIMIT).contains(n))
                         .ok_or_else(|| {
-                            Error::bad_request(
-                                "invalid_limit",
+                            Error::new(
+                                ErrorKind::InvalidLimit,
                                 format!("limit {value:?} is not valid: use 1 to {MAX_LIMIT}"),
                             )
                         })?;
@@ -129,8 +129,8 @@ fn decode_cursor(cursor: &str) -> Result<i64> {
         .and_then(|id| id.parse::<i64>().ok())
         .filter(|id| *id >= 0)
         .ok_or_else(|| {
-            Error::bad_request(
-                "invalid_cursor",
+            Error::new(
+                ErrorKind::InvalidCursor,
                 format!(
                     "cursor {cursor:?} is not valid: pass the next_cursor of the page before, \
                      or leave it out to start at the first code"
@@ -239,11 +239,7 @@ mod tests {
             ("cursor", "c-1", "invalid_cursor"),
         ] {
             let err = CodeQuery::from_params([(name, value)]).unwrap_err();
-            assert_eq!(
-                (err.status, err.code.as_str()),
-                (400, code),
-                "{name}={value}"
-            );
+            assert_eq!((err.status(), err.code()), (400, code), "{name}={value}");
         }
     }
 

@@ -1,72 +1,291 @@
-//! The one error type of the core: an HTTP status, a stable code and a message.
+//! The one error type of the core: a typed [`ErrorKind`], a message, and
+//! where it helps, a place in a template or the methods a path allows.
+//!
+//! Every error code of the HTTP API is one [`ErrorKind`]; the kind owns its
+//! status and its public name, so no code is written as a string anywhere
+//! else, and `tests/api.rs` keeps `openapi.json`'s list equal to
+//! [`ErrorKind::ALL`].
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Declares [`ErrorKind`] with each kind's HTTP status and public code.
+macro_rules! error_kinds {
+    ($( $(#[doc = $doc:literal])* $kind:ident = $status:literal $code:literal, )*) => {
+        /// What went wrong, as API callers match on it.
+        ///
+        /// New kinds may be added: match with a wildcard arm.
+        #[non_exhaustive]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorKind {
+            $( $(#[doc = $doc])* $kind, )*
+        }
+
+        impl ErrorKind {
+            /// Every kind, in the order declared.
+            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind,)*];
+
+            /// The stable snake_case code API answers carry, e.g. `unknown_pool`.
+            pub const fn code(self) -> &'static str {
+                match self { $(ErrorKind::$kind => $code,)* }
+            }
+
+            /// The HTTP status an API answer with this kind has.
+            pub const fn status(self) -> u16 {
+                match self { $(ErrorKind::$kind => $status,)* }
+            }
+        }
+    };
+}
+
+error_kinds! {
+    /// A request body is not valid JSON, or not the expected shape.
+    InvalidJson = 400 "invalid_json",
+    /// The project name in the path is not a valid name.
+    InvalidProjectName = 400 "invalid_project_name",
+    /// A pool name (path or template) is not a valid name.
+    InvalidPoolName = 400 "invalid_pool_name",
+    /// The layer name in the path is not a valid name.
+    InvalidLayerName = 400 "invalid_layer_name",
+    /// The campaign name in the path is not a valid name.
+    InvalidCampaignName = 400 "invalid_campaign_name",
+    /// A query parameter this route does not know.
+    UnknownParameter = 400 "unknown_parameter",
+    /// `state` is not a code state.
+    InvalidState = 400 "invalid_state",
+    /// `limit` is out of range.
+    InvalidLimit = 400 "invalid_limit",
+    /// `cursor` is not one this API handed out.
+    InvalidCursor = 400 "invalid_cursor",
+    /// `days` is out of range.
+    InvalidDays = 400 "invalid_days",
+    /// A campaign's customer list is empty, too long or repeats an id.
+    InvalidCustomers = 400 "invalid_customers",
+    /// A tracked event is malformed.
+    InvalidEvent = 400 "invalid_event",
+    /// Project settings that make no sense.
+    InvalidSettings = 400 "invalid_settings",
+    /// The store could not read a command (the request nested too deeply).
+    InvalidCommand = 400 "invalid_command",
+    /// A body is required and none came.
+    MissingBody = 400 "missing_body",
+    /// The body ended before its declared length (client gone).
+    BodyIncomplete = 400 "body_incomplete",
+    /// An import file with no header row.
+    CsvEmpty = 400 "csv_empty",
+    /// An import file that is not text.
+    CsvBinary = 400 "csv_binary",
+    /// An import file that is not UTF-8.
+    CsvNotUtf8 = 400 "csv_not_utf8",
+    /// An import file whose first line is too long to be a header.
+    CsvHeaderTooLong = 400 "csv_header_too_long",
+    /// `?column=` names no column of the file.
+    CsvNoSuchColumn = 400 "csv_no_such_column",
+    /// Several columns and none named `code`.
+    CsvNoCodeColumn = 400 "csv_no_code_column",
+    /// More than one column has the code column's name.
+    CsvDuplicateColumn = 400 "csv_duplicate_column",
+    /// No token, or the wrong one for this route.
+    Unauthorized = 401 "unauthorized",
+    /// The layer needs a signed customer id and `sig` is missing or wrong.
+    InvalidCustomerSignature = 403 "invalid_customer_signature",
+    /// No route has this path.
+    NoSuchRoute = 404 "no_such_route",
+    /// The pool does not exist.
+    UnknownPool = 404 "unknown_pool",
+    /// The layer does not exist.
+    UnknownLayer = 404 "unknown_layer",
+    /// The import does not exist (a store call out of order).
+    UnknownImport = 404 "unknown_import",
+    /// The path exists with other methods (see [`Error::allowed`]).
+    MethodNotAllowed = 405 "method_not_allowed",
+    /// The layer is paused (the public route answers 204 instead).
+    LayerPaused = 409 "layer_paused",
+    /// The layer changed while it rendered.
+    LayerChanged = 409 "layer_changed",
+    /// The layer needs signed ids and the project has no signing key.
+    NoSigningKey = 409 "no_signing_key",
+    /// The body is larger than the route accepts.
+    BodyTooLarge = 413 "body_too_large",
+    /// The body's content type is not accepted here.
+    UnsupportedMediaType = 415 "unsupported_media_type",
+    /// A template does not parse (see [`Error::location`]).
+    TemplateSyntaxError = 422 "template_syntax_error",
+    /// A template's source is over the size limit.
+    TemplateTooLarge = 422 "template_too_large",
+    /// A template nests deeper than the limit.
+    TemplateTooComplex = 422 "template_too_complex",
+    /// A template failed while rendering.
+    TemplateError = 422 "template_error",
+    /// A render ran out of fuel.
+    TemplateTooSlow = 422 "template_too_slow",
+    /// A render's output is over the size limit.
+    OutputTooLarge = 422 "output_too_large",
+    /// A template's voucher use kept changing with the counts.
+    TemplateUnsettled = 422 "template_unsettled",
+    /// Too many public requests from one client.
+    RateLimited = 429 "rate_limited",
+    /// A failure of storage or of the platform: not the caller's fault.
+    Internal = 500 "internal",
+}
+
+impl ErrorKind {
+    /// The kind with this code, if any.
+    pub fn from_code(code: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.iter().copied().find(|k| k.code() == code)
+    }
+
+    /// Whether the server, not the caller, is at fault (a 5xx status).
+    pub const fn is_server_error(self) -> bool {
+        self.status() >= 500
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl Serialize for ErrorKind {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorKind {
+    /// An unknown code (a newer store than this Worker) reads as `Internal`.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let code = std::borrow::Cow::<str>::deserialize(d)?;
+        Ok(ErrorKind::from_code(&code).unwrap_or(ErrorKind::Internal))
+    }
+}
+
+/// A place in a template's source, 1-based, columns in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// Line, from 1.
+    pub line: u32,
+    /// Column, from 1, in characters.
+    pub column: u32,
+}
 
 /// An error that an API caller can act on.
 ///
-/// `code` is stable and snake_case (clients match on it); `message` says what
-/// went wrong and, where it can, what to do. `status` is the HTTP status the
-/// Worker answers with. The Durable Object sends errors to the Worker in this
-/// same shape, so nothing is lost crossing that boundary.
+/// The Durable Object sends errors to the Worker in this same shape
+/// (serde), so nothing is lost crossing that boundary.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Error {
-    /// HTTP status code (4xx for the caller's mistakes, 5xx for ours).
-    pub status: u16,
-    /// Stable machine-readable code, e.g. `unknown_pool`.
-    pub code: String,
-    /// Human-readable explanation.
-    pub message: String,
+    #[serde(rename = "code")]
+    kind: ErrorKind,
+    message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    location: Option<Location>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    allowed: Vec<String>,
 }
 
 /// Result with the core's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What a 5xx answer says instead of its detail, which goes to the log.
+pub const INTERNAL_MESSAGE: &str =
+    "something went wrong on our side; the log has the details under this error's id";
+
 impl Error {
-    /// An error with any status and code.
-    pub fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error of `kind`. For [`ErrorKind::Internal`] the message is the
+    /// detail for the log, never shown to a client ([`Error::to_body`]).
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
-            status,
-            code: code.into(),
+            kind,
             message: message.into(),
+            location: None,
+            allowed: Vec::new(),
         }
     }
 
-    /// 400: the request is malformed or invalid.
-    pub fn bad_request(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(400, code, message)
+    /// A failure of storage or of the platform; `detail` goes to the log.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, detail)
     }
 
-    /// 404: the named thing does not exist.
-    pub fn not_found(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(404, code, message)
+    /// 405: `method` is not served at this path, `allowed` are.
+    pub fn method_not_allowed(method: &str, allowed: Vec<String>) -> Self {
+        let message = format!("{method} is not allowed here; use {}", allowed.join(", "));
+        Error {
+            allowed,
+            ..Self::new(ErrorKind::MethodNotAllowed, message)
+        }
     }
 
-    /// 409: the request conflicts with the current state.
-    pub fn conflict(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(409, code, message)
+    /// The same error, placed in a template's source.
+    pub fn at(mut self, location: Location) -> Self {
+        self.location = Some(location);
+        self
     }
 
-    /// 422: a template could not be compiled or rendered.
-    pub fn template(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(422, code, message)
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
     }
 
-    /// 500: a failure of storage or of the platform, not the caller's fault.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "internal", message)
+    /// The stable code, e.g. `unknown_pool`.
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
     }
 
-    /// The JSON body the HTTP API answers with: `{"error": {"code", "message"}}`.
-    pub fn to_body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": { "code": self.code, "message": self.message } })
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.kind.status()
+    }
+
+    /// What went wrong and what to do; for a 5xx, the detail for the log.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Where in a template's source, for template errors that can say.
+    pub fn location(&self) -> Option<Location> {
+        self.location
+    }
+
+    /// The methods the path allows, for [`ErrorKind::MethodNotAllowed`].
+    pub fn allowed(&self) -> &[String] {
+        &self.allowed
+    }
+
+    /// Adds to the message (e.g. how far an import got before it failed).
+    pub fn append(mut self, more: &str) -> Self {
+        self.message.push_str(more);
+        self
+    }
+
+    /// The JSON body the HTTP API answers with:
+    /// `{"error": {"code", "message", "line"?, "column"?, "id"?}}`.
+    ///
+    /// A 5xx answer carries [`INTERNAL_MESSAGE`] and `incident`, the id the
+    /// caller logged the detail under, and nothing of the detail itself.
+    pub fn to_body(&self, incident: &str) -> serde_json::Value {
+        let mut error = serde_json::Map::new();
+        error.insert("code".into(), self.code().into());
+        if self.kind.is_server_error() {
+            error.insert("message".into(), INTERNAL_MESSAGE.into());
+            error.insert("id".into(), incident.into());
+        } else {
+            error.insert("message".into(), self.message.clone().into());
+        }
+        if let Some(at) = self.location {
+            error.insert("line".into(), at.line.into());
+            error.insert("column".into(), at.column.into());
+        }
+        serde_json::json!({ "error": error })
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.code)
+        write!(f, "{} ({})", self.message, self.kind)
     }
 }
 
@@ -74,6 +293,54 @@ impl std::error::Error for Error {}
 
 impl From<serde_json::Error> for Error {
     fn from(err: serde_json::Error) -> Self {
-        Error::bad_request("invalid_json", format!("the JSON body is invalid: {err}"))
+        Error::new(
+            ErrorKind::InvalidJson,
+            format!("the JSON body is invalid: {err}"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct_and_snake_case() {
+        let mut codes: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
+        assert!(codes.iter().all(|c| c
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')));
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), ErrorKind::ALL.len());
+        for kind in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_code(kind.code()), Some(*kind));
+            assert!((400..600).contains(&kind.status()), "{kind}");
+        }
+    }
+
+    #[test]
+    fn crosses_the_store_boundary_whole() {
+        let err = Error::new(ErrorKind::TemplateSyntaxError, "line 2, column 3: x")
+            .at(Location { line: 2, column: 3 });
+        let wire = serde_json::to_string(&err).unwrap();
+        assert_eq!(serde_json::from_str::<Error>(&wire).unwrap(), err);
+        let allowed = Error::method_not_allowed("DELETE", vec!["PUT".into(), "GET".into()]);
+        let wire = serde_json::to_string(&allowed).unwrap();
+        assert_eq!(serde_json::from_str::<Error>(&wire).unwrap(), allowed);
+        let newer: Error =
+            serde_json::from_str(r#"{"code": "from_the_future", "message": "m"}"#).unwrap();
+        assert_eq!(newer.kind(), ErrorKind::Internal);
+    }
+
+    #[test]
+    fn a_server_error_shows_only_its_id() {
+        let body = Error::internal("SQLite: disk I/O error at /var/x").to_body("e-42");
+        assert_eq!(body["error"]["code"], "internal");
+        assert_eq!(body["error"]["id"], "e-42");
+        assert!(!body.to_string().contains("SQLite"), "{body}");
+        let body = Error::new(ErrorKind::UnknownPool, "no pool x").to_body("e-43");
+        assert_eq!(body["error"]["message"], "no pool x");
+        assert!(body["error"].get("id").is_none());
     }
 }

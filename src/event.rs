@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::time::parse_rfc3339;
 
 /// The most events one `POST /events` may carry.
@@ -55,7 +55,7 @@ impl TrackedEvent {
 }
 
 fn invalid_event(message: &str) -> Error {
-    Error::bad_request("invalid_event", message)
+    Error::new(ErrorKind::InvalidEvent, message)
 }
 
 /// What recording a tracked event did to a code.

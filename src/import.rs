@@ -37,6 +37,7 @@ use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 use serde::Deserialize;
 
 use crate::code::normalize_code;
+use crate::error::{Error, ErrorKind};
 
 /// Longest accepted row (and header row) in bytes, without its line end.
 ///
@@ -135,16 +136,16 @@ pub enum ImportError {
 }
 
 impl ImportError {
-    /// Stable machine-readable error code for the JSON error body of the API.
-    pub fn code(&self) -> &'static str {
+    /// The API's error kind for this rejection.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            ImportError::Empty => "csv_empty",
-            ImportError::Binary => "csv_binary",
-            ImportError::NotUtf8 { .. } => "csv_not_utf8",
-            ImportError::HeaderTooLong => "csv_header_too_long",
-            ImportError::NoSuchColumn { .. } => "csv_no_such_column",
-            ImportError::NoCodeColumn { .. } => "csv_no_code_column",
-            ImportError::DuplicateColumn { .. } => "csv_duplicate_column",
+            ImportError::Empty => ErrorKind::CsvEmpty,
+            ImportError::Binary => ErrorKind::CsvBinary,
+            ImportError::NotUtf8 { .. } => ErrorKind::CsvNotUtf8,
+            ImportError::HeaderTooLong => ErrorKind::CsvHeaderTooLong,
+            ImportError::NoSuchColumn { .. } => ErrorKind::CsvNoSuchColumn,
+            ImportError::NoCodeColumn { .. } => ErrorKind::CsvNoCodeColumn,
+            ImportError::DuplicateColumn { .. } => ErrorKind::CsvDuplicateColumn,
         }
     }
 }
@@ -192,6 +193,12 @@ impl fmt::Display for ImportError {
 }
 
 impl std::error::Error for ImportError {}
+
+impl From<ImportError> for Error {
+    fn from(err: ImportError) -> Self {
+        Error::new(err.kind(), err.to_string())
+    }
+}
 
 /// Column names for a message, cut short so a broken header stays readable.
 struct ColumnList<'a>(&'a [String]);
@@ -1097,7 +1104,7 @@ mod tests {
     fn error_codes_and_messages() {
         let found = vec!["sku".to_owned(), "value".to_owned()];
         let e = ImportError::NoCodeColumn { found };
-        assert_eq!(e.code(), "csv_no_code_column");
+        assert_eq!(e.kind().code(), "csv_no_code_column");
         assert_eq!(
             e.to_string(),
             "the CSV file has several columns (sku, value) and none is named `code`: \

@@ -19,7 +19,7 @@ mod supply;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::error::Error;
+use crate::error::{Error, Location};
 use crate::template::{Limits, Template, Vouchers};
 use frame::{Frame, Stop};
 use supply::JsSupply;
@@ -44,7 +44,7 @@ impl JsTemplate {
     /// on a syntax error.
     #[wasm_bindgen(constructor)]
     pub fn new(source: &str) -> Result<JsTemplate, JsValue> {
-        let template = Template::compile(source, Limits::default()).map_err(|e| js_error(&e))?;
+        let template = Template::compile(source, Limits::default()).map_err(js_error)?;
         Ok(JsTemplate { template })
     }
 
@@ -101,9 +101,9 @@ impl JsTemplate {
 impl JsTemplate {
     fn run(&self, context: Vec<u8>, vouchers: JsValue, record: bool) -> Result<Rendered, JsValue> {
         let supply = Vouchers::with_supply(JsSupply);
-        let root = context::decode_root(context, supply.to_value()).map_err(|e| js_error(&e))?;
+        let root = context::decode_root(context, supply.to_value()).map_err(Failure::into_js)?;
         let entered = Frame::enter(vouchers, record)
-            .map_err(|message| js_error(&Error::bad_request("reentrant_render", message)))?;
+            .map_err(|message| Failure::new("reentrant_render", message).into_js())?;
         let result = self.template.render_root(root);
         let frame = Frame::leave(entered);
         match (result, &frame.stop) {
@@ -118,53 +118,64 @@ impl JsTemplate {
                 frame,
             }),
             (_, Some(Stop::Thrown(thrown))) => Err(thrown.clone()),
-            (Err(mut err), Some(Stop::Invalid(code))) => {
-                err.code = (*code).to_owned();
-                Err(js_error(&err))
+            (Err(err), Some(Stop::Invalid(code))) => Err(Failure {
+                code,
+                ..Failure::from(err)
             }
-            (Ok(_), Some(Stop::Invalid(code))) => Err(js_error(&Error::bad_request(
-                *code,
-                "the vouchers were unusable for this template",
-            ))),
-            (Err(err), None) => Err(js_error(&err)),
+            .into_js()),
+            (Ok(_), Some(Stop::Invalid(code))) => {
+                Err(Failure::new(code, "the vouchers were unusable for this template").into_js())
+            }
+            (Err(err), None) => Err(js_error(err)),
         }
     }
 }
 
-/// A JavaScript `Error` with the core error's `code`, and for template
-/// errors the `line` and `column` that the message starts with.
-fn js_error(err: &Error) -> JsValue {
-    let error = js_sys::Error::new(&err.message);
-    let object: &JsValue = error.as_ref();
-    // Setting a property on a fresh Error cannot fail.
-    let _ = Reflect::set(object, &"code".into(), &JsValue::from_str(&err.code));
-    if let Some((line, column)) = position(&err.message) {
-        let _ = Reflect::set(object, &"line".into(), &JsValue::from(line));
-        let _ = Reflect::set(object, &"column".into(), &JsValue::from(column));
-    }
-    error.into()
+/// An error as the package throws it: a code (the core's, or one of the
+/// package's own: `invalid_context`, `invalid_vouchers`, `missing_count`,
+/// `reentrant_render`), a message, and where in the template, if known.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: &'static str,
+    message: String,
+    location: Option<Location>,
 }
 
-/// The position a template error's message starts with: `line L, column C: …`
-/// (the form `crate::template` gives every error it can place).
-fn position(message: &str) -> Option<(u32, u32)> {
-    let rest = message.strip_prefix("line ")?;
-    let (line, rest) = rest.split_once(", column ")?;
-    let (column, _) = rest.split_once(':')?;
-    Some((line.parse().ok()?, column.parse().ok()?))
+impl Failure {
+    /// A failure of the package's own, with no place in the template.
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+            location: None,
+        }
+    }
+
+    /// A JavaScript `Error` with `code`, and `line` and `column` if placed.
+    pub(crate) fn into_js(self) -> JsValue {
+        let error = js_sys::Error::new(&self.message);
+        let object: &JsValue = error.as_ref();
+        // Setting a property on a fresh Error cannot fail.
+        let _ = Reflect::set(object, &"code".into(), &JsValue::from_str(self.code));
+        if let Some(at) = self.location {
+            let _ = Reflect::set(object, &"line".into(), &JsValue::from(at.line));
+            let _ = Reflect::set(object, &"column".into(), &JsValue::from(at.column));
+        }
+        error.into()
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::position;
-
-    #[test]
-    fn position_reads_the_prefix_of_template_errors() {
-        assert_eq!(
-            position("line 3, column 14: syntax error: x"),
-            Some((3, 14))
-        );
-        assert_eq!(position("the context is a seq, not an object"), None);
-        assert_eq!(position("line x, column 1: no"), None);
+impl From<Error> for Failure {
+    fn from(err: Error) -> Self {
+        Failure {
+            code: err.code(),
+            location: err.location(),
+            message: err.message().to_owned(),
+        }
     }
+}
+
+/// A core error as a JavaScript `Error`.
+fn js_error(err: Error) -> JsValue {
+    Failure::from(err).into_js()
 }

@@ -32,4 +32,4 @@ pub mod store;
 pub mod template;
 pub mod time;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Checks a pool name: 1–64 characters, letters, digits and `_ - . %`.
 ///
@@ -15,8 +15,14 @@ pub fn check_name(kind: &str, name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::bad_request(
-            format!("invalid_{kind}_name"),
+        let error = match kind {
+            "project" => ErrorKind::InvalidProjectName,
+            "layer" => ErrorKind::InvalidLayerName,
+            "campaign" => ErrorKind::InvalidCampaignName,
+            _ => ErrorKind::InvalidPoolName,
+        };
+        Err(Error::new(
+            error,
             format!(
                 "{kind} name {name:?} is not valid: use 1-64 letters, digits, `_`, `-`, `.` or `%`"
             ),

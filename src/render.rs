@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use minijinja::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::reservation::{Reservation, ReservationRequest, Source};
 use crate::template::{Asked, Template, Vouchers};
 
@@ -188,8 +188,8 @@ impl<'t> RenderJob<'t> {
     fn again(&mut self, asked: Asked) -> Result<Step> {
         // A plan from an earlier render may cost one round more.
         if self.rounds >= MAX_ROUNDS + usize::from(self.speculative) {
-            return Err(Error::template(
-                "template_unsettled",
+            return Err(Error::new(
+                ErrorKind::TemplateUnsettled,
                 "the template's voucher use keeps changing with the pool counts: \
                  make assign calls depend less on count_available_codes()",
             ));

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::signature::MIN_KEY_CHARS;
 
 /// The body of `PUT /settings`, and the settings as stored.
@@ -52,8 +52,7 @@ impl Settings {
     pub fn check(&self) -> Result<()> {
         if let Some(key) = &self.customer_signing_key {
             if !key.is_empty() && key.chars().count() < MIN_KEY_CHARS {
-                return Err(Error::bad_request(
-                    "invalid_settings",
+                return Err(Error::new(ErrorKind::InvalidSettings,
                     format!("customer_signing_key must be at least {MIN_KEY_CHARS} characters (or \"\" to remove it)"),
                 ));
             }
@@ -64,8 +63,7 @@ impl Settings {
                 ("property", &mapping.property),
             ] {
                 if value.trim().is_empty() || value.chars().count() > 128 {
-                    return Err(Error::bad_request(
-                        "invalid_settings",
+                    return Err(Error::new(ErrorKind::InvalidSettings,
                         format!("redemption.{what} must be 1-128 characters, e.g. \"purchase\" / \"voucher_code\""),
                     ));
                 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, Weak};
 use minijinja::value::{merge_maps, Object, Serde, Value};
 use minijinja::{AutoEscape, Environment, ErrorKind, State};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind as Kind, Location, Result};
 use crate::pool::{check_name, PoolCounts};
 
 /// Bounds on one template and one render.
@@ -65,8 +65,8 @@ impl Template {
     /// Compiles a template; a syntax error names its line and column.
     pub fn compile(source: &str, limits: Limits) -> Result<Template> {
         if source.len() > limits.max_template_bytes {
-            return Err(Error::template(
-                "template_too_large",
+            return Err(Error::new(
+                Kind::TemplateTooLarge,
                 format!(
                     "the template is {} bytes, at most {} are allowed",
                     source.len(),
@@ -127,8 +127,8 @@ impl Template {
             .render(root)
             .map_err(|err| template_error(&err, &self.source))?;
         if output.len() > self.limits.max_output_bytes {
-            return Err(Error::template(
-                "output_too_large",
+            return Err(Error::new(
+                Kind::OutputTooLarge,
                 format!(
                     "the rendered output passed {} bytes: render less (check loops)",
                     self.limits.max_output_bytes
@@ -154,8 +154,8 @@ fn check_nesting(source: &str, max: usize) -> Result<()> {
     } else {
         return Ok(());
     };
-    Err(Error::template(
-        "template_too_complex",
+    Err(Error::new(
+        Kind::TemplateTooComplex,
         format!("line {line}: {what}: at most {max} levels are allowed, split it up"),
     ))
 }
@@ -168,12 +168,12 @@ pub fn context_from<T: serde::Serialize>(value: &T) -> Value {
 /// Turns a minijinja error into an API error naming line and column.
 fn template_error(err: &minijinja::Error, source: &str) -> Error {
     let (code, what) = match err.kind() {
-        ErrorKind::SyntaxError => ("template_syntax_error", "syntax error"),
+        ErrorKind::SyntaxError => (Kind::TemplateSyntaxError, "syntax error"),
         ErrorKind::OutOfFuel => (
-            "template_too_slow",
+            Kind::TemplateTooSlow,
             "the template ran out of fuel (an endless or very long loop?)",
         ),
-        _ => ("template_error", "template error"),
+        _ => (Kind::TemplateError, "template error"),
     };
     let kind = err.kind().to_string();
     let detail = err.detail().unwrap_or(&kind);
@@ -188,8 +188,13 @@ fn template_error(err: &minijinja::Error, source: &str) -> Error {
             source[line_start..start].chars().count() + 1
         });
         message = format!("line {line}, column {column}: {message}");
+        let at = Location {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+        };
+        return Error::new(code, message).at(at);
     }
-    Error::template(code, message)
+    Error::new(code, message)
 }
 
 /// The codes and counts one render draws from, and what it asked for.
@@ -371,7 +376,7 @@ impl Object for Vouchers {
             // Weak: the handles live in the vouchers, and a strong pointer
             // back would keep both alive for ever.
             vouchers: Arc::downgrade(self),
-            valid: check_name("pool", pool).map_err(|err| err.message),
+            valid: check_name("pool", pool).map_err(|err| err.message().to_owned()),
             pool: pool.to_owned(),
         });
         handles.push((pool.to_owned(), handle.clone()));

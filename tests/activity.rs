@@ -111,9 +111,9 @@ fn refuses_bad_windows_and_unknown_pools() {
     store.put_pool("p", &PoolSettings::default(), NOW).unwrap();
     for days in [0, 367] {
         let err = store.pool_activity("p", days, NOW).unwrap_err();
-        assert_eq!((err.status, err.code.as_str()), (400, "invalid_days"));
+        assert_eq!((err.status(), err.code()), (400, "invalid_days"));
     }
     assert_eq!(store.pool_activity("p", 366, NOW).unwrap().days.len(), 366);
     let err = store.pool_activity("nope", 30, NOW).unwrap_err();
-    assert_eq!((err.status, err.code.as_str()), (404, "unknown_pool"));
+    assert_eq!((err.status(), err.code()), (404, "unknown_pool"));
 }

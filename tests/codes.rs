@@ -167,11 +167,11 @@ fn unknown_pool_and_bad_cursor_are_errors() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = store_with(&db, 1);
     let err = store.codes("zzz", &query(None, None, 10)).unwrap_err();
-    assert_eq!((err.status, err.code.as_str()), (404, "unknown_pool"));
+    assert_eq!((err.status(), err.code()), (404, "unknown_pool"));
     let err = store
         .codes("a", &query(None, Some("nope".into()), 10))
         .unwrap_err();
-    assert_eq!((err.status, err.code.as_str()), (400, "invalid_cursor"));
+    assert_eq!((err.status(), err.code()), (400, "invalid_cursor"));
 }
 
 #[test]

@@ -120,8 +120,8 @@ fn a_bad_event_in_a_batch_records_nothing() {
     let mut bad = purchase("ada", "A");
     bad.timestamp = Some(serde_json::json!("yesterday"));
     let err = store.track(&[purchase("ada", "A"), bad], NOW).unwrap_err();
-    assert_eq!(err.code, "invalid_event");
-    assert!(err.message.starts_with("event 1:"));
+    assert_eq!(err.code(), "invalid_event");
+    assert!(err.message().starts_with("event 1:"));
     assert!(store
         .events(&EventFilter::default())
         .unwrap()

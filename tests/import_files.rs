@@ -48,7 +48,7 @@ fn render(input: &[u8], options: &ImportOptions, chunk: usize) -> String {
     if let Err(e) = result {
         // A rejected file must not have produced rows: they may be stored.
         assert!(rows.is_empty(), "rows before error {e:?}");
-        writeln!(text, "error {}: {e}", e.code()).unwrap();
+        writeln!(text, "error {}: {e}", e.kind()).unwrap();
     }
     text
 }

@@ -1,10 +1,12 @@
 //! The OpenAPI document (`openapi.json`) against the routes the Worker serves
 //! ([`codepool::api::ROUTES`]): the same (method, path) pairs, and each
-//! operation's `security` matching the route's [`Access`].
+//! operation's `security` matching the route's [`Access`]; the error codes
+//! and their statuses the same as [`ErrorKind::ALL`].
 
 use std::collections::BTreeSet;
 
 use codepool::api::{Access, Route, ROUTES};
+use codepool::ErrorKind;
 use serde_json::Value;
 
 /// The document the Worker serves at `GET /v1/openapi.json`.
@@ -146,4 +148,34 @@ fn no_path_or_schema_is_written_twice() {
             "{name} is written more than once"
         );
     }
+}
+
+#[test]
+fn documents_exactly_the_error_codes_with_their_statuses() {
+    let doc = document();
+    let code = &doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"];
+    let documented: Vec<&str> = code["enum"]
+        .as_array()
+        .expect("ErrorDetail.code lists its codes in `enum`")
+        .iter()
+        .map(|c| c.as_str().expect("codes are strings"))
+        .collect();
+    let kinds: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.code()).collect();
+    assert_eq!(
+        documented, kinds,
+        "openapi.json's error codes and ErrorKind"
+    );
+    for kind in ErrorKind::ALL {
+        assert_eq!(
+            code["x-codepool-status"][kind.code()],
+            kind.status(),
+            "the status of {kind}"
+        );
+    }
+    let statuses = code["x-codepool-status"].as_object().unwrap();
+    assert_eq!(
+        statuses.len(),
+        ErrorKind::ALL.len(),
+        "statuses of unknown codes"
+    );
 }

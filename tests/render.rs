@@ -157,21 +157,25 @@ fn an_unknown_pool_is_a_clear_error_and_takes_nothing() {
     let t =
         "{{ vouchers['p'].assign_available_code() }}{{ vouchers['nope'].assign_available_code() }}";
     let err = render(&store, t, json!({}), "c1").unwrap_err();
-    assert_eq!(err.code, "unknown_pool");
+    assert_eq!(err.code(), "unknown_pool");
     assert_eq!(store.pool("p").unwrap().counts.available, 1);
 }
 
 #[test]
 fn template_errors_name_line_and_column_and_take_nothing() {
     let err = Template::compile("line one\n  {{ vouchers[ }}", Limits::default()).unwrap_err();
-    assert_eq!(err.code, "template_syntax_error");
-    assert!(err.message.starts_with("line 2, column"), "{}", err.message);
+    assert_eq!(err.code(), "template_syntax_error");
+    assert!(
+        err.message().starts_with("line 2, column"),
+        "{}",
+        err.message()
+    );
 
     let db = NativeDatabase::in_memory().unwrap();
     let store = store_with(&db, &[("p", &["A"])]);
     let t = "{{ vouchers['p'].assign_available_code() }}{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
     let err = render(&store, t, json!({}), "c1").unwrap_err();
-    assert_eq!(err.code, "template_too_slow");
+    assert_eq!(err.code(), "template_too_slow");
     assert_eq!(store.pool("p").unwrap().counts.available, 1);
 }
 
@@ -185,7 +189,7 @@ fn huge_output_is_refused() {
     let err = RenderJob::new(&t, context_from(&json!({})), None, Source::Render, None)
         .run(|_| unreachable!())
         .unwrap_err();
-    assert_eq!(err.code, "output_too_large");
+    assert_eq!(err.code(), "output_too_large");
 }
 
 #[test]

@@ -122,7 +122,7 @@ fn a_reservation_from_an_unknown_pool_fails_and_takes_nothing() {
     let mut request = take("a", 1);
     request.take.insert("zzz".into(), 1);
     assert_eq!(
-        store.reserve(&request, NOW).unwrap_err().code,
+        store.reserve(&request, NOW).unwrap_err().code(),
         "unknown_pool"
     );
     assert_eq!(store.pool("a").unwrap().counts.available, 1);
@@ -146,7 +146,7 @@ fn a_paused_or_changed_layer_hands_out_nothing() {
     request.source = Source::Layer("l".into());
     request.layer_version = Some(v1.version);
     assert_eq!(
-        store.reserve(&request, NOW).unwrap_err().code,
+        store.reserve(&request, NOW).unwrap_err().code(),
         "layer_changed"
     );
     store
@@ -161,7 +161,7 @@ fn a_paused_or_changed_layer_hands_out_nothing() {
         .unwrap();
     request.layer_version = None;
     assert_eq!(
-        store.reserve(&request, NOW).unwrap_err().code,
+        store.reserve(&request, NOW).unwrap_err().code(),
         "layer_paused"
     );
     assert_eq!(store.pool("a").unwrap().counts.available, 1);
@@ -177,7 +177,7 @@ fn pool_names_are_checked() {
             store
                 .put_pool(bad, &PoolSettings::default(), NOW)
                 .unwrap_err()
-                .code,
+                .code(),
             "invalid_pool_name"
         );
     }
@@ -204,7 +204,7 @@ fn a_layer_can_require_signed_customer_ids() {
     let mut request = take("a", 1);
     request.source = Source::Layer("l".into());
     assert_eq!(
-        store.reserve(&request, NOW).unwrap_err().code,
+        store.reserve(&request, NOW).unwrap_err().code(),
         "no_signing_key"
     );
 
@@ -215,10 +215,10 @@ fn a_layer_can_require_signed_customer_ids() {
             customer_signing_key: Some(key.into()),
         })
         .unwrap();
-    assert_eq!(store.reserve(&request, NOW).unwrap_err().status, 403);
+    assert_eq!(store.reserve(&request, NOW).unwrap_err().status(), 403);
     request.customer_signature = Some(sign_customer(key, "someone-else"));
     assert_eq!(
-        store.reserve(&request, NOW).unwrap_err().code,
+        store.reserve(&request, NOW).unwrap_err().code(),
         "invalid_customer_signature"
     );
     request.customer_signature = Some(sign_customer(key, "c1"));
@@ -242,7 +242,7 @@ fn a_layer_can_require_signed_customer_ids() {
         customer_signing_key: Some("short".into()),
     };
     assert_eq!(
-        store.put_settings(&short).unwrap_err().code,
+        store.put_settings(&short).unwrap_err().code(),
         "invalid_settings"
     );
 }

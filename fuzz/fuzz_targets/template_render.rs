@@ -15,7 +15,7 @@ use codepool::pool::PoolCounts;
 use codepool::render::{preview, Outcome, RenderJob};
 use codepool::reservation::{Reservation, ReservationRequest, Source};
 use codepool::template::{context_from, Limits, Template};
-use codepool::Error;
+use codepool::{Error, ErrorKind};
 use libfuzzer_sys::fuzz_target;
 
 /// The Worker's WebAssembly stack.
@@ -75,7 +75,7 @@ fn check(source: &str) {
         }
         Err(err) => {
             assert!(held.is_empty(), "a failed render keeps {held:?}");
-            assert!(err.status < 500, "an internal error: {err:?}");
+            assert!(err.status() < 500, "an internal error: {err:?}");
         }
     }
     // The admin preview: sample codes, nothing taken.
@@ -146,7 +146,7 @@ impl FakeStore {
         // Checked before anything changes, as the store's transaction would.
         for name in request.take.keys().chain(&request.count) {
             if !self.pools.contains_key(name) {
-                return Err(Error::not_found("unknown_pool", name.clone()));
+                return Err(Error::new(ErrorKind::UnknownPool, name.clone()));
             }
         }
         for code in &request.release {

@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, Value};
 
-use crate::error::Error;
+use super::Failure;
 
 /// The name under which the template sees the vouchers.
 const VOUCHERS: &str = "vouchers";
@@ -42,7 +42,7 @@ const VOUCHERS: &str = "vouchers";
 ///
 /// A context key `vouchers` hides the voucher functions, as it does in
 /// [`Template::render`](crate::template::Template::render) on the edge.
-pub(crate) fn decode_root(bytes: Vec<u8>, vouchers: Value) -> Result<Value, Error> {
+pub(crate) fn decode_root(bytes: Vec<u8>, vouchers: Value) -> Result<Value, Failure> {
     let bytes = Arc::new(bytes);
     let fields = match bytes.first() {
         Some(6) if value_len(&bytes, 0) == Some(bytes.len()) => Fields::at(&bytes, 0),
@@ -54,13 +54,14 @@ pub(crate) fn decode_root(bytes: Vec<u8>, vouchers: Value) -> Result<Value, Erro
                 4 => "string",
                 _ => "array",
             };
-            return Err(Error::bad_request(
+            return Err(Failure::new(
                 "invalid_context",
                 format!("the context is a {kind}, not an object: pass {{ name: value, … }}"),
             ));
         }
         _ => {
-            return Err(Error::internal(
+            return Err(Failure::new(
+                "internal",
                 "the encoded context is malformed: use the package's index.js",
             ))
         }
@@ -220,7 +221,7 @@ mod tests {
 
     use super::decode_root;
 
-    fn decode(bytes: &[u8]) -> crate::Result<Value> {
+    fn decode(bytes: &[u8]) -> Result<Value, Failure> {
         decode_root(bytes.to_vec(), Value::from("the vouchers"))
     }
 

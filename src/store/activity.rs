@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Store;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::sql::Database;
 
 /// Days a chart may ask for at most (a year, leap or not).
@@ -38,8 +38,8 @@ pub fn check_days(days: u32) -> Result<()> {
     if (1..=MAX_ACTIVITY_DAYS).contains(&days) {
         Ok(())
     } else {
-        Err(Error::bad_request(
-            "invalid_days",
+        Err(Error::new(
+            ErrorKind::InvalidDays,
             format!("days must be a number from 1 to {MAX_ACTIVITY_DAYS}"),
         ))
     }

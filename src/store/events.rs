@@ -1,6 +1,6 @@
 //! Settings, tracked events with redemption, and the event log.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::event::{EventFilter, EventPage, LoggedEvent, Redemption, TrackResult, TrackedEvent};
 use crate::schema::CodeState;
 use crate::settings::Settings;
@@ -48,10 +48,8 @@ impl<D: Database> Store<'_, D> {
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                e.check(now).map_err(|mut err| {
-                    err.message = format!("event {i}: {}", err.message);
-                    err
-                })
+                e.check(now)
+                    .map_err(|err| Error::new(err.kind(), format!("event {i}: {}", err.message())))
             })
             .collect::<Result<Vec<i64>>>()?;
         let mapping = self.settings()?.redemption;
@@ -132,8 +130,8 @@ impl<D: Database> Store<'_, D> {
         let before = match &filter.cursor {
             None => i64::MAX,
             Some(c) => c.parse::<i64>().map_err(|_| {
-                Error::bad_request(
-                    "invalid_cursor",
+                Error::new(
+                    ErrorKind::InvalidCursor,
                     "cursor must come from a previous page's next_cursor",
                 )
             })?,

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::import_report::BatchCounts;
 use crate::sql::Database;
 
@@ -67,8 +67,8 @@ impl<D: Database> Store<'_, D> {
                 &[import_id.into(), pool.id.into()],
             )?;
             if started.is_empty() {
-                return Err(Error::not_found(
-                    "unknown_import",
+                return Err(Error::new(
+                    ErrorKind::UnknownImport,
                     format!("import {import_id} was not started for this pool"),
                 ));
             }

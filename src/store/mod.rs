@@ -1,6 +1,6 @@
 //! Every statement of a project's store, on any [`Database`].
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::layer::{Assignment, Layer, LayerSettings};
 use crate::pool::{check_name, Pool, PoolCounts, PoolSettings};
 use crate::schema::MIGRATIONS;
@@ -181,8 +181,8 @@ const LAYER_COLUMNS: &str =
 
 /// The error for a layer that does not exist.
 pub(crate) fn unknown_layer(name: &str) -> Error {
-    Error::not_found(
-        "unknown_layer",
+    Error::new(
+        ErrorKind::UnknownLayer,
         format!("there is no layer {name:?} in this project: create it with PUT /layers/{name}"),
     )
 }
@@ -219,8 +219,8 @@ fn pool_from_row(row: Vec<Value>) -> Pool {
 }
 
 fn unknown_pool(name: &str) -> Error {
-    Error::not_found(
-        "unknown_pool",
+    Error::new(
+        ErrorKind::UnknownPool,
         format!("there is no pool {name:?} in this project: create it with PUT /pools/{name}"),
     )
 }

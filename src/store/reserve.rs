@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::layer::Assignment;
 use crate::reservation::{Reservation, ReservationRequest, Source};
 use crate::schema::CodeState;
@@ -88,8 +88,8 @@ impl<D: Database> Store<'_, D> {
             .next()
             .ok_or_else(|| unknown_layer(name))?;
         if row[0].as_i64() == 0 {
-            return Err(Error::conflict(
-                "layer_paused",
+            return Err(Error::new(
+                ErrorKind::LayerPaused,
                 format!("layer {name:?} is paused"),
             ));
         }
@@ -97,8 +97,8 @@ impl<D: Database> Store<'_, D> {
             self.check_signature(request)?;
         }
         if request.layer_version.is_some_and(|v| v != row[2].as_i64()) {
-            return Err(Error::conflict(
-                "layer_changed",
+            return Err(Error::new(
+                ErrorKind::LayerChanged,
                 format!("layer {name:?} changed while it was rendering: render it again"),
             ));
         }
@@ -110,8 +110,8 @@ impl<D: Database> Store<'_, D> {
     /// Checks the request's customer id is signed with the project's key.
     fn check_signature(&self, request: &ReservationRequest) -> Result<()> {
         let Some(key) = self.settings()?.customer_signing_key else {
-            return Err(Error::conflict(
-                "no_signing_key",
+            return Err(Error::new(
+                ErrorKind::NoSigningKey,
                 "this layer needs signed customer ids but the project has no \
                  customer_signing_key: set one with PUT /settings",
             ));
@@ -124,8 +124,7 @@ impl<D: Database> Store<'_, D> {
             Ok(())
         } else {
             Err(Error::new(
-                403,
-                "invalid_customer_signature",
+                ErrorKind::InvalidCustomerSignature,
                 "this layer needs customer_id with sig = hex HMAC-SHA256 of the id \
                  under the project's customer_signing_key",
             ))

@@ -3,7 +3,7 @@
 use codepool::api::Matched;
 use codepool::command::Command;
 use codepool::store::activity::{check_days, PoolActivity, DEFAULT_ACTIVITY_DAYS};
-use codepool::Error;
+use codepool::{Error, ErrorKind};
 use worker::{Env, Request, Response};
 
 use crate::http::{json, query};
@@ -19,8 +19,8 @@ pub async fn get(req: &Request, env: &Env, m: &Matched) -> Result<Response, Erro
                 check_days(days)?;
             }
             other => {
-                return Err(Error::bad_request(
-                    "unknown_parameter",
+                return Err(Error::new(
+                    ErrorKind::UnknownParameter,
                     format!("unknown parameter {other:?}: the only one is days"),
                 ))
             }

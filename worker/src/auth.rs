@@ -1,7 +1,7 @@
 //! Authentication: bearer tokens compared in constant time.
 
 use codepool::api::Access;
-use codepool::Error;
+use codepool::{Error, ErrorKind};
 use subtle::ConstantTimeEq;
 use worker::{Env, Request};
 
@@ -55,5 +55,5 @@ fn bearer(req: &Request) -> Result<String, Error> {
 }
 
 fn unauthorized(message: &str) -> Error {
-    Error::new(401, "unauthorized", message)
+    Error::new(ErrorKind::Unauthorized, message)
 }

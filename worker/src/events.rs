@@ -4,7 +4,7 @@ use codepool::api::Matched;
 use codepool::command::Command;
 use codepool::event::{EventFilter, EventPage, TrackedEvent, MAX_EVENTS_PER_CALL};
 use codepool::settings::{Settings, SettingsView};
-use codepool::Error;
+use codepool::{Error, ErrorKind};
 use worker::{Env, Request, Response};
 
 use crate::http::{json, query, read_json};
@@ -28,15 +28,15 @@ pub async fn put_settings(mut req: Request, env: &Env, m: &Matched) -> Result<Re
 pub async fn track(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
     let body: serde_json::Value = read_json(&mut req)
         .await?
-        .ok_or_else(|| Error::bad_request("missing_body", "send a tracked event as JSON"))?;
+        .ok_or_else(|| Error::new(ErrorKind::MissingBody, "send a tracked event as JSON"))?;
     let list = match body {
         serde_json::Value::Array(list) => list,
         serde_json::Value::Object(mut map) if map.contains_key("events") => {
             match map.remove("events") {
                 Some(serde_json::Value::Array(list)) => list,
                 _ => {
-                    return Err(Error::bad_request(
-                        "invalid_event",
+                    return Err(Error::new(
+                        ErrorKind::InvalidEvent,
                         "`events` must be an array",
                     ))
                 }
@@ -45,8 +45,8 @@ pub async fn track(mut req: Request, env: &Env, m: &Matched) -> Result<Response,
         single => vec![single],
     };
     if list.is_empty() || list.len() > MAX_EVENTS_PER_CALL {
-        return Err(Error::bad_request(
-            "invalid_event",
+        return Err(Error::new(
+            ErrorKind::InvalidEvent,
             format!("send 1 to {MAX_EVENTS_PER_CALL} events per call"),
         ));
     }
@@ -55,8 +55,7 @@ pub async fn track(mut req: Request, env: &Env, m: &Matched) -> Result<Response,
         .enumerate()
         .map(|(i, v)| {
             serde_json::from_value::<TrackedEvent>(v).map_err(|e| {
-                Error::bad_request(
-                    "invalid_event",
+                Error::new(ErrorKind::InvalidEvent,
                     format!("event {i}: {e} (an event is {{\"customer_id\", \"type\", \"timestamp\", \"properties\"}})"),
                 )
             })
@@ -84,16 +83,16 @@ pub async fn list(req: &Request, env: &Env, m: &Matched) -> Result<Response, Err
                         .and_then(|v| v.parse().ok())
                         .filter(|n| (1..=1000).contains(n))
                         .ok_or_else(|| {
-                            Error::bad_request(
-                                "invalid_limit",
+                            Error::new(
+                                ErrorKind::InvalidLimit,
                                 "limit must be a number from 1 to 1000",
                             )
                         })?,
                 )
             }
             other => {
-                return Err(Error::bad_request(
-                    "unknown_parameter",
+                return Err(Error::new(
+                    ErrorKind::UnknownParameter,
                     format!(
                         "unknown parameter {other:?}: filter with type, status, customer_id, \
                          campaign, limit and cursor"

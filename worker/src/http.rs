@@ -1,6 +1,6 @@
 //! HTTP plumbing: JSON answers, JSON errors, bodies with limits, CORS.
 
-use codepool::Error;
+use codepool::{Error, ErrorKind};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{Request, Response};
@@ -13,20 +13,37 @@ pub fn json<T: Serialize>(value: &T) -> Result<Response, Error> {
     Response::from_json(value).map_err(platform)
 }
 
-/// The JSON error answer: `{"error": {"code", "message"}}` with its status.
+/// The JSON error answer with its status. A 5xx answer shows only an id;
+/// its detail is logged under that id.
 pub fn error(err: &Error) -> Response {
-    let response = Response::from_json(&err.to_body())
+    let incident = if err.kind().is_server_error() {
+        let id = incident_id();
+        worker::console_error!("codepool: error {id}: {err}");
+        id
+    } else {
+        String::new()
+    };
+    let response = Response::from_json(&err.to_body(&incident))
         .unwrap_or_else(|_| Response::empty().expect("an empty response can always be built"))
-        .with_status(err.status);
-    if err.status == 429 {
-        let _ = response.headers().set("retry-after", "60");
-    }
-    if err.status == 405 {
-        if let Some(allowed) = err.message.split("use ").nth(1) {
-            let _ = response.headers().set("allow", allowed);
+        .with_status(err.status());
+    let headers = response.headers();
+    match err.kind() {
+        ErrorKind::RateLimited => {
+            let _ = headers.set("retry-after", "60");
         }
+        ErrorKind::MethodNotAllowed => {
+            let _ = headers.set("allow", &err.allowed().join(", "));
+        }
+        _ => {}
     }
     response
+}
+
+/// An id to find a 5xx answer's detail in the log: the time and a random part.
+fn incident_id() -> String {
+    let now = js_sys::Date::now() as u64;
+    let random = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
+    format!("{now:x}-{random:08x}")
 }
 
 /// Reads a JSON body of at most [`MAX_JSON_BODY`] bytes. An empty body is
@@ -67,8 +84,7 @@ pub fn require_type(req: &Request, allowed: &[&str]) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::new(
-            415,
-            "unsupported_media_type",
+            ErrorKind::UnsupportedMediaType,
             format!(
                 "content type {given:?} is not accepted here: send {}",
                 allowed.join(" or ")
@@ -81,8 +97,7 @@ pub fn require_type(req: &Request, allowed: &[&str]) -> Result<(), Error> {
 pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
     let too_large = || {
         Error::new(
-            413,
-            "body_too_large",
+            ErrorKind::BodyTooLarge,
             format!("the body is larger than {limit} bytes"),
         )
     };

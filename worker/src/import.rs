@@ -18,7 +18,7 @@ use codepool::command::Command;
 use codepool::import::{ImportError, ImportOptions, ImportParser, ImportRow};
 use codepool::import_batches::{batches, sort_window, IMPORT_WINDOW};
 use codepool::import_report::{BatchCounts, ImportReport};
-use codepool::Error;
+use codepool::{Error, ErrorKind};
 use futures_util::future::join;
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -49,8 +49,7 @@ pub async fn import(req: Request, env: &Env, m: &Matched) -> Result<Response, Er
         }
         "application/json" => import_json(req, &target).await,
         _ => Err(Error::new(
-            415,
-            "unsupported_media_type",
+            ErrorKind::UnsupportedMediaType,
             "send a CSV file as `content-type: text/csv` (a header row, one code per row), \
              or JSON `{\"codes\": [...]}` as `content-type: application/json`",
         )),
@@ -224,7 +223,7 @@ impl CsvBody {
 
 /// A file the parser rejects whole.
 fn file_error(err: ImportError) -> Error {
-    Error::bad_request(err.code(), err.to_string())
+    Error::from(err)
 }
 
 fn too_large(imported: u64) -> Error {
@@ -236,12 +235,12 @@ fn too_large(imported: u64) -> Error {
     if imported > 0 {
         message.push_str(&already_stored(imported));
     }
-    Error::new(413, "body_too_large", message)
+    Error::new(ErrorKind::BodyTooLarge, message)
 }
 
 fn cut_off(detail: &str) -> Error {
-    Error::bad_request(
-        "body_incomplete",
+    Error::new(
+        ErrorKind::BodyIncomplete,
         format!(
             "the file did not arrive completely ({detail}): import the same file again; \
              codes stored so far are reported as already in the project"
@@ -250,12 +249,12 @@ fn cut_off(detail: &str) -> Error {
 }
 
 /// Says in an error that ended an import midway what was stored before.
-fn with_progress(mut err: Error, stored: &BatchCounts) -> Error {
-    if err.code == "body_too_large" {
+fn with_progress(err: Error, stored: &BatchCounts) -> Error {
+    if err.kind() == ErrorKind::BodyTooLarge {
         return too_large(stored.imported);
     }
     if stored.imported > 0 {
-        err.message.push_str(&already_stored(stored.imported));
+        return err.append(&already_stored(stored.imported));
     }
     err
 }

@@ -11,7 +11,7 @@ use codepool::layer::{Layer, LayerSettings};
 use codepool::render::{Outcome, PlanMemory, RenderJob, Step};
 use codepool::reservation::{Reservation, Source};
 use codepool::template::{context_from, Limits, Template};
-use codepool::Error;
+use codepool::{Error, ErrorKind};
 use worker::{Env, Request, Response};
 
 use crate::http::{json, platform, query, read_json};
@@ -20,8 +20,8 @@ use crate::project::call;
 /// `PUT /layers/{layer}`
 pub async fn put(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
     let settings: LayerSettings = read_json(&mut req).await?.ok_or_else(|| {
-        Error::bad_request(
-            "missing_body",
+        Error::new(
+            ErrorKind::MissingBody,
             "send the layer as JSON: {\"template\": \"...\", \"active\": true}",
         )
     })?;
@@ -134,18 +134,18 @@ pub async fn render(req: &Request, env: &Env, m: &Matched) -> Result<Response, E
                 return Response::from_html(output).map_err(platform);
             }
             Ok(Outcome::Suppressed { .. }) => return Ok(no_layer()),
-            Err(err) if err.code == "layer_paused" => {
+            Err(err) if err.kind() == ErrorKind::LayerPaused => {
                 COMPILED.with(|c| c.borrow_mut().remove(&key));
                 return Ok(no_layer());
             }
-            Err(err) if err.code == "layer_changed" => {
+            Err(err) if err.kind() == ErrorKind::LayerChanged => {
                 COMPILED.with(|c| c.borrow_mut().remove(&key));
             }
             Err(err) => return Err(err),
         }
     }
-    Err(Error::conflict(
-        "layer_changed",
+    Err(Error::new(
+        ErrorKind::LayerChanged,
         "the layer keeps changing while it renders: try again",
     ))
 }

@@ -61,7 +61,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Err(err) => Err(err),
     }
     .unwrap_or_else(|err| {
-        if err.status >= 500 {
+        if err.status() >= 500 {
             worker::console_error!("codepool: {err}");
         }
         http::error(&err)
@@ -102,7 +102,7 @@ async fn bench(env: &Env, route: &str) -> Result<Response, Error> {
                 project::call(env, project, &Command::Reserve(request)).await?;
             reservation.fresh.join(",")
         }
-        _ => return Err(Error::not_found("no_such_route", "no such bench route")),
+        _ => return Err(Error::new(ErrorKind::NoSuchRoute, "no such bench route")),
     };
     Response::ok(answer).map_err(http::platform)
 }

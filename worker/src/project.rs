@@ -2,7 +2,7 @@
 
 use codepool::command::{self, Command};
 use codepool::store::Store;
-use codepool::Error;
+use codepool::{Error, ErrorKind};
 use js_sys::futures::JsFuture;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
@@ -34,11 +34,11 @@ impl DurableObject for ProjectStore {
         // statements run without other requests interleaving.
         let body = req.bytes().await?;
         let result = serde_json::from_slice::<Command>(&body)
-            .map_err(|e| Error::bad_request("invalid_command", e.to_string()))
+            .map_err(|e| Error::new(ErrorKind::InvalidCommand, e.to_string()))
             .and_then(|cmd| command::execute(&Store::new(&self.db), &cmd, now()));
         match result {
             Ok(json) => Response::ok(json),
-            Err(err) => Ok(Response::from_json(&err)?.with_status(err.status)),
+            Err(err) => Ok(Response::from_json(&err)?.with_status(err.status())),
         }
     }
 }

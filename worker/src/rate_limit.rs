@@ -4,7 +4,7 @@
 //! wrangler.toml: requests per period per client). Without the binding there
 //! is no limit, which is what benchmarks run with.
 
-use codepool::Error;
+use codepool::{Error, ErrorKind};
 use worker::{Env, Request};
 
 /// The binding name in wrangler.toml.
@@ -24,8 +24,7 @@ pub async fn check(req: &Request, env: &Env) -> Result<(), Error> {
         .unwrap_or_else(|| "unknown".to_owned());
     match limiter.limit(client).await {
         Ok(outcome) if !outcome.success => Err(Error::new(
-            429,
-            "rate_limited",
+            ErrorKind::RateLimited,
             "too many layer requests from this client: try again in a minute",
         )),
         // A failing limiter must not take layers down with it.

@@ -36,11 +36,15 @@ async function poolCounts() {
   return counts;
 }
 
-/** An error of the template, its place in the message as the edge puts it. */
+/**
+ * An error of the template as the console shows it: the message (which names
+ * the place, as the edge's does) with `code`, `line` and `column` kept as fields.
+ */
 function templateError(err) {
-  const where = err.line ? ` (line ${err.line}${err.column ? `, column ${err.column}` : ''})` : '';
-  const error = new Error(`${err.message}${err.message.includes('line') ? '' : where}`);
+  const error = new Error(err.message);
   error.code = err.code;
+  error.line = err.line;
+  error.column = err.column;
   return error;
 }
 
