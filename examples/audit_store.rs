@@ -11,9 +11,9 @@
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use codepool::code_list::CodeQuery;
-use codepool::sql::Database;
-use codepool::sqlite::NativeDatabase;
+use codepool::pool::listing::CodeQuery;
+use codepool::store::sql::Database;
+use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
 /// Codes read per page.

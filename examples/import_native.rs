@@ -15,11 +15,11 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Instant;
 
+use codepool::import::batches::{batches, sort_window, IMPORT_BATCH, IMPORT_WINDOW};
+use codepool::import::report::BatchCounts;
 use codepool::import::{ImportOptions, ImportParser, ImportRow};
-use codepool::import_batches::{batches, sort_window, IMPORT_BATCH, IMPORT_WINDOW};
-use codepool::import_report::BatchCounts;
 use codepool::pool::PoolSettings;
-use codepool::sqlite::NativeDatabase;
+use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;

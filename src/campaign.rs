@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolCounts;
 use crate::render::sample_codes;
-use crate::template::{context_from, Template, Vouchers};
+use crate::render::{context_from, Template, Vouchers};
 
 /// The most customers one send may carry.
 pub const MAX_CUSTOMERS_PER_SEND: usize = 10_000;

@@ -20,7 +20,7 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
 use crate::error::{Error, Location};
-use crate::template::{Limits, Template, Vouchers};
+use crate::render::{Limits, Template, Vouchers};
 use frame::{Frame, Stop};
 use supply::JsSupply;
 

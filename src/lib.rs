@@ -1,35 +1,56 @@
 //! codepool's core: voucher pools, imports, and Jinja templates that hand out codes.
 //!
-//! Nothing here knows about Cloudflare. The Worker (`worker/`) translates HTTP
-//! into calls of this crate and runs the store's statements on Durable Object
-//! SQLite; tests run the same statements on native SQLite ([`sqlite`]).
+//! Nothing here knows about Cloudflare. The Worker (`worker/`) turns HTTP
+//! into calls of this crate and runs the store's statements on Durable
+//! Object SQLite; tests run the very same statements on native SQLite.
+//!
+//! # How a display flows
+//!
+//! ```text
+//! GET /layers/{layer}/render   api::Router finds the route (api::ROUTES)
+//!   → render::Template         the layer's source, compiled once
+//!   → render::RenderJob        plan: a dry run learns which pools to take from
+//!   → api::Command::Reserve    the plan as a render::ReservationRequest, sent
+//!                              to the project's store (a Durable Object)
+//!   → store::Store::reserve    one transaction: all codes or none
+//!   → render::RenderJob        renders with the render::Reservation's codes
+//!   → render::Outcome          the output (200) or Suppressed (204)
+//! ```
+//!
+//! # Where things live
+//!
+//! - [`api`]: the HTTP contract: routes as data, the typed [`api::Command`]
+//!   protocol to the store, and the query and body types of the routes.
+//! - [`render`]: templates, the `vouchers` variable, the I/O-free
+//!   [`render::RenderJob`], reservations, plans kept between displays,
+//!   previews and a layer display's context.
+//! - [`import`]: the streaming CSV parser, how valid codes are cut into
+//!   store batches, and the import report.
+//! - [`pool`]: pools and their counts; codes (what text is a code, its
+//!   states), listing, CSV export and activity.
+//! - [`layer`]: stored web layers and signed customer ids.
+//! - [`campaign`]: a send to many customers with one reservation.
+//! - [`event`]: tracked events, redemption and the event log;
+//!   [`settings`]: the project's settings.
+//! - [`store`]: every SQL statement, on the [`store::Database`] trait: the
+//!   schema, and [`store::NativeDatabase`] for tests and tools.
+//! - [`error`]: [`Error`] and its [`ErrorKind`]s, each with its HTTP status;
+//!   [`name`]: the rule for names in URLs; [`time`]: timestamps.
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod campaign;
-pub mod code;
-pub mod code_list;
-pub mod command;
 pub mod error;
 pub mod event;
 pub mod import;
-pub mod import_batches;
-pub mod import_report;
 #[cfg(feature = "js")]
 pub mod js;
 pub mod layer;
-mod nesting;
+pub mod name;
 pub mod pool;
 pub mod render;
-pub mod reservation;
-pub mod schema;
 pub mod settings;
-pub mod signature;
-pub mod sql;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod sqlite;
 pub mod store;
-pub mod template;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};

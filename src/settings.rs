@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::signature::MIN_KEY_CHARS;
+use crate::layer::signature::MIN_KEY_CHARS;
 
 /// The body of `PUT /settings`, and the settings as stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -13,7 +13,7 @@ pub struct Settings {
     #[serde(default)]
     pub redemption: Option<RedemptionMapping>,
     /// The key the site's back end signs customer ids with (see
-    /// [`crate::signature`]). In `PUT /settings`: absent keeps the stored
+    /// [`crate::layer::signature`]). In `PUT /settings`: absent keeps the stored
     /// key, `""` removes it. Never shown again once stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_signing_key: Option<String>,

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use codepool::event::TrackedEvent;
+use codepool::pool::activity::DayActivity;
 use codepool::pool::PoolSettings;
-use codepool::reservation::{ReservationRequest, Source};
+use codepool::render::{ReservationRequest, Source};
 use codepool::settings::{RedemptionMapping, Settings};
-use codepool::sqlite::NativeDatabase;
-use codepool::store::activity::DayActivity;
+use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
 /// 2025-11-25T19:00:00Z.

@@ -3,9 +3,9 @@
 use codepool::campaign::{CampaignJob, CampaignSend, Customer};
 use codepool::event::EventFilter;
 use codepool::pool::PoolSettings;
-use codepool::sqlite::NativeDatabase;
+use codepool::render::{Limits, Template};
+use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
-use codepool::template::{Limits, Template};
 
 const NOW: i64 = 1_764_097_200_000;
 

@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use codepool::code_list::{write_csv_header, write_csv_rows, CodeQuery};
 use codepool::layer::LayerSettings;
+use codepool::pool::export::{write_csv_header, write_csv_rows};
+use codepool::pool::CodeQuery;
+use codepool::pool::CodeState;
 use codepool::pool::PoolSettings;
-use codepool::reservation::{ReservationRequest, Source};
-use codepool::schema::CodeState;
-use codepool::sqlite::NativeDatabase;
+use codepool::render::{ReservationRequest, Source};
+use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
 const NOW: i64 = 1_764_097_200_000;

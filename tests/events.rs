@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use codepool::event::{EventFilter, Redemption, TrackedEvent};
 use codepool::pool::PoolSettings;
-use codepool::reservation::{ReservationRequest, Source};
+use codepool::render::{ReservationRequest, Source};
 use codepool::settings::{RedemptionMapping, Settings};
-use codepool::sqlite::NativeDatabase;
+use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
 const NOW: i64 = 1_764_097_200_000;

@@ -3,11 +3,11 @@
 use std::collections::BTreeSet;
 
 use codepool::layer::{Assignment, LayerSettings};
+use codepool::render::Source;
+use codepool::render::{context_from, Limits, Template};
 use codepool::render::{Outcome, PlanMemory, RenderJob};
-use codepool::reservation::Source;
-use codepool::sqlite::NativeDatabase;
+use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
-use codepool::template::{context_from, Limits, Template};
 use serde_json::json;
 
 mod common;

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use codepool::layer::LayerSettings;
 use codepool::pool::PoolSettings;
-use codepool::reservation::{ReservationRequest, Source};
-use codepool::sqlite::NativeDatabase;
+use codepool::render::{ReservationRequest, Source};
+use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
 mod common;
@@ -188,8 +188,8 @@ fn pool_names_are_checked() {
 
 #[test]
 fn a_layer_can_require_signed_customer_ids() {
+    use codepool::layer::signature::sign_customer;
     use codepool::settings::Settings;
-    use codepool::signature::sign_customer;
 
     let db = NativeDatabase::in_memory().unwrap();
     let store = store_with(&db, &[("a", &["1", "2"])]);

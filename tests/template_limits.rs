@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use codepool::template::{context_from, Limits, Template, Vouchers};
+use codepool::render::{context_from, Limits, Template, Vouchers};
 use serde_json::json;
 
 /// Stack the checks run on: the Worker's WebAssembly stack is 1 MiB.

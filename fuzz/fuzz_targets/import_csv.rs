@@ -7,7 +7,7 @@
 //! and that the result does not depend on how the body was cut.
 #![no_main]
 
-use codepool::code::normalize_code;
+use codepool::pool::code::normalize_code;
 use codepool::import::{ImportError, ImportOptions, ImportParser, ImportRow};
 use libfuzzer_sys::fuzz_target;
 

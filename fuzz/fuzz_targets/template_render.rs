@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use codepool::pool::PoolCounts;
 use codepool::render::{preview, Outcome, RenderJob};
-use codepool::reservation::{Reservation, ReservationRequest, Source};
-use codepool::template::{context_from, Limits, Template};
+use codepool::render::{Reservation, ReservationRequest, Source};
+use codepool::render::{context_from, Limits, Template};
 use codepool::{Error, ErrorKind};
 use libfuzzer_sys::fuzz_target;
 

@@ -41,7 +41,7 @@ const VOUCHERS: &str = "vouchers";
 /// keys become variables, or `null`), with `vouchers` beside its keys.
 ///
 /// A context key `vouchers` hides the voucher functions, as it does in
-/// [`Template::render`](crate::template::Template::render) on the edge.
+/// [`Template::render`](crate::render::Template::render) on the edge.
 pub(crate) fn decode_root(bytes: Vec<u8>, vouchers: Value) -> Result<Value, Failure> {
     let bytes = Arc::new(bytes);
     let fields = match bytes.first() {

@@ -1,6 +1,6 @@
 //! The state of the JavaScript render in progress.
 //!
-//! A [`Supply`](crate::template::Supply) must be `Send + Sync` and a
+//! A [`Supply`](crate::render::Supply) must be `Send + Sync` and a
 //! `JsValue` is neither, so the caller's vouchers live in a thread-local
 //! [`Frame`] for the length of one render (wasm32 without threads has one
 //! thread). A render started from the caller's code during a render (a

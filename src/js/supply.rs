@@ -11,7 +11,7 @@ use minijinja::ErrorKind;
 use wasm_bindgen::prelude::*;
 
 use super::frame::{Frame, Stop};
-use crate::template::{Count, Supply};
+use crate::render::{Count, Supply};
 
 #[wasm_bindgen(module = "/js/vouchers.js")]
 extern "C" {

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use crate::campaign::{CampaignReservationRequest, CustomerCodes};
 use crate::error::Result;
-use crate::pool::{check_name, PoolCounts};
-use crate::reservation::Source;
-use crate::sql::Database;
+use crate::name::{check_name, NameOf};
+use crate::pool::PoolCounts;
+use crate::render::Source;
+use crate::store::sql::Database;
 
 use super::Store;
 
@@ -30,7 +31,7 @@ impl<D: Database> Store<'_, D> {
         request: &CampaignReservationRequest,
         now: i64,
     ) -> Result<Vec<CustomerCodes>> {
-        check_name("campaign", &request.campaign)?;
+        check_name(NameOf::Campaign, &request.campaign)?;
         let source = Source::Campaign(request.campaign.clone()).stored();
         self.db.transaction(|| {
             let mut pools = BTreeMap::new();

@@ -1,9 +1,9 @@
 //! Listing a pool's codes, page by page.
 
-use crate::code_list::{encode_cursor, CodeEntry, CodePage, CodeQuery};
 use crate::error::Result;
-use crate::schema::CodeState;
-use crate::sql::{Database, Value};
+use crate::pool::listing::{encode_cursor, CodeEntry, CodePage, CodeQuery};
+use crate::pool::CodeState;
+use crate::store::sql::{Database, Value};
 use crate::time::rfc3339;
 
 use super::Store;

@@ -2,9 +2,9 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{EventFilter, EventPage, LoggedEvent, Redemption, TrackResult, TrackedEvent};
-use crate::schema::CodeState;
+use crate::pool::CodeState;
 use crate::settings::Settings;
-use crate::sql::{Database, Value};
+use crate::store::sql::{Database, Value};
 use crate::time::rfc3339;
 
 use super::Store;

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::import_report::BatchCounts;
-use crate::sql::Database;
+use crate::import::report::BatchCounts;
+use crate::store::sql::Database;
 
 use super::Store;
 

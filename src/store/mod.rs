@@ -1,28 +1,45 @@
-//! Every statement of a project's store, on any [`Database`].
+//! A project's store: every SQL statement, on any [`Database`].
+//!
+//! One [`Store`] wraps one project's SQLite database (a Durable Object's in
+//! the Worker, [`NativeDatabase`] in tests). Its methods are grouped by what
+//! they touch, a file each: [`schema`] (the tables), `pools.rs`, `layers.rs`,
+//! `import.rs` (batches of an import), `reserve.rs` (codes for a render, all
+//! or nothing), `campaign.rs` (a whole send), `codes.rs` (listing),
+//! `events.rs` (settings, tracked events, the log) and `activity.rs`.
 
-use crate::error::{Error, ErrorKind, Result};
-use crate::layer::{Assignment, Layer, LayerSettings};
-use crate::pool::{check_name, Pool, PoolCounts, PoolSettings};
-use crate::schema::MIGRATIONS;
-use crate::sql::{Database, Value};
-use crate::time::rfc3339;
+use crate::error::Result;
+use crate::pool::PoolCounts;
+
+pub mod schema;
+pub mod sql;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod sqlite;
+
+mod activity;
+mod campaign;
+mod codes;
+mod events;
+mod import;
+mod layers;
+mod pools;
+mod reserve;
+
+pub use schema::MIGRATIONS;
+pub use sql::{Database, Row, Value};
+#[cfg(not(target_arch = "wasm32"))]
+pub use sqlite::NativeDatabase;
+
+pub(crate) use layers::unknown_layer;
 
 /// A project's pools, codes and layers in one SQLite database.
 pub struct Store<'a, D: Database> {
     pub(crate) db: &'a D,
 }
 
-pub mod activity;
-mod campaign;
-mod codes;
-mod events;
-mod import;
-mod reserve;
-
 /// A pool's id and counts, as read inside a transaction.
 pub(crate) struct PoolRow {
-    id: i64,
-    counts: PoolCounts,
+    pub(crate) id: i64,
+    pub(crate) counts: PoolCounts,
 }
 
 impl<'a, D: Database> Store<'a, D> {
@@ -39,109 +56,6 @@ impl<'a, D: Database> Store<'a, D> {
             }
             Ok(())
         })
-    }
-
-    /// Creates a pool, or updates its settings if it exists.
-    pub fn put_pool(&self, name: &str, settings: &PoolSettings, now: i64) -> Result<Pool> {
-        check_name("pool", name)?;
-        self.db.execute(
-            "INSERT INTO pools (name, description, created_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (name) DO UPDATE SET description = excluded.description",
-            &[
-                name.into(),
-                settings.description.as_str().into(),
-                now.into(),
-            ],
-        )?;
-        self.pool(name)
-    }
-
-    /// One pool with its counts.
-    pub fn pool(&self, name: &str) -> Result<Pool> {
-        let rows = self.db.query(
-            "SELECT name, description, created_at, total, available, assigned, redeemed
-             FROM pools WHERE name = ?1",
-            &[name.into()],
-        )?;
-        rows.into_iter()
-            .next()
-            .map(pool_from_row)
-            .ok_or_else(|| unknown_pool(name))
-    }
-
-    /// All pools of the project, by name.
-    pub fn pools(&self) -> Result<Vec<Pool>> {
-        let rows = self.db.query(
-            "SELECT name, description, created_at, total, available, assigned, redeemed
-             FROM pools ORDER BY name",
-            &[],
-        )?;
-        Ok(rows.into_iter().map(pool_from_row).collect())
-    }
-
-    pub(crate) fn pool_row(&self, name: &str) -> Result<PoolRow> {
-        let row = self
-            .db
-            .query(
-                "SELECT id, total, available, assigned, redeemed FROM pools WHERE name = ?1",
-                &[name.into()],
-            )?
-            .into_iter()
-            .next()
-            .ok_or_else(|| unknown_pool(name))?;
-        Ok(PoolRow {
-            id: row[0].as_i64(),
-            counts: PoolCounts {
-                total: row[1].as_i64(),
-                available: row[2].as_i64(),
-                assigned: row[3].as_i64(),
-                redeemed: row[4].as_i64(),
-            },
-        })
-    }
-
-    /// Creates or replaces a layer; its version grows by one.
-    pub fn put_layer(&self, name: &str, settings: &LayerSettings, now: i64) -> Result<Layer> {
-        check_name("layer", name)?;
-        self.db.execute(
-            "INSERT INTO layers (name, template, active, assignment, signed_customer, variables,
-                version, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?6, ?7, 1, ?5)
-             ON CONFLICT (name) DO UPDATE SET template = excluded.template,
-                active = excluded.active, assignment = excluded.assignment,
-                signed_customer = excluded.signed_customer, variables = excluded.variables,
-                version = layers.version + 1, updated_at = excluded.updated_at",
-            &[
-                name.into(),
-                settings.template.as_str().into(),
-                i64::from(settings.active).into(),
-                settings.assignment.as_str().into(),
-                now.into(),
-                i64::from(settings.signed_customer).into(),
-                serde_json::Value::Object(settings.variables.clone())
-                    .to_string()
-                    .into(),
-            ],
-        )?;
-        self.layer(name)
-    }
-
-    /// One layer.
-    pub fn layer(&self, name: &str) -> Result<Layer> {
-        self.db
-            .query(&format!("{LAYER_COLUMNS} WHERE name = ?1"), &[name.into()])?
-            .into_iter()
-            .next()
-            .map(layer_from_row)
-            .ok_or_else(|| unknown_layer(name))
-    }
-
-    /// All layers of the project, by name.
-    pub fn layers(&self) -> Result<Vec<Layer>> {
-        let rows = self
-            .db
-            .query(&format!("{LAYER_COLUMNS} ORDER BY name"), &[])?;
-        Ok(rows.into_iter().map(layer_from_row).collect())
     }
 
     /// Benchmarks only: updates one row, the baseline cost of a store call.
@@ -173,56 +87,6 @@ impl<'a, D: Database> Store<'a, D> {
         )?;
         Ok(first_column(rows))
     }
-}
-
-const LAYER_COLUMNS: &str =
-    "SELECT name, template, active, assignment, signed_customer, variables, version, updated_at
-     FROM layers";
-
-/// The error for a layer that does not exist.
-pub(crate) fn unknown_layer(name: &str) -> Error {
-    Error::new(
-        ErrorKind::UnknownLayer,
-        format!("there is no layer {name:?} in this project: create it with PUT /layers/{name}"),
-    )
-}
-
-fn layer_from_row(row: Vec<Value>) -> Layer {
-    let mut row = row.into_iter();
-    let mut next = || row.next().unwrap_or(Value::Null);
-    Layer {
-        name: next().into_string(),
-        template: next().into_string(),
-        active: next().as_i64() != 0,
-        assignment: Assignment::from_stored(next().as_opt_str().unwrap_or_default()),
-        signed_customer: next().as_i64() != 0,
-        variables: serde_json::from_str(next().as_opt_str().unwrap_or("{}")).unwrap_or_default(),
-        version: next().as_i64(),
-        updated_at: rfc3339(next().as_i64()),
-    }
-}
-
-fn pool_from_row(row: Vec<Value>) -> Pool {
-    let mut row = row.into_iter();
-    let mut next = || row.next().unwrap_or(Value::Null);
-    Pool {
-        name: next().into_string(),
-        description: next().into_string(),
-        created_at: rfc3339(next().as_i64()),
-        counts: PoolCounts {
-            total: next().as_i64(),
-            available: next().as_i64(),
-            assigned: next().as_i64(),
-            redeemed: next().as_i64(),
-        },
-    }
-}
-
-fn unknown_pool(name: &str) -> Error {
-    Error::new(
-        ErrorKind::UnknownPool,
-        format!("there is no pool {name:?} in this project: create it with PUT /pools/{name}"),
-    )
 }
 
 /// The first column of each row, as text.

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::layer::signature::verify_customer;
 use crate::layer::Assignment;
-use crate::reservation::{Reservation, ReservationRequest, Source};
-use crate::schema::CodeState;
-use crate::signature::verify_customer;
-use crate::sql::Database;
+use crate::pool::CodeState;
+use crate::render::{Reservation, ReservationRequest, Source};
+use crate::store::sql::Database;
 
 use super::{first_column, unknown_layer, Store};
 

@@ -1,7 +1,7 @@
 //! What the native store tests share.
 
 use codepool::pool::PoolSettings;
-use codepool::sqlite::NativeDatabase;
+use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
 /// The clock of the tests: 2025-11-25T19:00:00Z in Unix milliseconds.

@@ -1,8 +1,8 @@
 //! `GET /pools/{pool}/activity`: codes assigned and redeemed per day.
 
+use codepool::api::command::Command;
 use codepool::api::Matched;
-use codepool::command::Command;
-use codepool::store::activity::{check_days, PoolActivity, DEFAULT_ACTIVITY_DAYS};
+use codepool::pool::activity::{check_days, PoolActivity, DEFAULT_ACTIVITY_DAYS};
 use codepool::{Error, ErrorKind};
 use worker::{Env, Request, Response};
 

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeSet;
 
+use codepool::api::command::Command;
 use codepool::api::Matched;
 use codepool::campaign::{CampaignJob, CampaignSend, CustomerCodes};
-use codepool::command::Command;
-use codepool::pool::{check_name, PoolCounts};
+use codepool::pool::PoolCounts;
+use codepool::render::Source;
+use codepool::render::{context_from, Limits, Template, Vouchers};
 use codepool::render::{preview, Outcome};
-use codepool::reservation::Source;
-use codepool::template::{context_from, Limits, Template, Vouchers};
 use codepool::Error;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -24,7 +24,6 @@ pub const MAX_SEND_BODY: usize = 8 * 1024 * 1024;
 /// `POST /campaigns/{campaign}/send`
 pub async fn send(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
     let (project, campaign) = (m.param("project"), m.param("campaign"));
-    check_name("campaign", campaign)?;
     require_type(&req, &["application/json"])?;
     let send: CampaignSend = serde_json::from_slice(&read_body(&mut req, MAX_SEND_BODY).await?)?;
     let template = Template::compile(&send.template, Limits::default())?;

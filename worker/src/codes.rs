@@ -1,9 +1,10 @@
 //! `GET /pools/{pool}/codes`: a page of codes as JSON, or with
 //! `Accept: text/csv` every code as a CSV export streamed page by page.
 
+use codepool::api::command::Command;
 use codepool::api::Matched;
-use codepool::code_list::{write_csv_header, write_csv_rows, CodePage, CodeQuery};
-use codepool::command::Command;
+use codepool::pool::export::{write_csv_header, write_csv_rows};
+use codepool::pool::{CodePage, CodeQuery};
 use codepool::Error;
 use futures_util::{stream, StreamExt};
 use worker::{Env, Request, Response};

@@ -1,6 +1,6 @@
 //! The core's [`Database`] trait on Durable Object SQLite storage.
 
-use codepool::sql::{Database, Row, Value};
+use codepool::store::sql::{Database, Row, Value};
 use codepool::{Error, Result};
 use wasm_bindgen::closure::ScopedClosure;
 use wasm_bindgen::{JsCast, JsValue};

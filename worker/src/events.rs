@@ -1,7 +1,7 @@
 //! Settings, tracked events and the event log.
 
+use codepool::api::command::Command;
 use codepool::api::Matched;
-use codepool::command::Command;
 use codepool::event::{EventFilter, EventPage, TrackedEvent, MAX_EVENTS_PER_CALL};
 use codepool::settings::{Settings, SettingsView};
 use codepool::{Error, ErrorKind};

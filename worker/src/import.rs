@@ -12,12 +12,12 @@
 //! pool's counters exact; importing the same file again adds the rest and
 //! reports the stored codes as `already_in_project`.
 
+use codepool::api::command::Command;
 use codepool::api::Matched;
-use codepool::code::normalize_code;
-use codepool::command::Command;
+use codepool::import::batches::{batches, sort_window, IMPORT_WINDOW};
+use codepool::import::report::{BatchCounts, ImportReport};
 use codepool::import::{ImportError, ImportOptions, ImportParser, ImportRow};
-use codepool::import_batches::{batches, sort_window, IMPORT_WINDOW};
-use codepool::import_report::{BatchCounts, ImportReport};
+use codepool::pool::code::normalize_code;
 use codepool::{Error, ErrorKind};
 use futures_util::future::join;
 use futures_util::StreamExt;

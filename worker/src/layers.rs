@@ -4,13 +4,13 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use codepool::api::command::Command;
 use codepool::api::Matched;
-use codepool::command::Command;
-use codepool::layer::DisplayContext;
 use codepool::layer::{Layer, LayerSettings};
+use codepool::render::DisplayContext;
+use codepool::render::{context_from, Limits, Template};
 use codepool::render::{Outcome, PlanMemory, RenderJob, Step};
-use codepool::reservation::{Reservation, Source};
-use codepool::template::{context_from, Limits, Template};
+use codepool::render::{Reservation, Source};
 use codepool::{Error, ErrorKind};
 use worker::{Env, Request, Response};
 

@@ -1,7 +1,7 @@
 //! codepool's Cloudflare Worker: a thin adapter from HTTP to the core crate.
 //!
 //! Routes come from [`codepool::api::ROUTES`]; each handler turns a request
-//! into a [`codepool::command::Command`] for the project's Durable Object
+//! into a [`codepool::api::command::Command`] for the project's Durable Object
 //! ([`project::ProjectStore`]), or renders a layer with codes it reserved
 //! there. Static files (`www/`) are served by the assets binding.
 
@@ -21,7 +21,7 @@ mod rate_limit;
 use std::sync::OnceLock;
 
 use codepool::api::{Access, Matched, RouteId, Router};
-use codepool::pool::check_name;
+use codepool::name::{check_name, NameOf};
 use codepool::Error;
 use worker::{event, Context, Env, Method, Request, Response};
 
@@ -80,8 +80,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 ///   layer makes (one code, the pool's counts), without the render around it.
 #[cfg(feature = "bench")]
 async fn bench(env: &Env, route: &str) -> Result<Response, Error> {
-    use codepool::command::Command;
-    use codepool::reservation::{Reservation, ReservationRequest, Source};
+    use codepool::api::command::Command;
+    use codepool::render::{Reservation, ReservationRequest, Source};
     let parts: Vec<&str> = route.split('/').collect();
     let answer = match parts[..] {
         ["baseline", project] => {
@@ -115,8 +115,10 @@ async fn handle(req: Request, env: &Env, m: Matched) -> Result<Response, Error> 
     }
     // Every name in the path is checked before anything looks it up: a name
     // that can never exist is refused as invalid, not reported as missing.
-    for (kind, name) in &m.params {
-        check_name(kind, name)?;
+    for (param, name) in &m.params {
+        if let Some(of) = NameOf::of_param(param) {
+            check_name(of, name)?;
+        }
     }
     match m.route.id {
         RouteId::ListPools => pools::list(env, &m).await,

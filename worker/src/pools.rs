@@ -1,7 +1,7 @@
 //! Pool routes: create, list, show (imports: `import.rs`, codes: `codes.rs`).
 
+use codepool::api::command::Command;
 use codepool::api::Matched;
-use codepool::command::Command;
 use codepool::pool::{Pool, PoolSettings};
 use codepool::Error;
 use worker::{Env, Request, Response};

@@ -1,6 +1,6 @@
 //! The ProjectStore Durable Object (one per project) and the Worker's client for it.
 
-use codepool::command::{self, Command};
+use codepool::api::command::{self, Command};
 use codepool::store::Store;
 use codepool::{Error, ErrorKind};
 use js_sys::futures::JsFuture;

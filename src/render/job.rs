@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use minijinja::Value;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::reservation::{Reservation, ReservationRequest, Source};
-use crate::template::{Asked, Template, Vouchers};
+use crate::render::{Asked, Template, Vouchers};
+use crate::render::{Reservation, ReservationRequest, Source};
 
 /// Reservation rounds before a render gives up (each round corrects a plan
 /// that the real counts changed).
@@ -107,6 +107,11 @@ impl<'t> RenderJob<'t> {
     /// template asks differently from render to render: plan each one).
     pub fn plan(&self) -> Option<&Asked> {
         self.settled.as_ref()
+    }
+
+    /// Whether this render started from an earlier render's plan.
+    pub(crate) fn started_from_plan(&self) -> bool {
+        self.speculative
     }
 
     /// Sends a signature of the customer id with every reservation (for
@@ -234,7 +239,7 @@ impl<'t> RenderJob<'t> {
 impl RenderJob<'_> {
     /// Runs the job to the end against a synchronous store (native SQLite,
     /// or codes the caller supplies). On error, held codes are released.
-    /// The job stays readable after, e.g. for [`PlanMemory::learn`].
+    /// The job stays readable after, e.g. for [`PlanMemory::learn`](crate::render::PlanMemory::learn).
     pub fn run(
         &mut self,
         mut reserve: impl FnMut(&ReservationRequest) -> Result<Reservation>,
@@ -258,64 +263,4 @@ impl RenderJob<'_> {
             }
         }
     }
-}
-
-/// What renders of one template asked for, kept between them so that the
-/// next render can skip its dry run ([`RenderJob::with_plan`]).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub enum PlanMemory {
-    /// No render has settled yet.
-    #[default]
-    Unknown,
-    /// What the last settled render asked for.
-    Known(Asked),
-    /// A render that started from the known plan needed another round: the
-    /// template asks differently from render to render, so each one plans.
-    Varies,
-}
-
-impl PlanMemory {
-    /// The plan to start the next render from, if there is one to trust.
-    pub fn next(&self) -> Option<Asked> {
-        match self {
-            PlanMemory::Known(asked) => Some(asked.clone()),
-            PlanMemory::Unknown | PlanMemory::Varies => None,
-        }
-    }
-
-    /// Learns from a render that is over (done or failed).
-    pub fn learn(&mut self, job: &RenderJob<'_>) {
-        match (job.plan(), &*self) {
-            (_, PlanMemory::Varies) => {}
-            (Some(asked), _) => *self = PlanMemory::Known(asked.clone()),
-            (None, _) if job.speculative => *self = PlanMemory::Varies,
-            (None, _) => {}
-        }
-    }
-}
-
-/// Sample codes for a preview or a test send: `SAMPLE-<POOL>-<n>`, as many
-/// as asked for; nothing is reserved.
-pub fn sample_codes(take: &BTreeMap<String, usize>) -> BTreeMap<String, Vec<String>> {
-    take.iter()
-        .map(|(pool, &n)| {
-            let codes = (1..=n)
-                .map(|i| format!("SAMPLE-{}-{i}", pool.to_uppercase()))
-                .collect();
-            (pool.clone(), codes)
-        })
-        .collect()
-}
-
-/// Renders a template with sample codes and the given counts, consuming
-/// nothing: the admin preview.
-pub fn preview(
-    template: &Template,
-    context: &Value,
-    counts: BTreeMap<String, crate::pool::PoolCounts>,
-) -> Result<String> {
-    let plan = Vouchers::new(BTreeMap::new(), counts.clone());
-    template.render(context, &plan)?;
-    let vouchers = Vouchers::new(sample_codes(&plan.asked().take), counts);
-    template.render(context, &vouchers)
 }

@@ -7,16 +7,16 @@
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::CampaignReservationRequest;
-use crate::code_list::CodeQuery;
 use crate::error::{Error, Result};
 use crate::event::{EventFilter, TrackedEvent};
 use crate::layer::LayerSettings;
+use crate::pool::listing::CodeQuery;
 use crate::pool::PoolSettings;
-use crate::reservation::ReservationRequest;
+use crate::render::ReservationRequest;
+use crate::render::{Limits, Template};
 use crate::settings::{Settings, SettingsView};
-use crate::sql::Database;
+use crate::store::sql::Database;
 use crate::store::Store;
-use crate::template::{Limits, Template};
 
 /// One call into a project's store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,10 +47,10 @@ pub enum Command {
         pool: String,
         /// From [`Command::BeginImport`].
         import_id: i64,
-        /// Trimmed, valid codes, as [`crate::import_batches`] cuts them.
+        /// Trimmed, valid codes, as [`crate::import::batches()`] cuts them.
         codes: Vec<String>,
     },
-    /// One page of a pool's codes; answers a [`crate::code_list::CodePage`].
+    /// One page of a pool's codes; answers a [`crate::pool::listing::CodePage`].
     ListCodes {
         /// Pool name.
         pool: String,

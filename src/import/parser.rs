@@ -36,8 +36,8 @@ use std::fmt;
 use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
 use serde::Deserialize;
 
-use crate::code::normalize_code;
 use crate::error::{Error, ErrorKind};
+use crate::pool::code::normalize_code;
 
 /// Longest accepted row (and header row) in bytes, without its line end.
 ///

@@ -106,6 +106,47 @@ fn is_unprintable(c: char) -> bool {
         )
 }
 
+/// The integer stored in `codes.state`; the API shows its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(i64)]
+pub enum CodeState {
+    /// Not yet handed out.
+    Available = 0,
+    /// Handed to a customer.
+    Assigned = 1,
+    /// Used in a purchase.
+    Redeemed = 2,
+}
+
+impl CodeState {
+    /// Every state, in the order a code goes through them.
+    pub const ALL: [CodeState; 3] = [
+        CodeState::Available,
+        CodeState::Assigned,
+        CodeState::Redeemed,
+    ];
+
+    /// The name the API uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            CodeState::Available => "available",
+            CodeState::Assigned => "assigned",
+            CodeState::Redeemed => "redeemed",
+        }
+    }
+
+    /// The state with this API name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The state stored as this integer in `codes.state`.
+    pub fn from_stored(value: i64) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| *s as i64 == value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

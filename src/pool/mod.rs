@@ -1,34 +1,16 @@
-//! Pools: named sets of codes, and their counts.
+//! Pools: named sets of codes, and their counts; the codes themselves
+//! ([`code`]: what text is a code, its states), listing them ([`listing`]),
+//! exporting them ([`export`]) and their activity per day ([`activity`]).
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorKind, Result};
+pub mod activity;
+pub mod code;
+pub mod export;
+pub mod listing;
 
-/// Checks a pool name: 1–64 characters, letters, digits and `_ - . %`.
-///
-/// The same rule holds for layer and campaign names, which also appear in URLs.
-pub fn check_name(kind: &str, name: &str) -> Result<()> {
-    let ok = (1..=64).contains(&name.chars().count())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '%'));
-    if ok {
-        Ok(())
-    } else {
-        let error = match kind {
-            "project" => ErrorKind::InvalidProjectName,
-            "layer" => ErrorKind::InvalidLayerName,
-            "campaign" => ErrorKind::InvalidCampaignName,
-            _ => ErrorKind::InvalidPoolName,
-        };
-        Err(Error::new(
-            error,
-            format!(
-                "{kind} name {name:?} is not valid: use 1-64 letters, digits, `_`, `-`, `.` or `%`"
-            ),
-        ))
-    }
-}
+pub use code::{normalize_code, CodeState, InvalidCode};
+pub use listing::{CodeEntry, CodePage, CodeQuery};
 
 /// How many codes a pool holds, by state.
 ///

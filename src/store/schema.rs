@@ -74,16 +74,3 @@ pub const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     )",
 ];
-
-/// The integer stored in `codes.state`; the API shows its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[repr(i64)]
-pub enum CodeState {
-    /// Not yet handed out.
-    Available = 0,
-    /// Handed to a customer.
-    Assigned = 1,
-    /// Used in a purchase.
-    Redeemed = 2,
-}

@@ -4,7 +4,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, Connection, ToSql};
 
 use crate::error::{Error, Result};
-use crate::sql::{Database, Row, Value};
+use crate::store::sql::{Database, Row, Value};
 
 /// A native SQLite database.
 pub struct NativeDatabase {

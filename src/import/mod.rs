@@ -1,0 +1,11 @@
+//! Importing codes: a CSV file parsed as it streams in ([`parser`]), valid
+//! codes cut into sorted store batches ([`mod@batches`]), and the report that
+//! counts every row ([`report`]). The store's side is `store/import.rs`.
+
+pub mod batches;
+pub mod parser;
+pub mod report;
+
+pub use batches::{batches, sort_window, IMPORT_WINDOW};
+pub use parser::{ImportError, ImportOptions, ImportParser, ImportRow};
+pub use report::{BatchCounts, ImportReport, InvalidSample};
