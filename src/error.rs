@@ -44,7 +44,8 @@ error_kinds! {
     InvalidJson = 400 "invalid_json",
     /// The project name in the path is not a valid name.
     InvalidProjectName = 400 "invalid_project_name",
-    /// A pool name (path or template) is not a valid name.
+    /// The pool name in the path is not a valid name (one in a template is a
+    /// `template_error` naming it).
     InvalidPoolName = 400 "invalid_pool_name",
     /// The layer name in the path is not a valid name.
     InvalidLayerName = 400 "invalid_layer_name",
@@ -167,8 +168,31 @@ impl<'de> Deserialize<'de> for ErrorKind {
 pub struct Location {
     /// Line, from 1.
     pub line: u32,
-    /// Column, from 1, in characters.
-    pub column: u32,
+    /// Column, from 1, in characters, when the error knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+}
+
+impl Location {
+    /// A place from the engine's (usize) line and column.
+    pub fn new(line: usize, column: Option<usize>) -> Self {
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Location {
+            line: narrow(line),
+            column: column.map(narrow),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    /// `line L, column C`, or `line L` when the column is not known.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}", self.line)?;
+        match self.column {
+            Some(column) => write!(f, ", column {column}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// An error that an API caller can act on.
@@ -277,7 +301,9 @@ impl Error {
         }
         if let Some(at) = self.location {
             error.insert("line".into(), at.line.into());
-            error.insert("column".into(), at.column.into());
+            if let Some(column) = at.column {
+                error.insert("column".into(), column.into());
+            }
         }
         serde_json::json!({ "error": error })
     }
@@ -322,7 +348,7 @@ mod tests {
     #[test]
     fn crosses_the_store_boundary_whole() {
         let err = Error::new(ErrorKind::TemplateSyntaxError, "line 2, column 3: x")
-            .at(Location { line: 2, column: 3 });
+            .at(Location::new(2, Some(3)));
         let wire = serde_json::to_string(&err).unwrap();
         assert_eq!(serde_json::from_str::<Error>(&wire).unwrap(), err);
         let allowed = Error::method_not_allowed("DELETE", vec!["PUT".into(), "GET".into()]);

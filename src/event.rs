@@ -54,6 +54,36 @@ impl TrackedEvent {
     }
 }
 
+/// The events of a `POST /events` body: one event, an array of them, or
+/// `{"events": [...]}`; each is read on its own, so an error names it.
+pub fn events_from_body(body: serde_json::Value) -> Result<Vec<TrackedEvent>> {
+    let list = match body {
+        serde_json::Value::Array(list) => list,
+        serde_json::Value::Object(mut map) if map.contains_key("events") => {
+            match map.remove("events") {
+                Some(serde_json::Value::Array(list)) => list,
+                _ => return Err(invalid_event("`events` must be an array")),
+            }
+        }
+        single => vec![single],
+    };
+    if list.is_empty() || list.len() > MAX_EVENTS_PER_CALL {
+        return Err(invalid_event(&format!(
+            "send 1 to {MAX_EVENTS_PER_CALL} events per call"
+        )));
+    }
+    list.into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            serde_json::from_value::<TrackedEvent>(v).map_err(|e| {
+                invalid_event(&format!(
+                    "event {i}: {e} (an event is {{\"customer_id\", \"type\", \"timestamp\", \"properties\"}})"
+                ))
+            })
+        })
+        .collect()
+}
+
 fn invalid_event(message: &str) -> Error {
     Error::new(ErrorKind::InvalidEvent, message)
 }

@@ -159,7 +159,9 @@ impl Failure {
         let _ = Reflect::set(object, &"code".into(), &JsValue::from_str(self.code));
         if let Some(at) = self.location {
             let _ = Reflect::set(object, &"line".into(), &JsValue::from(at.line));
-            let _ = Reflect::set(object, &"column".into(), &JsValue::from(at.column));
+            if let Some(column) = at.column {
+                let _ = Reflect::set(object, &"column".into(), &JsValue::from(column));
+            }
         }
         error.into()
     }

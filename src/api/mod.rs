@@ -1,7 +1,8 @@
 //! The HTTP contract: routes as data ([`routes`]), the typed calls to a
-//! project's store ([`command`]), and the routes' query and body types.
+//! project's store ([`command`]), and the routes' query types ([`query`]).
 
 pub mod command;
+pub mod query;
 pub mod routes;
 
 pub use command::{execute, Command};

@@ -58,6 +58,21 @@ pub enum RouteId {
     OpenApi,
 }
 
+impl RouteId {
+    /// Whether the route reads a query string (its type is in
+    /// [`crate::api::query`]); the others refuse any parameter.
+    pub fn takes_query(self) -> bool {
+        matches!(
+            self,
+            RouteId::ImportCodes
+                | RouteId::ListCodes
+                | RouteId::PoolActivity
+                | RouteId::RenderLayer
+                | RouteId::ListEvents
+        )
+    }
+}
+
 /// A route: method, path pattern (matchit syntax), access and id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {

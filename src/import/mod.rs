@@ -1,8 +1,9 @@
 //! Importing codes: a CSV file parsed as it streams in ([`parser`]), valid
 //! codes cut into sorted store batches ([`mod@batches`]), and the report that
-//! counts every row ([`report`]). The store's side is `store/import.rs`.
+//! counts every row ([`report`]); a JSON list of codes ([`json`]). The store's side is `store/import.rs`.
 
 pub mod batches;
+pub mod json;
 pub mod parser;
 pub mod report;
 

@@ -9,12 +9,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::CodeState;
 
-/// Codes per page when the caller does not say.
-pub const DEFAULT_LIMIT: usize = 100;
-
-/// Most codes per page of the JSON listing.
-pub const MAX_LIMIT: usize = 1000;
-
 /// One code as the API lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeEntry {
@@ -50,57 +44,13 @@ pub struct CodeQuery {
     /// The `next_cursor` of the page before; `None` starts at the first code.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Codes on the page (1 to [`MAX_LIMIT`] for the JSON listing; the CSV
+    /// Codes on the page (1 to [`MAX_PAGE`](crate::api::query::MAX_PAGE) for
+    /// the JSON listing; the CSV
     /// export asks the store for larger pages).
     pub limit: usize,
 }
 
 impl CodeQuery {
-    /// Reads the query string parameters `state`, `cursor` and `limit`.
-    ///
-    /// # Errors
-    ///
-    /// 400 for an unknown state, a cursor that no page answered, or a limit
-    /// outside 1 to [`MAX_LIMIT`].
-    pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
-        let mut query = CodeQuery {
-            limit: DEFAULT_LIMIT,
-            ..CodeQuery::default()
-        };
-        for (name, value) in params {
-            match name {
-                "state" if !value.is_empty() => {
-                    query.state = Some(CodeState::from_name(value).ok_or_else(|| {
-                        Error::new(
-                            ErrorKind::InvalidState,
-                            format!(
-                                "state {value:?} is not known: use available, assigned or redeemed"
-                            ),
-                        )
-                    })?);
-                }
-                "cursor" if !value.is_empty() => {
-                    decode_cursor(value)?;
-                    query.cursor = Some(value.to_owned());
-                }
-                "limit" => {
-                    query.limit = value
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=MAX_LIMIT).contains(n))
-                        .ok_or_else(|| {
-                            Error::new(
-                                ErrorKind::InvalidLimit,
-                                format!("limit {value:?} is not valid: use 1 to {MAX_LIMIT}"),
-                            )
-                        })?;
-                }
-                _ => {}
-            }
-        }
-        Ok(query)
-    }
-
     /// The id the page starts after.
     pub(crate) fn after(&self) -> Result<i64> {
         self.cursor.as_deref().map_or(Ok(0), decode_cursor)
@@ -113,7 +63,9 @@ pub(crate) fn encode_cursor(id: i64) -> String {
     format!("c{id}")
 }
 
-fn decode_cursor(cursor: &str) -> Result<i64> {
+/// The id a cursor continues after; 400 `invalid_cursor` if no page
+/// answered it.
+pub(crate) fn decode_cursor(cursor: &str) -> Result<i64> {
     cursor
         .strip_prefix('c')
         .and_then(|id| id.parse::<i64>().ok())
@@ -127,32 +79,4 @@ fn decode_cursor(cursor: &str) -> Result<i64> {
                 ),
             )
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_parameters() {
-        let q = CodeQuery::from_params([("state", "assigned"), ("limit", "7"), ("cursor", "c42")])
-            .unwrap();
-        assert_eq!(
-            (q.state, q.limit, q.after().unwrap()),
-            (Some(CodeState::Assigned), 7, 42)
-        );
-        let q = CodeQuery::from_params([("other", "x")]).unwrap();
-        assert_eq!((q.state, q.limit, q.after().unwrap()), (None, 100, 0));
-        for (name, value, code) in [
-            ("state", "used", "invalid_state"),
-            ("limit", "0", "invalid_limit"),
-            ("limit", "1001", "invalid_limit"),
-            ("limit", "ten", "invalid_limit"),
-            ("cursor", "42", "invalid_cursor"),
-            ("cursor", "c-1", "invalid_cursor"),
-        ] {
-            let err = CodeQuery::from_params([(name, value)]).unwrap_err();
-            assert_eq!((err.status(), err.code()), (400, code), "{name}={value}");
-        }
-    }
 }

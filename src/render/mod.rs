@@ -7,13 +7,15 @@
 //! ([`reservation`]) to the store and feeds back the [`Reservation`]; the
 //! real render uses exactly the codes reserved. [`PlanMemory`] ([`plan`])
 //! lets the next display of the same layer skip the dry run; [`mod@preview`]
-//! renders with sample codes; [`display`] builds a layer display's context.
+//! renders with sample codes; [`display`] builds a layer display's context;
+//! [`request`] is `POST /render`'s body and answer.
 
 pub mod display;
 pub mod job;
 mod nesting;
 pub mod plan;
 pub mod preview;
+pub mod request;
 pub mod reservation;
 pub mod template;
 pub mod vouchers;

@@ -153,10 +153,12 @@ fn check_nesting(source: &str, max: usize) -> Result<()> {
     } else {
         return Ok(());
     };
+    let at = Location::new(line, None);
     Err(Error::new(
         Kind::TemplateTooComplex,
-        format!("line {line}: {what}: at most {max} levels are allowed, split it up"),
-    ))
+        format!("{at}: {what}: at most {max} levels are allowed, split it up"),
+    )
+    .at(at))
 }
 
 /// Converts any serializable value (e.g. `serde_json::Value`) to a context.
@@ -176,22 +178,19 @@ fn template_error(err: &minijinja::Error, source: &str) -> Error {
     };
     let kind = err.kind().to_string();
     let detail = err.detail().unwrap_or(&kind);
-    let mut message = match err.kind() {
+    let message = match err.kind() {
         ErrorKind::OutOfFuel => what.to_owned(),
         _ => format!("{what}: {detail}"),
     };
-    if let Some(line) = err.line() {
-        let column = err.range().map_or(1, |range| {
-            let start = range.start.min(source.len());
-            let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-            source[line_start..start].chars().count() + 1
-        });
-        message = format!("line {line}, column {column}: {message}");
-        let at = Location {
-            line: u32::try_from(line).unwrap_or(u32::MAX),
-            column: u32::try_from(column).unwrap_or(u32::MAX),
-        };
-        return Error::new(code, message).at(at);
-    }
-    Error::new(code, message)
+    let Some(line) = err.line() else {
+        return Error::new(code, message);
+    };
+    // Some errors (running out of fuel) know their line but not where in it.
+    let column = err.range().map(|range| {
+        let start = range.start.min(source.len());
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        source[line_start..start].chars().count() + 1
+    });
+    let at = Location::new(line, column);
+    Error::new(code, format!("{at}: {message}")).at(at)
 }

@@ -8,6 +8,7 @@ use crate::store::sql::{Database, Value};
 use crate::time::rfc3339;
 
 use super::Store;
+use crate::api::query::{DEFAULT_PAGE, MAX_PAGE};
 
 impl<D: Database> Store<'_, D> {
     /// The project's settings (defaults if never set).
@@ -126,7 +127,10 @@ impl<D: Database> Store<'_, D> {
 
     /// A page of the event log, newest first.
     pub fn events(&self, filter: &EventFilter) -> Result<EventPage> {
-        let limit = i64::from(filter.limit.unwrap_or(100).clamp(1, 1000));
+        let limit = filter
+            .limit
+            .map_or(DEFAULT_PAGE, |n| n as usize)
+            .clamp(1, MAX_PAGE) as i64;
         let before = match &filter.cursor {
             None => i64::MAX,
             Some(c) => c.parse::<i64>().map_err(|_| {

@@ -137,6 +137,11 @@ const CASES = [
   ['codes: an unknown state', 'GET', '/pools/p/codes?state=stolen', undefined, {}, 400, 'invalid_state'],
   ['codes: limit 5000', 'GET', '/pools/p/codes?limit=5000', undefined, {}, 400, 'invalid_limit'],
   ['codes: SQL in the cursor', 'GET', "/pools/p/codes?cursor=c1%20OR%201%3D1", undefined, {}, 400, 'invalid_cursor'],
+  ['codes: a misspelt parameter', 'GET', '/pools/p/codes?stat=assigned', undefined, {}, 400, 'unknown_parameter'],
+  ['codes: limit given twice', 'GET', '/pools/p/codes?limit=1&limit=2', undefined, {}, 400, 'unknown_parameter'],
+  ['activity: days=0', 'GET', '/pools/p/activity?days=0', undefined, {}, 400, 'invalid_days'],
+  ['a query on a route that takes none', 'GET', '/pools?limit=3', undefined, {}, 400, 'unknown_parameter'],
+  ['import: an unknown parameter', 'POST', '/pools/p/import?colum=code', 'code\nNEW-1\n', csv, 400, 'unknown_parameter'],
   ['a project name with a space', 'GET', '/v1/projects/a%20b/pools', undefined, {}, 400, 'invalid_project_name'],
   ['a pool name of 65 characters', 'PUT', `/pools/${'p'.repeat(65)}`, {}, {}, 400, 'invalid_pool_name'],
   ['a pool name that is not UTF-8 (%FF)', 'PUT', '/pools/%FF', {}, {}, 400, 'invalid_pool_name'],
@@ -176,6 +181,7 @@ function send(method, path, body, headers) {
       res.on('end', () => resolve({
         status: res.statusCode,
         type: res.headers['content-type'],
+        headers: res.headers,
         text: Buffer.concat(chunks).toString(),
       }));
       res.on('error', reject);
@@ -240,4 +246,23 @@ test('SQL-looking codes are stored and handed out as plain text', async () => {
   for (const key of ['layers', 'settings', 'events']) assert.deepEqual(after[key], before[key], key);
   for (const pool of Object.keys(before.codes)) assert.deepEqual(after.codes[pool], before.codes[pool], pool);
   assert.deepEqual(after.pools.filter((p) => p.name !== 'sql'), before.pools);
+});
+
+test('errors carry what a client needs as fields: a template error its place, a 405 its methods', async () => {
+  const before = await snapshot(api);
+  const syntax = await api.call('PUT', '/layers/broken', { template: 'Hello\n  {{ customer.name + }}' });
+  assert.equal(syntax.status, 422, syntax.text);
+  const { error } = syntax.json;
+  assert.equal(error.code, 'template_syntax_error');
+  assert.deepEqual([error.line, error.column], [2, 21], error.message);
+  assert.match(error.message, /^line 2, column 21: /);
+  assert.equal(error.id, undefined, 'only a 5xx answer carries an id');
+  const deep = await api.call('POST', '/render', { template: `a\n{{ ${'-'.repeat(300)}1 }}`, preview: true });
+  assert.equal(deep.status, 422, deep.text);
+  assert.equal(deep.json.error.code, 'template_too_complex');
+  assert.deepEqual([deep.json.error.line, deep.json.error.column], [2, undefined], 'a line and no made-up column');
+  const method = await send('DELETE', '/pools/p', undefined, {});
+  assert.equal(method.status, 405);
+  assert.equal(method.headers.allow, 'PUT, GET');
+  assert.deepEqual(await snapshot(api), before);
 });

@@ -1,16 +1,16 @@
 //! `GET /pools/{pool}/codes`: a page of codes as JSON, or with
 //! `Accept: text/csv` every code as a CSV export streamed page by page.
 
-use codepool::api::command::Command;
-use codepool::api::Matched;
+use codepool::api::query::CodesParams;
+use codepool::api::{Command, Matched};
 use codepool::pool::export::{write_csv_header, write_csv_rows};
 use codepool::pool::{CodePage, CodeQuery};
 use codepool::Error;
 use futures_util::{stream, StreamExt};
 use worker::{Env, Request, Response};
 
-use crate::http::{json, platform, query};
-use crate::project::call;
+use crate::http::{platform, read_query};
+use crate::project::{call, forward};
 
 /// Codes per store call while exporting: the export holds one page, and
 /// each call holds up the project's renders only for a few milliseconds.
@@ -18,14 +18,12 @@ pub const EXPORT_PAGE: usize = 5_000;
 
 /// `GET /pools/{pool}/codes?state=&limit=&cursor=`
 pub async fn list(req: &Request, env: &Env, m: &Matched) -> Result<Response, Error> {
-    let params = query(req);
-    let query = CodeQuery::from_params(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let query = read_query::<CodesParams>(req)?.check()?;
     let (project, pool) = (m.param("project").to_owned(), m.param("pool").to_owned());
     if wants_csv(req) {
         return export(env.clone(), project, pool, query).await;
     }
-    let page: CodePage = call(env, &project, &Command::ListCodes { pool, query }).await?;
-    json(&page)
+    forward(env, &project, &Command::ListCodes { pool, query }).await
 }
 
 /// Whether the client asked for CSV (`Accept: text/csv`).

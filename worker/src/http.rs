@@ -59,6 +59,16 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<Option<
         .map_err(Error::from)
 }
 
+/// Reads a JSON body that must be there, of at most `limit` bytes, sent as
+/// `application/json`.
+pub async fn read_json_body<T: DeserializeOwned>(
+    req: &mut Request,
+    limit: usize,
+) -> Result<T, Error> {
+    require_type(req, &["application/json"])?;
+    Ok(serde_json::from_slice(&read_body(req, limit).await?)?)
+}
+
 /// The request's content type without parameters, lower case (`text/csv`).
 pub fn media_type(req: &Request) -> String {
     content_type(req)
@@ -117,17 +127,16 @@ pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error
     Ok(bytes)
 }
 
-/// The decoded pairs of the request's query string.
+/// Reads the request's query string into a route's query type
+/// ([`codepool::api::query`]).
 ///
 /// Reads the query off the URL the platform already serialized rather than
 /// parsing the whole URL again (which the hot render route would pay for).
-pub fn query(req: &Request) -> Vec<(String, String)> {
+pub fn read_query<T: DeserializeOwned>(req: &Request) -> Result<T, Error> {
     let url = req.inner().url();
     let query = url.split_once('?').map_or("", |(_, q)| q);
     let query = query.split_once('#').map_or(query, |(q, _)| q);
-    worker::url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect()
+    codepool::api::query::parse(query)
 }
 
 /// Adds the headers that let any site fetch a public route's answer.

@@ -12,21 +12,21 @@
 //! pool's counters exact; importing the same file again adds the rest and
 //! reports the stored codes as `already_in_project`.
 
-use codepool::api::command::Command;
-use codepool::api::Matched;
-use codepool::import::batches::{batches, sort_window, IMPORT_WINDOW};
-use codepool::import::report::{BatchCounts, ImportReport};
-use codepool::import::{ImportError, ImportOptions, ImportParser, ImportRow};
-use codepool::pool::code::normalize_code;
+use codepool::api::query::ImportParams;
+use codepool::api::{Command, Matched};
+use codepool::import::json::JsonImport;
+use codepool::import::{
+    batches, sort_window, BatchCounts, ImportError, ImportOptions, ImportParser, ImportReport,
+    ImportRow, IMPORT_WINDOW,
+};
 use codepool::{Error, ErrorKind};
 use futures_util::future::join;
 use futures_util::StreamExt;
-use serde::Deserialize;
 use wasm_bindgen::JsCast;
 use wasm_streams::readable::IntoStream;
 use worker::{Env, Request, Response};
 
-use crate::http::{json, media_type, query, read_body};
+use crate::http::{json, media_type, read_body, read_query};
 use crate::project::call;
 
 /// Largest import body: 64 MiB, about 3 million codes of 20 characters.
@@ -105,10 +105,7 @@ impl Target<'_> {
 }
 
 async fn import_csv(req: Request, target: &Target<'_>) -> Result<Response, Error> {
-    let column = query(&req)
-        .into_iter()
-        .find(|(name, _)| name == "column")
-        .map(|(_, value)| value);
+    let ImportParams { column } = read_query(&req)?;
     let declared = req
         .headers()
         .get("content-length")
@@ -266,27 +263,13 @@ fn already_stored(imported: u64) -> String {
     )
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonImport {
-    codes: Vec<serde_json::Value>,
-}
-
 /// `{"codes": [...]}`: invalid entries are reported by 1-based position.
 async fn import_json(mut req: Request, target: &Target<'_>) -> Result<Response, Error> {
     let body = read_body(&mut req, MAX_JSON_IMPORT).await?;
-    let JsonImport { codes } = serde_json::from_slice(&body)?;
+    let import: JsonImport = serde_json::from_slice(&body)?;
     drop(body);
     let mut report = ImportReport::default();
-    let mut valid = Vec::new();
-    for (i, code) in codes.iter().enumerate() {
-        let line = i as u64 + 1;
-        match code.as_str().map(normalize_code) {
-            Some(Ok(code)) => valid.push(code.to_owned()),
-            Some(Err(invalid)) => report.add_invalid(line, invalid.to_string()),
-            None => report.add_invalid(line, "not a string"),
-        }
-    }
+    let mut valid = import.valid_codes(&mut report);
     let import_id = target.begin().await?;
     let mut stored = BatchCounts::default();
     for window in valid.chunks_mut(IMPORT_WINDOW) {

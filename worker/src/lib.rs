@@ -5,7 +5,6 @@
 //! ([`project::ProjectStore`]), or renders a layer with codes it reserved
 //! there. Static files (`www/`) are served by the assets binding.
 
-mod activity;
 mod auth;
 mod campaigns;
 mod codes;
@@ -17,9 +16,12 @@ mod layers;
 mod pools;
 mod project;
 mod rate_limit;
+mod render;
+mod settings;
 
 use std::sync::OnceLock;
 
+use codepool::api::query::NoParams;
 use codepool::api::{Access, Matched, RouteId, Router};
 use codepool::name::{check_name, NameOf};
 use codepool::Error;
@@ -102,7 +104,12 @@ async fn bench(env: &Env, route: &str) -> Result<Response, Error> {
                 project::call(env, project, &Command::Reserve(request)).await?;
             reservation.fresh.join(",")
         }
-        _ => return Err(Error::new(ErrorKind::NoSuchRoute, "no such bench route")),
+        _ => {
+            return Err(Error::new(
+                codepool::ErrorKind::NoSuchRoute,
+                "no such bench route",
+            ))
+        }
     };
     Response::ok(answer).map_err(http::platform)
 }
@@ -120,23 +127,28 @@ async fn handle(req: Request, env: &Env, m: Matched) -> Result<Response, Error> 
             check_name(of, name)?;
         }
     }
+    // One policy for query strings: a route reads its own type, the others
+    // take none, so a misspelt parameter is never silently ignored.
+    if !m.route.id.takes_query() {
+        http::read_query::<NoParams>(&req)?;
+    }
     match m.route.id {
         RouteId::ListPools => pools::list(env, &m).await,
         RouteId::PutPool => pools::put(req, env, &m).await,
         RouteId::GetPool => pools::get(env, &m).await,
         RouteId::ImportCodes => import::import(req, env, &m).await,
         RouteId::ListCodes => codes::list(&req, env, &m).await,
-        RouteId::PoolActivity => activity::get(&req, env, &m).await,
+        RouteId::PoolActivity => pools::activity(&req, env, &m).await,
         RouteId::PutLayer => layers::put(req, env, &m).await,
         RouteId::GetLayer => layers::get(env, &m).await,
-        RouteId::RenderLayer => layers::render(&req, env, &m).await,
+        RouteId::RenderLayer => render::display(&req, env, &m).await,
         RouteId::ListLayers => layers::list(env, &m).await,
-        RouteId::GetSettings => events::get_settings(env, &m).await,
-        RouteId::PutSettings => events::put_settings(req, env, &m).await,
+        RouteId::GetSettings => settings::get(env, &m).await,
+        RouteId::PutSettings => settings::put(req, env, &m).await,
         RouteId::TrackEvents => events::track(req, env, &m).await,
         RouteId::ListEvents => events::list(&req, env, &m).await,
         RouteId::SendCampaign => campaigns::send(req, env, &m).await,
-        RouteId::Render => campaigns::render(req, env, &m).await,
+        RouteId::Render => render::render(req, env, &m).await,
         RouteId::OpenApi => openapi(),
     }
 }

@@ -1,44 +1,45 @@
-//! Pool routes: create, list, show (imports: `import.rs`, codes: `codes.rs`).
+//! Pool routes: create, list, show, activity (imports: `import.rs`, codes:
+//! `codes.rs`).
 
-use codepool::api::command::Command;
-use codepool::api::Matched;
-use codepool::pool::{Pool, PoolSettings};
+use codepool::api::query::ActivityParams;
+use codepool::api::{Command, Matched};
 use codepool::Error;
 use worker::{Env, Request, Response};
 
-use crate::http::{json, read_json};
-use crate::project::call;
+use crate::http::{read_json, read_query};
+use crate::project::forward;
 
 /// `PUT /pools/{pool}`
 pub async fn put(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
-    let settings: PoolSettings = read_json(&mut req).await?.unwrap_or_default();
-    let pool: Pool = call(
+    let settings = read_json(&mut req).await?.unwrap_or_default();
+    let pool = m.param("pool").to_owned();
+    forward(
         env,
         m.param("project"),
-        &Command::PutPool {
-            pool: m.param("pool").to_owned(),
-            settings,
-        },
+        &Command::PutPool { pool, settings },
     )
-    .await?;
-    json(&pool)
+    .await
 }
 
 /// `GET /pools/{pool}`
 pub async fn get(env: &Env, m: &Matched) -> Result<Response, Error> {
-    let pool: Pool = call(
-        env,
-        m.param("project"),
-        &Command::GetPool {
-            pool: m.param("pool").to_owned(),
-        },
-    )
-    .await?;
-    json(&pool)
+    let pool = m.param("pool").to_owned();
+    forward(env, m.param("project"), &Command::GetPool { pool }).await
 }
 
 /// `GET /pools`
 pub async fn list(env: &Env, m: &Matched) -> Result<Response, Error> {
-    let pools: serde_json::Value = call(env, m.param("project"), &Command::ListPools).await?;
-    json(&pools)
+    forward(env, m.param("project"), &Command::ListPools).await
+}
+
+/// `GET /pools/{pool}/activity?days=30`
+pub async fn activity(req: &Request, env: &Env, m: &Matched) -> Result<Response, Error> {
+    let days = read_query::<ActivityParams>(req)?.check()?;
+    let pool = m.param("pool").to_owned();
+    forward(
+        env,
+        m.param("project"),
+        &Command::PoolActivity { pool, days },
+    )
+    .await
 }

@@ -48,6 +48,18 @@ pub fn now() -> i64 {
     js_sys::Date::now() as i64
 }
 
+/// Sends a command to a project's store and answers with the store's JSON
+/// as it is: for routes that only forward a command.
+pub async fn forward(env: &Env, project: &str, command: &Command) -> Result<Response, Error> {
+    let text = call_text(env, project, command).await?;
+    let response = Response::ok(text).map_err(platform)?;
+    response
+        .headers()
+        .set("content-type", "application/json")
+        .map_err(platform)?;
+    Ok(response)
+}
+
 /// Sends a command to a project's store and returns its answer.
 pub async fn call<T: DeserializeOwned>(
     env: &Env,

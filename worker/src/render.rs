@@ -1,0 +1,171 @@
+//! Rendering: the public display of a layer, `POST /render`, the isolate's
+//! cache of compiled layers, and the driver that runs a render against the
+//! project's store.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
+
+use codepool::api::query::DisplayParams;
+use codepool::api::{Command, Matched};
+use codepool::layer::Layer;
+use codepool::pool::PoolCounts;
+use codepool::render::request::{RenderAnswer, RenderRequest};
+use codepool::render::{
+    context_from, preview, DisplayContext, Limits, Outcome, PlanMemory, RenderJob, Reservation,
+    Source, Step, Template, Vouchers,
+};
+use codepool::{Error, ErrorKind};
+use worker::{Env, Request, Response};
+
+use crate::http::{json, platform, read_json_body, read_query, MAX_JSON_BODY};
+use crate::project::call;
+
+/// A layer's template compiled in this isolate, with the version it came from.
+struct Compiled {
+    version: i64,
+    template: Template,
+    context: DisplayContext,
+    /// What its displays asked for, so the next can skip its dry run.
+    plans: RefCell<PlanMemory>,
+}
+
+thread_local! {
+    /// Compiled layers by (project, layer): a layer is compiled once per
+    /// isolate and reused until the store says it changed.
+    static COMPILED: RefCell<HashMap<(String, String), Rc<Compiled>>> = RefCell::new(HashMap::new());
+}
+
+/// `GET /layers/{layer}/render?customer_id=…`: 200 with HTML, or 204 when a
+/// pool it assigns from is empty or the layer is paused.
+pub async fn display(req: &Request, env: &Env, m: &Matched) -> Result<Response, Error> {
+    let (project, name) = (m.param("project"), m.param("layer"));
+    let key = (project.to_owned(), name.to_owned());
+    let query: DisplayParams = read_query(req)?;
+    let customer = query.customer().map(str::to_owned);
+    let params = context_from(&query.params);
+
+    // A second round only if the layer changed under a cached template.
+    for _ in 0..2 {
+        let compiled = match COMPILED.with(|c| c.borrow().get(&key).cloned()) {
+            Some(compiled) => compiled,
+            None => {
+                let layer: Layer = call(
+                    env,
+                    project,
+                    &Command::GetLayer {
+                        layer: name.to_owned(),
+                    },
+                )
+                .await?;
+                if !layer.active {
+                    return Ok(no_layer());
+                }
+                let compiled = Rc::new(Compiled {
+                    version: layer.version,
+                    template: Template::compile(&layer.template, Limits::default())?,
+                    context: DisplayContext::new(&layer),
+                    plans: RefCell::default(),
+                });
+                COMPILED.with(|c| c.borrow_mut().insert(key.clone(), compiled.clone()));
+                compiled
+            }
+        };
+        // Displays running at once all start from the same plan.
+        let plan = compiled.plans.borrow().next();
+        let mut job = RenderJob::new(
+            &compiled.template,
+            compiled.context.display(customer.as_deref(), &params),
+            customer.clone(),
+            Source::Layer(name.to_owned()),
+            Some(compiled.version),
+        )
+        .with_customer_signature(query.sig.clone())
+        .with_plan(plan);
+        let outcome = drive(&mut job, env, project).await;
+        compiled.plans.borrow_mut().learn(&job);
+        match outcome {
+            Ok(Outcome::Rendered { output, .. }) => {
+                return Response::from_html(output).map_err(platform);
+            }
+            Ok(Outcome::Suppressed { .. }) => return Ok(no_layer()),
+            Err(err) if err.kind() == ErrorKind::LayerPaused => {
+                COMPILED.with(|c| c.borrow_mut().remove(&key));
+                return Ok(no_layer());
+            }
+            Err(err) if err.kind() == ErrorKind::LayerChanged => {
+                COMPILED.with(|c| c.borrow_mut().remove(&key));
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Err(Error::new(
+        ErrorKind::LayerChanged,
+        "the layer keeps changing while it renders: try again",
+    ))
+}
+
+/// 204: show nothing.
+fn no_layer() -> Response {
+    Response::empty()
+        .expect("an empty response can always be built")
+        .with_status(204)
+}
+
+/// `POST /render`: renders any template; `"preview": true` uses sample codes
+/// and consumes nothing, otherwise it assigns like a layer.
+pub async fn render(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
+    let project = m.param("project");
+    let body: RenderRequest = read_json_body(&mut req, MAX_JSON_BODY).await?;
+    let template = Template::compile(&body.template, Limits::default())?;
+    let context = body.context();
+    if body.preview {
+        let plan = Vouchers::new(BTreeMap::new(), BTreeMap::new());
+        template.render(&context, &plan)?;
+        let asked = plan.asked();
+        let pools: BTreeSet<String> = asked.take.into_keys().chain(asked.count).collect();
+        let counts = counts(env, project, pools.into_iter().collect()).await?;
+        return json(&RenderAnswer::preview(preview(
+            &template, &context, counts,
+        )?));
+    }
+    let mut job = RenderJob::new(&template, context, body.customer_id, Source::Render, None);
+    json(&RenderAnswer::from(drive(&mut job, env, project).await?))
+}
+
+/// The counts of some pools, reserving nothing; an unknown pool is an error.
+pub async fn counts(
+    env: &Env,
+    project: &str,
+    pools: Vec<String>,
+) -> Result<BTreeMap<String, PoolCounts>, Error> {
+    if pools.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    call(env, project, &Command::Counts { pools }).await
+}
+
+/// Runs a render job, making each reservation a call to the project's store.
+pub async fn drive(job: &mut RenderJob<'_>, env: &Env, project: &str) -> Result<Outcome, Error> {
+    let mut step = job.start()?;
+    loop {
+        let request = match step {
+            Step::Done(outcome) => return Ok(outcome),
+            Step::Reserve(request) => request,
+        };
+        let answer: Result<Reservation, Error> =
+            call(env, project, &Command::Reserve(request)).await;
+        match answer.and_then(|r| job.resume(r)) {
+            Ok(next) => step = next,
+            Err(err) => {
+                if let Some(release) = job.release() {
+                    // Best effort: if this fails too, the codes stay assigned
+                    // to this customer (never shown, but never handed twice).
+                    let _: Result<Reservation, Error> =
+                        call(env, project, &Command::Reserve(release)).await;
+                }
+                return Err(err);
+            }
+        }
+    }
+}
