@@ -15,13 +15,10 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use codepool::code_list::CodeQuery;
-use codepool::render::{Outcome, RenderJob};
-use codepool::reservation::Source;
-use codepool::schema::CodeState;
-use codepool::sqlite::NativeDatabase;
+use codepool::pool::{CodeQuery, CodeState};
+use codepool::render::{context_from, Limits, Outcome, RenderJob, Source, Template};
+use codepool::store::NativeDatabase;
 use codepool::store::Store;
-use codepool::template::{context_from, Limits, Template};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -156,7 +153,7 @@ fn describe(source: &str, setup: &Setup) -> String {
             text.push_str("outcome: error\n");
             writeln!(text, "code: {}", err.code()).unwrap();
             match err.location() {
-                Some(at) => writeln!(text, "location: line {}, column {}", at.line, at.column),
+                Some(at) => writeln!(text, "location: {at}"),
                 None => writeln!(text, "location: none"),
             }
             .unwrap();
