@@ -254,8 +254,8 @@ test('errors carry what a client needs as fields: a template error its place, a 
   assert.equal(syntax.status, 422, syntax.text);
   const { error } = syntax.json;
   assert.equal(error.code, 'template_syntax_error');
-  assert.deepEqual([error.line, error.column], [2, 21], error.message);
-  assert.match(error.message, /^line 2, column 21: /);
+  assert.deepEqual([error.line, error.column], [2, 22], error.message);
+  assert.match(error.message, /^line 2, column 22: /);
   assert.equal(error.id, undefined, 'only a 5xx answer carries an id');
   const deep = await api.call('POST', '/render', { template: `a\n{{ ${'-'.repeat(300)}1 }}`, preview: true });
   assert.equal(deep.status, 422, deep.text);
