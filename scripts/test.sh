@@ -16,6 +16,7 @@ cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 step "cargo clippy (native and wasm)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p codepool-worker --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p codepool-worker --features bench --target wasm32-unknown-unknown --locked -- -D warnings
 cargo clippy -p codepool --features js --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "native tests (core on SQLite)"

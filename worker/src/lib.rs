@@ -1,9 +1,20 @@
 //! codepool's Cloudflare Worker: a thin adapter from HTTP to the core crate.
 //!
-//! Routes come from [`codepool::api::ROUTES`]; each handler turns a request
-//! into a [`codepool::api::command::Command`] for the project's Durable Object
-//! ([`project::ProjectStore`]), or renders a layer with codes it reserved
-//! there. Static files (`www/`) are served by the assets binding.
+//! Routes come from [`codepool::api::ROUTES`]: `fetch` finds the route
+//! once, checks the token ([`auth`]), the names in the path and the query
+//! policy, and hands the request to the route's handler. A handler reads
+//! its query and body into the core's types ([`http`]) and sends a
+//! [`codepool::api::Command`] to the project's Durable Object
+//! ([`project::ProjectStore`], statements on [`database`]); routes that only
+//! forward a command answer with the store's JSON as it is
+//! ([`project::forward`]). Static files (`www/`) are served by the assets
+//! binding.
+//!
+//! One file per resource: `pools.rs` (with activity), `codes.rs` (listing
+//! and CSV export), `import.rs` (streamed CSV import), `layers.rs`,
+//! `render.rs` (the public display, `POST /render`, the compiled-layer cache
+//! and the render driver), `campaigns.rs`, `settings.rs`, `events.rs`;
+//! `rate_limit.rs` guards the public route.
 
 mod auth;
 mod campaigns;
