@@ -15,8 +15,6 @@ pub mod event;
 pub mod import;
 pub mod import_batches;
 pub mod import_report;
-#[cfg(feature = "js")]
-pub mod js;
 pub mod layer;
 mod nesting;
 pub mod pool;

@@ -1,7 +1,7 @@
 //! The context of a JavaScript render, as the package's wrapper encodes it.
 //!
 //! The context crosses the boundary as one byte string, written by
-//! `encodeContext` in `js/index.js`, and stays that byte string: objects are
+//! `encodeContext` in `npm/index.js`, and stays that byte string: objects are
 //! read in place when the template looks a name up, and only the values it
 //! reads become minijinja values. That measured fastest: a walk with
 //! serde-wasm-bindgen or a lazy view of the JavaScript object make a
@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, Value};
 
-use super::Failure;
+use crate::Failure;
 
 /// The name under which the template sees the vouchers.
 const VOUCHERS: &str = "vouchers";
@@ -40,8 +40,8 @@ const VOUCHERS: &str = "vouchers";
 /// Makes the root of a render from an encoded context (an object, whose
 /// keys become variables, or `null`), with `vouchers` beside its keys.
 ///
-/// A context key `vouchers` hides the voucher functions, as it does in
-/// [`Template::render`](crate::template::Template::render) on the edge.
+/// A context key `vouchers` hides the voucher functions, as it does in the
+/// core's `Template::render` on the edge.
 pub(crate) fn decode_root(bytes: Vec<u8>, vouchers: Value) -> Result<Value, Failure> {
     let bytes = Arc::new(bytes);
     let fields = match bytes.first() {
@@ -220,6 +220,7 @@ mod tests {
     use minijinja::Value;
 
     use super::decode_root;
+    use crate::Failure;
 
     fn decode(bytes: &[u8]) -> Result<Value, Failure> {
         decode_root(bytes.to_vec(), Value::from("the vouchers"))
