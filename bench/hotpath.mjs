@@ -6,7 +6,7 @@
 // drives it with autocannon, 1 and 32 connections, for:
 //   (a) baseline: one call to the project's Durable Object that updates one row;
 //   (b) layer render per display: plan, reservation, render of the reference
-//       layer (../shared/bench/layer.html.j2 with layer.context.json) → 200;
+//       layer (bench/fixtures/layer.html.j2 with layer.context.json) → 200;
 //   (c) the same layer per_customer, for a returning customer;
 //   (d) the 204 path of an exhausted pool;
 // and, to see where (b)'s cost lies, (r): the store call (b) makes (one code
@@ -25,7 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const shared = path.resolve(root, '../shared/bench');
+const fixtures = path.join(root, 'bench/fixtures');
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONNECTIONS = [1, 32];
@@ -45,8 +45,8 @@ async function call(method, route, body) {
 // Enough codes for every request of (r) and (b), warm-ups included, at up
 // to 2,000 req/s.
 const codesNeeded = 2 * 2 * (ROUNDS * DURATION + 1) * 2_000 + 10_000;
-const template = fs.readFileSync(path.join(shared, 'layer.html.j2'), 'utf8');
-const variables = JSON.parse(fs.readFileSync(path.join(shared, 'layer.context.json'), 'utf8'));
+const template = fs.readFileSync(path.join(fixtures, 'layer.html.j2'), 'utf8');
+const variables = JSON.parse(fs.readFileSync(path.join(fixtures, 'layer.context.json'), 'utf8'));
 await call('PUT', '/pools/spring10');
 for (let start = 0; start < codesNeeded; start += 50_000) {
   const codes = Array.from({ length: Math.min(50_000, codesNeeded - start) }, (_, i) => `SPRING-${start + i}`);

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 wasm=pkg/codepool_wasm_bg.wasm
-if [ ! -f "$wasm" ] || [ -n "$(find src js Cargo.toml Cargo.lock scripts/build-js.sh -newer "$wasm" -print -quit)" ]; then
+if [ ! -f "$wasm" ] || [ -n "$(find src js/src js/npm js/Cargo.toml Cargo.toml Cargo.lock scripts/build-js.sh -newer "$wasm" -print -quit)" ]; then
   bash scripts/build-js.sh
 fi
 

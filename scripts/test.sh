@@ -17,7 +17,7 @@ step "cargo clippy (native and wasm)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p codepool-worker --target wasm32-unknown-unknown --locked -- -D warnings
 cargo clippy -p codepool-worker --features bench --target wasm32-unknown-unknown --locked -- -D warnings
-cargo clippy -p codepool --features js --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p codepool-js --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "native tests (core on SQLite)"
 cargo test --workspace --locked
@@ -30,7 +30,7 @@ node --test --test-concurrency=1 tests/e2e/
 
 step "the JavaScript package (pkg/): build and test from Node"
 bash scripts/build-js.sh
-node --test tests/js/
+node --test js/tests/
 
 step "browser tests (headless Chromium: demo page, loader, admin console)"
 bash scripts/build-www.sh

@@ -43,8 +43,6 @@ pub mod campaign;
 pub mod error;
 pub mod event;
 pub mod import;
-#[cfg(feature = "js")]
-pub mod js;
 pub mod layer;
 pub mod name;
 pub mod pool;

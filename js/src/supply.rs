@@ -1,19 +1,19 @@
 //! The voucher source of a JavaScript render: the caller's object or
 //! callbacks, asked only for the pools and codes the template actually
-//! uses, through the small readers in `js/vouchers.js` (one boundary call
+//! uses, through the small readers in `npm/vouchers.js` (one boundary call
 //! per voucher function). The caller's value is kept in the render's
 //! [`Frame`].
 
 use std::cell::RefCell;
 
+use codepool::render::{Count, Supply};
 use js_sys::JsString;
 use minijinja::ErrorKind;
 use wasm_bindgen::prelude::*;
 
-use super::frame::{Frame, Stop};
-use crate::render::{Count, Supply};
+use crate::frame::{Frame, Stop};
 
-#[wasm_bindgen(module = "/js/vouchers.js")]
+#[wasm_bindgen(module = "/npm/vouchers.js")]
 extern "C" {
     #[wasm_bindgen(js_name = voucherCode, catch)]
     fn voucher_code(

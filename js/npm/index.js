@@ -3,7 +3,7 @@
 // A thin layer over the wasm-bindgen output (codepool_wasm.js): it loads the
 // module (synchronously in Node, `await init()` in the browser), encodes the
 // context into one byte string (the cheapest way across the boundary; the
-// format is described in src/js/context.rs), and returns `null` rather than
+// format is described in js/src/context.rs), and returns `null` rather than
 // `undefined` for a suppressed render.
 import initWasm, { initSync, Template as WasmTemplate } from './codepool_wasm.js';
 
@@ -155,7 +155,7 @@ function contextError(message) {
 
 let encoding = false;
 
-/** The context as the bytes src/js/context.rs reads. */
+/** The context as the bytes js/src/context.rs reads. */
 function encodeContext(context) {
   // A getter or toJSON of the context that renders would overwrite the
   // scratch buffer under this encoding.

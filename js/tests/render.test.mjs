@@ -100,19 +100,10 @@ test('templates are compiled once and rendered many times independently', () => 
   assert.equal(t.source, `{{ i }}:${assign('p')}`);
 });
 
-test('the reference layer renders with the reference inputs', (t) => {
-  const shared = new URL('../../../shared/bench/', import.meta.url);
-  let layer;
-  try {
-    layer = readFileSync(new URL('layer.html.j2', shared), 'utf8');
-  } catch {
-    layer = null;
-  }
-  if (!layer) {
-    t.skip("../shared/bench/ is not beside this checkout");
-    return;
-  }
-  const context = JSON.parse(readFileSync(new URL('layer.context.json', shared), 'utf8'));
+test('the reference layer renders with the reference inputs', () => {
+  const fixtures = new URL('../../bench/fixtures/', import.meta.url);
+  const layer = readFileSync(new URL('layer.html.j2', fixtures), 'utf8');
+  const context = JSON.parse(readFileSync(new URL('layer.context.json', fixtures), 'utf8'));
   const out = compile(layer).render(context, {
     spring10: { codes: ['SPRING-7F3K-92QX'], available: 4211, total: 5000 },
   });

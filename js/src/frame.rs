@@ -1,11 +1,10 @@
 //! The state of the JavaScript render in progress.
 //!
-//! A [`Supply`](crate::render::Supply) must be `Send + Sync` and a
-//! `JsValue` is neither, so the caller's vouchers live in a thread-local
-//! [`Frame`] for the length of one render (wasm32 without threads has one
-//! thread). A render started from the caller's code during a render (a
-//! voucher callback) would clobber the frame: it is refused with an error
-//! instead.
+//! The core's `Supply` must be `Send + Sync` and a `JsValue` is neither, so
+//! the caller's vouchers live in a thread-local [`Frame`] for the length of
+//! one render (wasm32 without threads has one thread). A render started
+//! from the caller's code during a render (a voucher callback) would clobber
+//! the frame: it is refused with an error instead.
 
 use std::cell::RefCell;
 

@@ -1,7 +1,7 @@
 //! The context of a JavaScript render, as the package's wrapper encodes it.
 //!
 //! The context crosses the boundary as one byte string, written by
-//! `encodeContext` in `js/index.js`, and stays that byte string: objects are
+//! `encodeContext` in `npm/index.js`, and stays that byte string: objects are
 //! read in place when the template looks a name up, and only the values it
 //! reads become minijinja values. That measured fastest: a walk with
 //! serde-wasm-bindgen or a lazy view of the JavaScript object make a
@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, Value};
 
-use super::Failure;
+use crate::Failure;
 
 /// The name under which the template sees the vouchers.
 const VOUCHERS: &str = "vouchers";
@@ -40,8 +40,8 @@ const VOUCHERS: &str = "vouchers";
 /// Makes the root of a render from an encoded context (an object, whose
 /// keys become variables, or `null`), with `vouchers` beside its keys.
 ///
-/// A context key `vouchers` hides the voucher functions, as it does in
-/// [`Template::render`](crate::render::Template::render) on the edge.
+/// A context key `vouchers` cannot hide the voucher functions, as in the
+/// core's `Template::render` on the edge.
 pub(crate) fn decode_root(bytes: Vec<u8>, vouchers: Value) -> Result<Value, Failure> {
     let bytes = Arc::new(bytes);
     let fields = match bytes.first() {
@@ -126,11 +126,13 @@ impl Object for Fields {
     // Variables and attribute lookups (`customer.name`) come here with a
     // `&str`; the provided method would make a Value of it every time.
     fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
-        match self.iter().find(|(name, _)| *name == key.as_bytes()) {
-            Some((_, at)) => value_at(&self.bytes, at),
-            None if key == VOUCHERS => self.vouchers.clone(),
-            None => None,
+        // The root's `vouchers` wins over a context key of that name, as on
+        // the edge (where the vouchers are merged in last).
+        if key == VOUCHERS && self.vouchers.is_some() {
+            return self.vouchers.clone();
         }
+        let (_, at) = self.iter().find(|(name, _)| *name == key.as_bytes())?;
+        value_at(&self.bytes, at)
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -220,6 +222,7 @@ mod tests {
     use minijinja::Value;
 
     use super::decode_root;
+    use crate::Failure;
 
     fn decode(bytes: &[u8]) -> Result<Value, Failure> {
         decode_root(bytes.to_vec(), Value::from("the vouchers"))
@@ -303,10 +306,13 @@ mod tests {
     }
 
     #[test]
-    fn a_context_key_vouchers_hides_the_vouchers_as_on_the_edge() {
+    fn a_context_key_vouchers_cannot_shadow_the_vouchers_as_on_the_edge() {
         let bytes = nested(6, 1, &[field("vouchers", string("mine"))]);
         let value = decode(&bytes).unwrap();
-        assert_eq!(value.get_attr("vouchers").unwrap().as_str(), Some("mine"));
+        assert_eq!(
+            value.get_attr("vouchers").unwrap().as_str(),
+            Some("the vouchers")
+        );
         assert_eq!(value.len(), Some(1));
     }
 

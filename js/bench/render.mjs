@@ -1,7 +1,8 @@
-// Renders the reference web layer (../shared/bench/layer.html.j2 with
-// layer.context.json) through the codepool package and, in the same run,
-// through nunjucks, handlebars and minijinja-js (each compiled once), and
-// prints microseconds per render and the ratios.
+// Renders the reference web layer (bench/fixtures/layer.html.j2 with
+// layer.context.json, from the repository's root) through the codepool
+// package and, in the same run, through nunjucks, handlebars and
+// minijinja-js (each compiled once, templates beside this file), and prints
+// microseconds per render and the ratios.
 //
 // Usage: npm run bench:render [-- --renders 20000 --rounds 5]
 // (the npm script builds pkg/ first if it is missing).
@@ -15,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { compile } from '../pkg/index.js';
+import { compile } from '../../pkg/index.js';
 
 const require = createRequire(import.meta.url);
 const nunjucks = require('nunjucks');
@@ -26,16 +27,16 @@ const { values: args } = parseArgs({
   options: {
     renders: { type: 'string', default: '20000' },
     rounds: { type: 'string', default: '5' },
-    shared: { type: 'string', default: new URL('../../shared/bench/', import.meta.url).pathname },
+    fixtures: { type: 'string', default: new URL('../../bench/fixtures/', import.meta.url).pathname },
   },
 });
 const renders = Number(args.renders);
 const rounds = Number(args.rounds);
-const shared = args.shared.endsWith('/') ? args.shared : `${args.shared}/`;
+const fixtures = args.fixtures.endsWith('/') ? args.fixtures : `${args.fixtures}/`;
 
 const here = (name) => readFileSync(new URL(name, import.meta.url), 'utf8');
-const layer = readFileSync(`${shared}layer.html.j2`, 'utf8');
-const context = JSON.parse(readFileSync(`${shared}layer.context.json`, 'utf8'));
+const layer = readFileSync(`${fixtures}layer.html.j2`, 'utf8');
+const context = JSON.parse(readFileSync(`${fixtures}layer.context.json`, 'utf8'));
 const CODE = 'SPRING-7F3K-92QX';
 const AVAILABLE = 4211;
 const TOTAL = 5000;
@@ -117,5 +118,5 @@ for (const engine of engines) {
     `${engine.name.padEnd(22)} ${engine.us.toFixed(2).padStart(9)}   ${(ours / engine.us).toFixed(2).padStart(27)}   ${(engine.us / ours).toFixed(2).padStart(27)}`,
   );
 }
-const size = readFileSync(new URL('../pkg/codepool_wasm_bg.wasm', import.meta.url)).length;
+const size = readFileSync(new URL('../../pkg/codepool_wasm_bg.wasm', import.meta.url)).length;
 console.log(`codepool_wasm_bg.wasm: ${size} bytes`);

@@ -1,26 +1,46 @@
-//! The render function for JavaScript (feature `js`): the wasm-bindgen
-//! exports behind the npm package `codepool` (see `js/` for its wrapper).
+//! The render function for JavaScript: the wasm-bindgen exports behind the
+//! npm package `codepool`, built on the core crate `codepool` through its
+//! public API only.
 //!
 //! A template is compiled once into a [`JsTemplate`] and rendered many times
 //! with a context and the caller's vouchers, under the same rules as the edge
-//! (see [`crate::render`]): the output, or `null` when a pool the template
+//! (see `codepool::render`): the output, or `null` when a pool the template
 //! assigns from has no code; nothing half-rendered.
 //!
 //! The context crosses the boundary as one byte string that the wrapper
-//! encodes ([`context`]): one copy instead of a boundary call per property,
+//! encodes (`context.rs`): one copy instead of a boundary call per property,
 //! which measured fastest. The vouchers stay a JavaScript value and are
-//! asked lazily ([`supply`]), so a caller may pass many pools or long code
+//! asked lazily (`supply.rs`), so a caller may pass many pools or long code
 //! lists at no cost.
+//!
+//! # Where things are
+//!
+//! - `src/lib.rs` (here): the exported `Template` class, and `Failure`,
+//!   an error as the package throws it.
+//! - `src/context.rs`: the encoded context, read in place as minijinja values.
+//! - `src/frame.rs`: the render in progress, which holds the caller's vouchers.
+//! - `src/supply.rs`: the core's `Supply` over the caller's vouchers.
+//! - `npm/`: the package's JavaScript: `index.js` (the wrapper that loads the
+//!   module and encodes the context), `vouchers.js` (the readers
+//!   `supply.rs` calls), `index.d.ts`, `package.json`, `README.md`.
+//! - `tests/*.test.mjs`: the package's tests under `node --test`, against
+//!   the built `pkg/`; the Rust unit tests (`context.rs`) run natively.
+//! - `bench/render.mjs`: the package against nunjucks, handlebars and
+//!   minijinja-js on the reference layer (`bench/fixtures/` at the root).
+//!
+//! `scripts/build-js.sh` builds this crate for wasm32 (profile `js`), runs
+//! wasm-bindgen and wasm-opt, and puts the package in `pkg/` at the root.
+#![warn(missing_docs)]
 
 mod context;
 mod frame;
 mod supply;
 
+use codepool::error::{Error, Location};
+use codepool::render::{Limits, Template, Vouchers};
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::error::{Error, Location};
-use crate::render::{Limits, Template, Vouchers};
 use frame::{Frame, Stop};
 use supply::JsSupply;
 
@@ -49,7 +69,7 @@ impl JsTemplate {
     }
 
     /// Renders with a context encoded by the wrapper (`encodeContext` in
-    /// `js/index.js`: an object, or `null` for none) and the caller's
+    /// `npm/index.js`: an object, or `null` for none) and the caller's
     /// vouchers. Returns the output, or `undefined` when a pool the template
     /// assigns from has no code.
     pub fn render(&self, context: Vec<u8>, vouchers: JsValue) -> Result<Option<String>, JsValue> {

@@ -1,4 +1,4 @@
-// Reads the caller's vouchers for src/js/supply.rs: one call per voucher
+// Reads the caller's vouchers for js/src/supply.rs: one call per voucher
 // function that runs, so that a render crosses the JS/wasm boundary once
 // per code or count instead of once per property. (wasm-bindgen copies this
 // file into pkg/snippets/.) The Rust side turns the answers into errors
