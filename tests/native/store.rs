@@ -8,9 +8,7 @@ use codepool::render::{ReservationRequest, Source};
 use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
-mod common;
-
-use common::{store_with, NOW};
+use crate::common::{store_with, NOW};
 
 fn codes(list: &[&str]) -> Vec<String> {
     list.iter().map(|c| c.to_string()).collect()

@@ -6,9 +6,9 @@
 //! error, and what the store holds after. An optional `NAME.json` says what
 //! the render runs with. `tests/templates/README.md` describes both formats.
 //!
-//! `UPDATE_EXPECTED=1 cargo test -p codepool --test template_cases` rewrites
-//! the expected files (`UPDATE_EXPECT=1`, the import runner's name, works
-//! too); read the diff before committing.
+//! `UPDATE_EXPECTED=1 cargo test -p codepool --test native templates::`
+//! rewrites the expected files (`UPDATE_EXPECT=1`, the import runner's name,
+//! works too); read the diff before committing.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,9 +22,7 @@ use codepool::store::Store;
 use serde::Deserialize;
 use serde_json::json;
 
-mod common;
-
-use common::{store_with, NOW};
+use crate::common::{store_with, NOW};
 
 /// Stack the cases run on: the Worker's WebAssembly stack is 1 MiB, and a
 /// case that nests deeply must fail here as it would there.
@@ -285,7 +283,7 @@ fn template_cases() {
             )),
             Err(e) => failures.push(format!(
                 "{name}: {}: {e}\n  create it with UPDATE_EXPECTED=1 cargo test -p codepool \
-                 --test template_cases, then read it\n--- actual\n{actual}\n--- end",
+                 --test native templates::, then read it\n--- actual\n{actual}\n--- end",
                 expected_path.display()
             )),
         }

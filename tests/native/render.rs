@@ -10,9 +10,7 @@ use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 use serde_json::json;
 
-mod common;
-
-use common::{store_with, NOW};
+use crate::common::{store_with, NOW};
 
 fn render(
     store: &Store<'_, NativeDatabase>,
