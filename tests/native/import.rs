@@ -67,6 +67,7 @@ fn render_all_chunkings(input: &[u8], options: &ImportOptions, name: &str) -> St
     whole
 }
 
+/// The folder of cases.
 fn import_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import")
 }

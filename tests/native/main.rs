@@ -11,7 +11,7 @@
 //! - `store`: pools, imports and reservations.
 //! - `template_limits`: templates too deep for a render are refused.
 //! - `templates`: template cases, file-driven (`tests/templates/`).
-//! - `common`: what they share (the clock, stores, requests, events).
+//! - `common`: what they share (the clock, stores, requests, events, stack).
 
 mod common;
 
