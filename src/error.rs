@@ -3,7 +3,7 @@
 //!
 //! Every error code of the HTTP API is one [`ErrorKind`]; the kind owns its
 //! status and its public name, so no code is written as a string anywhere
-//! else, and `tests/api.rs` keeps `openapi.json`'s list equal to
+//! else, and `tests/native/api.rs` keeps `openapi.json`'s list equal to
 //! [`ErrorKind::ALL`].
 
 use std::fmt;

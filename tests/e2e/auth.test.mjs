@@ -1,4 +1,4 @@
-// Walks every route of the API description (which tests/openapi.rs keeps equal
+// Walks every route of the API description (which tests/native/api.rs keeps equal
 // to the router's table) and checks that no route needing a token answers
 // without one, or with a wrong one.
 import { test, before, after } from 'node:test';

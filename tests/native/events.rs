@@ -1,59 +1,23 @@
 //! Redemption from tracked events, and the event log, on native SQLite.
 
-use std::collections::BTreeMap;
-
 use codepool::event::{EventFilter, Redemption, TrackedEvent};
-use codepool::pool::PoolSettings;
-use codepool::render::{ReservationRequest, Source};
-use codepool::settings::{RedemptionMapping, Settings};
+use codepool::render::Source;
 use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
-const NOW: i64 = 1_764_097_200_000;
+use crate::common::{purchase, redeem_purchases, store_with, take, NOW};
 
-fn purchase(customer: &str, code: &str) -> TrackedEvent {
-    TrackedEvent {
-        customer_id: customer.into(),
-        event_type: "purchase".into(),
-        timestamp: Some(serde_json::json!(1_764_100_000)),
-        properties: serde_json::json!({ "voucher_code": code, "total": 42.5 })
-            .as_object()
-            .cloned()
-            .unwrap(),
-    }
-}
+/// When the purchases happen: 2025-11-25T19:46:40Z in Unix seconds.
+const PAID_AT: i64 = 1_764_100_000;
 
+/// A store whose pool `p` holds `A` (assigned to `ada`) and `B` (available),
+/// with purchases mapped to redemptions.
 fn setup(db: &NativeDatabase) -> Store<'_, NativeDatabase> {
-    let store = Store::new(db);
-    store.migrate().unwrap();
-    store.put_pool("p", &PoolSettings::default(), NOW).unwrap();
-    let import = store.begin_import("p", NOW).unwrap();
+    let store = store_with(db, &[("p", &["A", "B"])]);
     store
-        .import_batch("p", import, &["A".into(), "B".into()])
+        .reserve(&take("p", 1, "ada", Source::Render), NOW)
         .unwrap();
-    store
-        .reserve(
-            &ReservationRequest {
-                customer_id: Some("ada".into()),
-                source: Source::Render,
-                layer_version: None,
-                customer_signature: None,
-                take: BTreeMap::from([("p".into(), 1)]),
-                count: vec![],
-                release: vec![],
-            },
-            NOW,
-        )
-        .unwrap();
-    store
-        .put_settings(&Settings {
-            redemption: Some(RedemptionMapping {
-                event_type: "purchase".into(),
-                property: "voucher_code".into(),
-            }),
-            customer_signing_key: None,
-        })
-        .unwrap();
+    redeem_purchases(&store);
     store
 }
 
@@ -61,7 +25,9 @@ fn setup(db: &NativeDatabase) -> Store<'_, NativeDatabase> {
 fn a_purchase_redeems_its_code_once() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = setup(&db);
-    let results = store.track(&[purchase("ada", " A ")], NOW).unwrap();
+    let results = store
+        .track(&[purchase("ada", " A ", PAID_AT)], NOW)
+        .unwrap();
     assert_eq!(results[0].redemption, Redemption::Redeemed);
     assert_eq!(results[0].code.as_deref(), Some("A"));
     let pool = store.pool("p").unwrap();
@@ -73,7 +39,7 @@ fn a_purchase_redeems_its_code_once() {
         ),
         (0, 1, 1)
     );
-    let again = store.track(&[purchase("ada", "A")], NOW).unwrap();
+    let again = store.track(&[purchase("ada", "A", PAID_AT)], NOW).unwrap();
     assert_eq!(again[0].redemption, Redemption::AlreadyRedeemed);
     assert_eq!(store.pool("p").unwrap().counts.redeemed, 1);
     assert!(store.audit().unwrap().is_empty());
@@ -84,7 +50,13 @@ fn unknown_and_unassigned_codes_are_logged_not_applied() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = setup(&db);
     let results = store
-        .track(&[purchase("bob", "NOPE"), purchase("bob", "B")], NOW)
+        .track(
+            &[
+                purchase("bob", "NOPE", PAID_AT),
+                purchase("bob", "B", PAID_AT),
+            ],
+            NOW,
+        )
         .unwrap();
     assert_eq!(results[0].redemption, Redemption::UnknownCode);
     assert_eq!(results[1].redemption, Redemption::NotAssigned);
@@ -104,7 +76,7 @@ fn unknown_and_unassigned_codes_are_logged_not_applied() {
 fn events_of_other_types_are_logged_without_redeeming() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = setup(&db);
-    let mut view = purchase("ada", "A");
+    let mut view = purchase("ada", "A", PAID_AT);
     view.event_type = "page_view".into();
     assert_eq!(
         store.track(&[view], NOW).unwrap()[0].redemption,
@@ -117,9 +89,11 @@ fn events_of_other_types_are_logged_without_redeeming() {
 fn a_bad_event_in_a_batch_records_nothing() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = setup(&db);
-    let mut bad = purchase("ada", "A");
+    let mut bad = purchase("ada", "A", PAID_AT);
     bad.timestamp = Some(serde_json::json!("yesterday"));
-    let err = store.track(&[purchase("ada", "A"), bad], NOW).unwrap_err();
+    let err = store
+        .track(&[purchase("ada", "A", PAID_AT), bad], NOW)
+        .unwrap_err();
     assert_eq!(err.code(), "invalid_event");
     assert!(err.message().starts_with("event 1:"));
     assert!(store
@@ -134,7 +108,9 @@ fn a_bad_event_in_a_batch_records_nothing() {
 fn the_log_pages_newest_first() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = setup(&db);
-    let events: Vec<TrackedEvent> = (0..5).map(|i| purchase(&format!("c{i}"), "X")).collect();
+    let events: Vec<TrackedEvent> = (0..5)
+        .map(|i| purchase(&format!("c{i}"), "X", PAID_AT))
+        .collect();
     store.track(&events, NOW).unwrap();
     let mut seen = Vec::new();
     let mut cursor = None;

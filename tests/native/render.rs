@@ -10,10 +10,9 @@ use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 use serde_json::json;
 
-mod common;
+use crate::common::{store_with, NOW};
 
-use common::{store_with, NOW};
-
+/// Renders `source` for `customer`, reserving from `store`.
 fn render(
     store: &Store<'_, NativeDatabase>,
     source: &str,
@@ -31,6 +30,7 @@ fn render(
     .run(|request| store.reserve(request, NOW))
 }
 
+/// The output of a render that was not suppressed.
 fn rendered(outcome: Outcome) -> String {
     match outcome {
         Outcome::Rendered { output, .. } => output,

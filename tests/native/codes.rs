@@ -1,21 +1,20 @@
 //! Listing a pool's codes on native SQLite: pages, cursor, state filter, export.
 
-use std::collections::BTreeMap;
-
 use codepool::layer::LayerSettings;
 use codepool::pool::export::{write_csv_header, write_csv_rows};
 use codepool::pool::CodeQuery;
 use codepool::pool::CodeState;
 use codepool::pool::PoolSettings;
-use codepool::render::{ReservationRequest, Source};
+use codepool::render::Source;
 use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
-const NOW: i64 = 1_764_097_200_000;
+use crate::common::{take, NOW};
 
 /// A store with pools `a` (codes A-0..A-{n-1}) and `b` (codes B-0..B-4),
-/// imported interleaved so that the pools' ids are not contiguous.
-fn store_with(db: &NativeDatabase, n: usize) -> Store<'_, NativeDatabase> {
+/// imported interleaved so that the pools' ids are not contiguous, and the
+/// layer `welcome` that takes from `a`.
+fn interleaved_store(db: &NativeDatabase, n: usize) -> Store<'_, NativeDatabase> {
     let store = Store::new(db);
     store.migrate().unwrap();
     let layer = LayerSettings {
@@ -42,6 +41,7 @@ fn store_with(db: &NativeDatabase, n: usize) -> Store<'_, NativeDatabase> {
     store
 }
 
+/// A page request.
 fn query(state: Option<CodeState>, cursor: Option<String>, limit: usize) -> CodeQuery {
     CodeQuery {
         state,
@@ -69,22 +69,15 @@ fn all_pages(
     }
 }
 
-fn take(n: usize, customer: &str) -> ReservationRequest {
-    ReservationRequest {
-        customer_id: Some(customer.into()),
-        source: Source::Layer("welcome".into()),
-        layer_version: None,
-        customer_signature: None,
-        take: BTreeMap::from([("a".to_owned(), n)]),
-        count: vec![],
-        release: vec![],
-    }
+/// The layer the codes are taken by, listed as their source.
+fn welcome() -> Source {
+    Source::Layer("welcome".into())
 }
 
 #[test]
 fn pages_follow_import_order_and_end_without_cursor() {
     let db = NativeDatabase::in_memory().unwrap();
-    let store = store_with(&db, 23);
+    let store = interleaved_store(&db, 23);
     let expected: Vec<String> = (0..23).map(|i| format!("A-{i}")).collect();
     for limit in [1, 5, 22, 23, 24, 1000] {
         assert_eq!(all_pages(&store, None, limit), expected, "limit {limit}");
@@ -99,15 +92,17 @@ fn pages_follow_import_order_and_end_without_cursor() {
 #[test]
 fn states_are_filtered_and_merged_in_import_order() {
     let db = NativeDatabase::in_memory().unwrap();
-    let store = store_with(&db, 10);
+    let store = interleaved_store(&db, 10);
     // Customer x takes A-0..A-2; giving A-0 back as unseen makes
     // the next ones, so assigned and available codes interleave by id.
-    let first = store.reserve(&take(3, "x"), NOW).unwrap();
-    let mut release = take(0, "x");
+    let first = store.reserve(&take("a", 3, "x", welcome()), NOW).unwrap();
+    let mut release = take("a", 0, "x", welcome());
     release.take.clear();
     release.release = vec![first.fresh[0].clone()];
     store.reserve(&release, NOW).unwrap();
-    store.reserve(&take(2, "y"), NOW + 1).unwrap();
+    store
+        .reserve(&take("a", 2, "y", welcome()), NOW + 1)
+        .unwrap();
 
     let assigned = all_pages(&store, Some(CodeState::Assigned), 2);
     assert_eq!(assigned, ["A-0", "A-1", "A-2", "A-3"]);
@@ -138,10 +133,10 @@ fn states_are_filtered_and_merged_in_import_order() {
 #[test]
 fn a_code_that_changes_state_while_paging_is_listed_once() {
     let db = NativeDatabase::in_memory().unwrap();
-    let store = store_with(&db, 6);
+    let store = interleaved_store(&db, 6);
     let page = store.codes("a", &query(None, None, 2)).unwrap();
     // A-0, A-1 (seen) and A-2 (not yet seen) get assigned between two pages.
-    store.reserve(&take(3, "x"), NOW).unwrap();
+    store.reserve(&take("a", 3, "x", welcome()), NOW).unwrap();
     let mut codes: Vec<(String, CodeState)> =
         page.codes.into_iter().map(|c| (c.code, c.state)).collect();
     let mut cursor = page.next_cursor;
@@ -166,7 +161,7 @@ fn a_code_that_changes_state_while_paging_is_listed_once() {
 #[test]
 fn unknown_pool_and_bad_cursor_are_errors() {
     let db = NativeDatabase::in_memory().unwrap();
-    let store = store_with(&db, 1);
+    let store = interleaved_store(&db, 1);
     let err = store.codes("zzz", &query(None, None, 10)).unwrap_err();
     assert_eq!((err.status(), err.code()), (404, "unknown_pool"));
     let err = store
@@ -178,11 +173,13 @@ fn unknown_pool_and_bad_cursor_are_errors() {
 #[test]
 fn customer_ids_that_look_like_formulas_are_exported_as_text() {
     let db = NativeDatabase::in_memory().unwrap();
-    let store = store_with(&db, 3);
+    let store = interleaved_store(&db, 3);
     store
-        .reserve(&take(1, "=HYPERLINK(\"http://x\")"), NOW)
+        .reserve(&take("a", 1, "=HYPERLINK(\"http://x\")", welcome()), NOW)
         .unwrap();
-    store.reserve(&take(1, "-1+2"), NOW).unwrap();
+    store
+        .reserve(&take("a", 1, "-1+2", welcome()), NOW)
+        .unwrap();
     let page = store.codes("a", &query(None, None, 10)).unwrap();
     let mut out = Vec::new();
     write_csv_rows(&page.codes, &mut out).unwrap();
@@ -199,8 +196,10 @@ fn customer_ids_that_look_like_formulas_are_exported_as_text() {
 #[test]
 fn export_rows_match_the_listing() {
     let db = NativeDatabase::in_memory().unwrap();
-    let store = store_with(&db, 3);
-    store.reserve(&take(1, "cust,1"), NOW).unwrap();
+    let store = interleaved_store(&db, 3);
+    store
+        .reserve(&take("a", 1, "cust,1", welcome()), NOW)
+        .unwrap();
     let page = store.codes("a", &query(None, None, 10)).unwrap();
     let mut out = Vec::new();
     write_csv_header(&mut out).unwrap();

@@ -4,8 +4,9 @@
 //! `tests/import/NAME.expected`; an optional `NAME.options` holds the
 //! `?column=` value. Each file is parsed in one chunk and in chunks of
 //! several small sizes, which must all agree, because a streamed body can be
-//! split anywhere. `UPDATE_EXPECT=1 cargo test --test import_files` rewrites
-//! the expected files; check the diff by eye before committing.
+//! split anywhere. `UPDATE_EXPECT=1 cargo test -p codepool --test native
+//! import::` rewrites the expected files; check the diff by eye before
+//! committing.
 //!
 //! Expected format: `column: NAME` once the header was read, then one line
 //! per row (`LINE code CODE` or `LINE invalid REASON`), or
@@ -66,6 +67,7 @@ fn render_all_chunkings(input: &[u8], options: &ImportOptions, name: &str) -> St
     whole
 }
 
+/// The folder of cases.
 fn import_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import")
 }

@@ -10,7 +10,7 @@ use codepool::ErrorKind;
 use serde_json::Value;
 
 /// The document the Worker serves at `GET /v1/openapi.json`.
-const OPENAPI: &str = include_str!("../openapi.json");
+const OPENAPI: &str = include_str!("../../openapi.json");
 
 /// The HTTP methods an OpenAPI path item may hold, in its lower-case spelling.
 const METHODS: &[&str] = &[

@@ -6,9 +6,9 @@
 //! error, and what the store holds after. An optional `NAME.json` says what
 //! the render runs with. `tests/templates/README.md` describes both formats.
 //!
-//! `UPDATE_EXPECTED=1 cargo test -p codepool --test template_cases` rewrites
-//! the expected files (`UPDATE_EXPECT=1`, the import runner's name, works
-//! too); read the diff before committing.
+//! `UPDATE_EXPECTED=1 cargo test -p codepool --test native templates::`
+//! rewrites the expected files (`UPDATE_EXPECT=1`, the import runner's name,
+//! works too); read the diff before committing.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,13 +22,7 @@ use codepool::store::Store;
 use serde::Deserialize;
 use serde_json::json;
 
-mod common;
-
-use common::{store_with, NOW};
-
-/// Stack the cases run on: the Worker's WebAssembly stack is 1 MiB, and a
-/// case that nests deeply must fail here as it would there.
-const STACK: usize = 1024 * 1024;
+use crate::common::{on_worker_stack, store_with, NOW};
 
 /// Fewest cases the folder must hold, so that a wrong path is not a pass.
 const MIN_CASES: usize = 40;
@@ -88,30 +82,24 @@ fn setup_for(template: &Path) -> Setup {
 /// Worker's stack, and describes what happened in the expected format; a
 /// panic (a crash in the Worker) is the error, so the case can be named.
 fn run_case(source: String, setup: Setup) -> Result<String, String> {
-    std::thread::Builder::new()
-        .stack_size(STACK)
-        .spawn(move || describe(&source, &setup))
-        .expect("a thread starts")
-        .join()
-        .map_err(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned());
-            format!("panicked: {}", message.unwrap_or_default())
-        })
+    on_worker_stack(move || describe(&source, &setup)).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned());
+        format!("panicked: {}", message.unwrap_or_default())
+    })
 }
 
 /// One case from source to report. Everything runs on the case's thread,
 /// so that compiling and rendering have only the Worker's stack.
 fn describe(source: &str, setup: &Setup) -> String {
     let db = NativeDatabase::in_memory().unwrap();
-    let pools: Vec<(&str, Vec<&str>)> = setup
+    let pools: Vec<(&str, &[String])> = setup
         .pools
         .iter()
-        .map(|(name, codes)| (name.as_str(), codes.iter().map(String::as_str).collect()))
+        .map(|(name, codes)| (name.as_str(), codes.as_slice()))
         .collect();
-    let pools: Vec<(&str, &[&str])> = pools.iter().map(|(n, c)| (*n, c.as_slice())).collect();
     let store = store_with(&db, &pools);
 
     let mut calls = 0;
@@ -285,7 +273,7 @@ fn template_cases() {
             )),
             Err(e) => failures.push(format!(
                 "{name}: {}: {e}\n  create it with UPDATE_EXPECTED=1 cargo test -p codepool \
-                 --test template_cases, then read it\n--- actual\n{actual}\n--- end",
+                 --test native templates::, then read it\n--- actual\n{actual}\n--- end",
                 expected_path.display()
             )),
         }

@@ -1,31 +1,16 @@
 //! The store's statements on native SQLite: pools, imports, reservations.
 
-use std::collections::BTreeMap;
-
 use codepool::layer::LayerSettings;
 use codepool::pool::PoolSettings;
-use codepool::render::{ReservationRequest, Source};
+use codepool::render::Source;
 use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
-mod common;
+use crate::common::{store_with, take, NOW};
 
-use common::{store_with, NOW};
-
+/// Owned codes, as an import takes them and a reservation answers them.
 fn codes(list: &[&str]) -> Vec<String> {
     list.iter().map(|c| c.to_string()).collect()
-}
-
-fn take(pool: &str, n: usize) -> ReservationRequest {
-    ReservationRequest {
-        customer_id: Some("c1".into()),
-        source: Source::Render,
-        layer_version: None,
-        customer_signature: None,
-        take: BTreeMap::from([(pool.to_owned(), n)]),
-        count: vec![],
-        release: vec![],
-    }
 }
 
 #[test]
@@ -93,10 +78,11 @@ fn a_reservation_takes_codes_first_in_first_out_or_nothing() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = store_with(&db, &[("a", &["1", "2", "3"])]);
 
-    let r = store.reserve(&take("a", 2), NOW).unwrap();
+    let two = take("a", 2, "c1", Source::Render);
+    let r = store.reserve(&two, NOW).unwrap();
     assert_eq!(r.codes["a"], codes(&["1", "2"]));
     assert_eq!(r.counts["a"].available, 3);
-    let r = store.reserve(&take("a", 2), NOW).unwrap();
+    let r = store.reserve(&two, NOW).unwrap();
     assert_eq!(r.short, vec!["a".to_string()]);
     assert!(r.codes.is_empty());
     assert_eq!(store.pool("a").unwrap().counts.available, 1);
@@ -106,8 +92,10 @@ fn a_reservation_takes_codes_first_in_first_out_or_nothing() {
 fn released_codes_go_back_to_available() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = store_with(&db, &[("a", &["1", "2"])]);
-    let r = store.reserve(&take("a", 2), NOW).unwrap();
-    let mut release = take("a", 0);
+    let r = store
+        .reserve(&take("a", 2, "c1", Source::Render), NOW)
+        .unwrap();
+    let mut release = take("a", 0, "c1", Source::Render);
     release.take.clear();
     release.release = r.fresh;
     store.reserve(&release, NOW).unwrap();
@@ -119,7 +107,7 @@ fn released_codes_go_back_to_available() {
 fn a_reservation_from_an_unknown_pool_fails_and_takes_nothing() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = store_with(&db, &[("a", &["1"])]);
-    let mut request = take("a", 1);
+    let mut request = take("a", 1, "c1", Source::Render);
     request.take.insert("zzz".into(), 1);
     assert_eq!(
         store.reserve(&request, NOW).unwrap_err().code(),
@@ -142,8 +130,7 @@ fn a_paused_or_changed_layer_hands_out_nothing() {
     let v1 = store.put_layer("l", &settings, NOW).unwrap();
     let v2 = store.put_layer("l", &settings, NOW).unwrap();
     assert_eq!(v2.version, v1.version + 1);
-    let mut request = take("a", 1);
-    request.source = Source::Layer("l".into());
+    let mut request = take("a", 1, "c1", Source::Layer("l".into()));
     request.layer_version = Some(v1.version);
     assert_eq!(
         store.reserve(&request, NOW).unwrap_err().code(),
@@ -201,8 +188,7 @@ fn a_layer_can_require_signed_customer_ids() {
         variables: Default::default(),
     };
     store.put_layer("l", &settings, NOW).unwrap();
-    let mut request = take("a", 1);
-    request.source = Source::Layer("l".into());
+    let mut request = take("a", 1, "c1", Source::Layer("l".into()));
     assert_eq!(
         store.reserve(&request, NOW).unwrap_err().code(),
         "no_signing_key"

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use codepool::render::{context_from, Limits, Template, Vouchers};
 use serde_json::json;
 
-/// Stack the checks run on: the Worker's WebAssembly stack is 1 MiB.
-const STACK: usize = 1024 * 1024;
+use crate::common::on_worker_stack;
 
 /// Chains that build one syntax tree level per token, `n` levels deep.
 fn shapes(n: usize) -> Vec<(&'static str, String)> {
@@ -36,23 +35,19 @@ fn shapes(n: usize) -> Vec<(&'static str, String)> {
 /// Compiles and renders `source` on a thread with the Worker's stack size;
 /// answers the error code, or `None` when it rendered.
 fn outcome(source: String) -> Option<String> {
-    std::thread::Builder::new()
-        .stack_size(STACK)
-        .spawn(move || {
-            let template = Template::compile(&source, Limits::default())
+    on_worker_stack(move || {
+        let template = Template::compile(&source, Limits::default())
+            .map_err(|e| e.code().to_owned())
+            .err();
+        template.or_else(|| {
+            let t = Template::compile(&source, Limits::default()).ok()?;
+            let context = context_from(&json!({ "x": { "a": 1 } }));
+            t.render(&context, &Vouchers::new(BTreeMap::new(), BTreeMap::new()))
                 .map_err(|e| e.code().to_owned())
-                .err();
-            template.or_else(|| {
-                let t = Template::compile(&source, Limits::default()).ok()?;
-                let context = context_from(&json!({ "x": { "a": 1 } }));
-                t.render(&context, &Vouchers::new(BTreeMap::new(), BTreeMap::new()))
-                    .map_err(|e| e.code().to_owned())
-                    .err()
-            })
+                .err()
         })
-        .expect("a thread starts")
-        .join()
-        .expect("no panic")
+    })
+    .expect("no panic")
 }
 
 #[test]

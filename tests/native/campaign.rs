@@ -2,25 +2,20 @@
 
 use codepool::campaign::{CampaignJob, CampaignSend, Customer};
 use codepool::event::EventFilter;
-use codepool::pool::PoolSettings;
 use codepool::render::{Limits, Template};
 use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
-const NOW: i64 = 1_764_097_200_000;
+use crate::common::{store_with, NOW};
 
+/// A store whose pool `spring10` holds `n` codes, `SPRING-01` on.
 fn store_with_codes(db: &NativeDatabase, n: usize) -> Store<'_, NativeDatabase> {
-    let store = Store::new(db);
-    store.migrate().unwrap();
-    store
-        .put_pool("spring10", &PoolSettings::default(), NOW)
-        .unwrap();
-    let import = store.begin_import("spring10", NOW).unwrap();
     let codes: Vec<String> = (1..=n).map(|i| format!("SPRING-{i:02}")).collect();
-    store.import_batch("spring10", import, &codes).unwrap();
-    store
+    store_with(db, &[("spring10", &codes)])
 }
 
+/// A send of `template` to customers `c01`.. (named `Name1`..); `test` sends
+/// with sample codes.
 fn send(template: &str, customers: usize, test: bool) -> CampaignSend {
     CampaignSend {
         template: template.into(),
@@ -37,6 +32,8 @@ fn send(template: &str, customers: usize, test: bool) -> CampaignSend {
     }
 }
 
+/// Runs a send as the Worker does: the counts, then (unless a test send) one
+/// reservation for every customer, then the messages.
 fn run(
     store: &Store<'_, NativeDatabase>,
     campaign: &str,
@@ -53,6 +50,7 @@ fn run(
     job.render(results)
 }
 
+/// Greets the customer with a code.
 const TEMPLATE: &str =
     "Hi {{ customer.first_name }}: {{ vouchers['spring10'].assign_available_code() }}";
 

@@ -1,0 +1,27 @@
+//! The core's native tests, on real SQLite: one binary, so that the core and
+//! its dependencies are linked once rather than once per file.
+//!
+//! - `activity`: a pool's assignments and redemptions per day (the chart).
+//! - `api`: `openapi.json` against the served routes and the error codes.
+//! - `campaign`: campaign sends, served in order while codes last.
+//! - `codes`: listing a pool's codes: pages, cursor, state filter, export.
+//! - `events`: redemption from tracked events, and the event log.
+//! - `import`: the CSV import parser, file-driven (`tests/import/`).
+//! - `render`: the rules of a render against the store.
+//! - `store`: pools, imports and reservations.
+//! - `template_limits`: templates too deep for a render are refused.
+//! - `templates`: template cases, file-driven (`tests/templates/`).
+//! - `common`: what they share (the clock, stores, requests, events, stack).
+
+mod common;
+
+mod activity;
+mod api;
+mod campaign;
+mod codes;
+mod events;
+mod import;
+mod render;
+mod store;
+mod template_limits;
+mod templates;
