@@ -7,8 +7,8 @@
 //! and that the result does not depend on how the body was cut.
 #![no_main]
 
-use codepool::pool::code::normalize_code;
 use codepool::import::{ImportError, ImportOptions, ImportParser, ImportRow};
+use codepool::pool::normalize_code;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

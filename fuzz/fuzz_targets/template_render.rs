@@ -12,9 +12,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use codepool::pool::PoolCounts;
-use codepool::render::{preview, Outcome, RenderJob};
-use codepool::render::{Reservation, ReservationRequest, Source};
-use codepool::render::{context_from, Limits, Template};
+use codepool::render::{
+    context_from, preview, Limits, Outcome, RenderJob, Reservation, ReservationRequest, Source,
+    Template,
+};
 use codepool::{Error, ErrorKind};
 use libfuzzer_sys::fuzz_target;
 
