@@ -23,6 +23,7 @@ fn take(store: &Store<'_, NativeDatabase>, pool: &str, n: usize, at: i64) {
         count: vec![],
         release: vec![],
         customer_signature: None,
+        signature_expiry: None,
     };
     store.reserve(&request, at).unwrap();
 }

@@ -23,6 +23,7 @@ fn store_with(db: &NativeDatabase, n: usize) -> Store<'_, NativeDatabase> {
         active: true,
         assignment: Default::default(),
         signed_customer: false,
+        require_expiry: false,
         variables: Default::default(),
     };
     store.put_layer("welcome", &layer, NOW).unwrap();
@@ -75,6 +76,7 @@ fn take(n: usize, customer: &str) -> ReservationRequest {
         source: Source::Layer("welcome".into()),
         layer_version: None,
         customer_signature: None,
+        signature_expiry: None,
         take: BTreeMap::from([("a".to_owned(), n)]),
         count: vec![],
         release: vec![],

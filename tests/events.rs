@@ -38,6 +38,7 @@ fn setup(db: &NativeDatabase) -> Store<'_, NativeDatabase> {
                 source: Source::Render,
                 layer_version: None,
                 customer_signature: None,
+                signature_expiry: None,
                 take: BTreeMap::from([("p".into(), 1)]),
                 count: vec![],
                 release: vec![],

@@ -22,6 +22,7 @@ fn take(pool: &str, n: usize) -> ReservationRequest {
         source: Source::Render,
         layer_version: None,
         customer_signature: None,
+        signature_expiry: None,
         take: BTreeMap::from([(pool.to_owned(), n)]),
         count: vec![],
         release: vec![],
@@ -137,6 +138,7 @@ fn a_paused_or_changed_layer_hands_out_nothing() {
         active: true,
         assignment: Default::default(),
         signed_customer: false,
+        require_expiry: false,
         variables: Default::default(),
     };
     let v1 = store.put_layer("l", &settings, NOW).unwrap();
@@ -198,6 +200,7 @@ fn a_layer_can_require_signed_customer_ids() {
         active: true,
         assignment: Default::default(),
         signed_customer: true,
+        require_expiry: false,
         variables: Default::default(),
     };
     store.put_layer("l", &settings, NOW).unwrap();
