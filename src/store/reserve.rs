@@ -9,7 +9,7 @@ use crate::pool::CodeState;
 use crate::render::{Reservation, ReservationRequest, Source};
 use crate::store::sql::Database;
 
-use super::layers::SIGNED_WITH_EXPIRY;
+use super::layers::{ANY_ID, SIGNED_WITH_EXPIRY};
 use super::{first_column, unknown_layer, Store};
 
 impl<D: Database> Store<'_, D> {
@@ -106,7 +106,7 @@ impl<D: Database> Store<'_, D> {
         let assignment = Assignment::from_stored(row[3].as_opt_str().unwrap_or_default());
         assignment.check_customer(name, request.customer_id.as_deref())?;
         let signed = row[1].as_i64();
-        if signed != 0 {
+        if signed != ANY_ID {
             self.check_signature(request, now, signed == SIGNED_WITH_EXPIRY)?;
         }
         Ok(assignment)
