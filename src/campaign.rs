@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::json::check_object_depth;
 use crate::pool::PoolCounts;
 use crate::render::sample_codes;
 use crate::render::{context_from, Template, Vouchers};
@@ -139,6 +140,12 @@ impl<'t> CampaignJob<'t> {
                 ErrorKind::InvalidCustomers,
                 format!("customer id {:?} must be 1-256 characters", c.id),
             ));
+        }
+        for customer in &send.customers {
+            check_object_depth(
+                &customer.attributes,
+                &format!("the attributes of customer {:?}", customer.id),
+            )?;
         }
         Ok(CampaignJob {
             template,

@@ -67,10 +67,16 @@ error_kinds! {
     InvalidEvent = 400 "invalid_event",
     /// Project settings that make no sense.
     InvalidSettings = 400 "invalid_settings",
-    /// The store could not read a command (the request nested too deeply).
-    InvalidCommand = 400 "invalid_command",
+    /// Layer settings that contradict each other (`require_expiry` without
+    /// `signed_customer`).
+    InvalidLayer = 400 "invalid_layer",
+    /// Free JSON in a body (layer variables, a render's context, customer
+    /// attributes, event properties) nests deeper than the limit.
+    JsonTooDeep = 400 "json_too_deep",
     /// A body is required and none came.
     MissingBody = 400 "missing_body",
+    /// A `per_customer` layer was displayed without `customer_id`.
+    MissingCustomerId = 400 "missing_customer_id",
     /// The body ended before its declared length (client gone).
     BodyIncomplete = 400 "body_incomplete",
     /// An import file with no header row.
@@ -91,6 +97,8 @@ error_kinds! {
     Unauthorized = 401 "unauthorized",
     /// The layer needs a signed customer id and `sig` is missing or wrong.
     InvalidCustomerSignature = 403 "invalid_customer_signature",
+    /// The customer id's signature is genuine but its `exp` has passed.
+    CustomerSignatureExpired = 403 "customer_signature_expired",
     /// No route has this path.
     NoSuchRoute = 404 "no_such_route",
     /// The pool does not exist.
@@ -117,6 +125,8 @@ error_kinds! {
     TemplateTooLarge = 422 "template_too_large",
     /// A template nests deeper than the limit.
     TemplateTooComplex = 422 "template_too_complex",
+    /// A layer's variables are over the size limit.
+    VariablesTooLarge = 422 "variables_too_large",
     /// A template failed while rendering.
     TemplateError = 422 "template_error",
     /// A render ran out of fuel.

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::json::check_object_depth;
 use crate::time::parse_rfc3339;
 
 /// The most events one `POST /events` may carry.
@@ -75,11 +76,22 @@ pub fn events_from_body(body: serde_json::Value) -> Result<Vec<TrackedEvent>> {
     list.into_iter()
         .enumerate()
         .map(|(i, v)| {
-            serde_json::from_value::<TrackedEvent>(v).map_err(|e| {
+            let event = serde_json::from_value::<TrackedEvent>(v).map_err(|e| {
                 invalid_event(&format!(
                     "event {i}: {e} (an event is {{\"customer_id\", \"type\", \"timestamp\", \"properties\"}})"
                 ))
-            })
+            })?;
+            // Bounded here, before the events go to the store: see crate::json.
+            check_object_depth(&event.properties, &format!("the properties of event {i}"))?;
+            if matches!(
+                event.timestamp,
+                Some(serde_json::Value::Array(_) | serde_json::Value::Object(_))
+            ) {
+                return Err(invalid_event(&format!(
+                    "event {i}: timestamp must be Unix seconds or an RFC 3339 string"
+                )));
+            }
+            Ok(event)
         })
         .collect()
 }

@@ -35,7 +35,8 @@
 //! - [`store`]: every SQL statement, on the [`store::Database`] trait: the
 //!   schema, and [`store::NativeDatabase`] for tests and tools.
 //! - [`error`]: [`Error`] and its [`ErrorKind`]s, each with its HTTP status;
-//!   [`name`]: the rule for names in URLs; [`time`]: timestamps.
+//!   [`name`]: the rule for names in URLs; [`json`]: how deep the free JSON
+//!   of a body may nest; [`time`]: timestamps.
 #![warn(missing_docs)]
 
 pub mod api;
@@ -43,6 +44,7 @@ pub mod campaign;
 pub mod error;
 pub mod event;
 pub mod import;
+pub mod json;
 pub mod layer;
 pub mod name;
 pub mod pool;

@@ -3,8 +3,9 @@
  * <script async src="https://EDGE/loader.js" data-project="demo"
  *   data-layer="welcome" data-customer="ada"></script>
  *
- * Optional: data-sig="..." (the customer id's signature, for layers that
- * require signed ids: computed by the site's back end, see README),
+ * Optional: data-sig="..." and data-exp="..." (the customer id's signature
+ * and the Unix second it is good until, for layers that require signed
+ * ids: computed by the site's back end, see README),
  * data-target="#offer" (a CSS selector: show the layer inside that
  * element instead of as an overlay), data-params="lang=en&page=home" (more
  * query parameters, `params` in the template), data-api="https://EDGE" (where
@@ -94,6 +95,7 @@
     var q = new URLSearchParams(data.params || '');
     if (data.customer) q.set('customer_id', data.customer);
     if (data.sig) q.set('sig', data.sig);
+    if (data.exp) q.set('exp', data.exp);
     var api = data.api || new URL(script.src, location.href).origin;
     var url = api + '/v1/projects/' + encodeURIComponent(data.project) +
       '/layers/' + encodeURIComponent(data.layer) + '/render?' + q;

@@ -71,6 +71,11 @@ pub enum Command {
     },
     /// All layers.
     ListLayers,
+    /// Delete a layer; answers it as it was.
+    DeleteLayer {
+        /// Layer name.
+        layer: String,
+    },
     /// Reserve codes and read counts.
     Reserve(ReservationRequest),
     /// Counts of some pools, reserving nothing (previews, campaign snapshots).
@@ -126,6 +131,7 @@ pub fn execute<D: Database>(store: &Store<'_, D>, command: &Command, now: i64) -
         }
         Command::GetLayer { layer } => json(&store.layer(layer)?),
         Command::ListLayers => json(&serde_json::json!({ "layers": store.layers()? })),
+        Command::DeleteLayer { layer } => json(&store.delete_layer(layer)?),
         Command::Reserve(request) => json(&store.reserve(request, now)?),
         Command::Counts { pools } => json(&store.counts(pools)?),
         Command::ReserveCampaign(request) => json(&store.reserve_campaign(request, now)?),

@@ -1,6 +1,8 @@
 //! The HTTP contract: routes as data ([`routes`]), the typed calls to a
-//! project's store ([`command`]), and the routes' query types ([`query`]).
+//! project's store ([`command`]), the routes' query types ([`query`]), and
+//! how the public route's rate limit tells clients apart ([`client`]).
 
+pub mod client;
 pub mod command;
 pub mod query;
 pub mod routes;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::EventFilter;
+use crate::layer::signature::parse_expiry;
 use crate::pool::activity::{check_days, DEFAULT_ACTIVITY_DAYS};
 use crate::pool::listing::{decode_cursor, CodeQuery};
 use crate::pool::CodeState;
@@ -140,14 +141,16 @@ pub struct ImportParams {
     pub column: Option<String>,
 }
 
-/// `GET /layers/{layer}/render?customer_id=&sig=&…`: the only query that
-/// takes any parameter, since the others are the layer's `params`.
+/// `GET /layers/{layer}/render?customer_id=&sig=&exp=&…`: the only query
+/// that takes any parameter, since the others are the layer's `params`.
 #[derive(Debug, Default, Deserialize)]
 pub struct DisplayParams {
     /// The visitor; empty is none.
     pub customer_id: Option<String>,
     /// The signature of `customer_id`, for layers that require one.
     pub sig: Option<String>,
+    /// The Unix second `sig` is good until, when it was made with one.
+    pub exp: Option<String>,
     /// Every other parameter, for the template as `params`.
     #[serde(flatten)]
     pub params: BTreeMap<String, String>,
@@ -157,6 +160,14 @@ impl DisplayParams {
     /// The visitor's id, if one was given.
     pub fn customer(&self) -> Option<&str> {
         self.customer_id.as_deref().filter(|c| !c.is_empty())
+    }
+
+    /// The signature's expiry, if one was given (empty is none); not Unix
+    /// seconds is `invalid_customer_signature`.
+    pub fn expiry(&self) -> Result<Option<i64>> {
+        non_empty(self.exp.clone())
+            .map(|exp| parse_expiry(&exp))
+            .transpose()
     }
 }
 
@@ -246,5 +257,21 @@ mod tests {
         assert_eq!(display.customer(), None);
         assert_eq!(display.sig.as_deref(), Some("ab"));
         assert_eq!(display.params["utm"], "mail");
+        assert_eq!(display.expiry().unwrap(), None);
+        let display = parse::<DisplayParams>("customer_id=ada&sig=ab&exp=1764100000").unwrap();
+        assert_eq!(display.expiry().unwrap(), Some(1_764_100_000));
+        assert!(
+            !display.params.contains_key("exp"),
+            "exp is no template parameter"
+        );
+        assert_eq!(
+            parse::<DisplayParams>("exp=").unwrap().expiry().unwrap(),
+            None
+        );
+        let err = parse::<DisplayParams>("exp=tomorrow")
+            .unwrap()
+            .expiry()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidCustomerSignature);
     }
 }

@@ -38,6 +38,8 @@ pub enum RouteId {
     PutLayer,
     /// `GET /layers/{layer}`
     GetLayer,
+    /// `DELETE /layers/{layer}`
+    DeleteLayer,
     /// `GET /layers/{layer}/render` (public)
     RenderLayer,
     /// `GET /layers`
@@ -144,6 +146,12 @@ pub const ROUTES: &[Route] = &[
         "/v1/projects/{project}/layers/{layer}",
         Access::Admin,
         RouteId::GetLayer,
+    ),
+    route(
+        "DELETE",
+        "/v1/projects/{project}/layers/{layer}",
+        Access::Admin,
+        RouteId::DeleteLayer,
     ),
     route(
         "GET",
@@ -313,5 +321,10 @@ mod tests {
         let events = router.find("POST", "/v1/projects/demo/events").unwrap();
         assert_eq!(events.route.access, Access::Tracking);
         assert_eq!(router.find("GET", "/v2/x").unwrap_err().status(), 404);
+        let delete = router.find("DELETE", "/v1/projects/demo/layers/l").unwrap();
+        assert_eq!(
+            (delete.route.id, delete.route.access),
+            (RouteId::DeleteLayer, Access::Admin)
+        );
     }
 }

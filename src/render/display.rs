@@ -55,6 +55,7 @@ mod tests {
             active: true,
             assignment: Assignment::PerDisplay,
             signed_customer: false,
+            require_expiry: false,
             variables:
                 serde_json::json!({"customer": {"first_name": "there", "id": "x"}, "shop": "Demo"})
                     .as_object()

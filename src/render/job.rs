@@ -56,6 +56,7 @@ pub struct RenderJob<'t> {
     source: Source,
     layer_version: Option<i64>,
     customer_signature: Option<String>,
+    signature_expiry: Option<i64>,
     requested: BTreeMap<String, usize>,
     counted: BTreeSet<String>,
     held: Vec<String>,
@@ -81,6 +82,7 @@ impl<'t> RenderJob<'t> {
             source,
             layer_version,
             customer_signature: None,
+            signature_expiry: None,
             requested: BTreeMap::new(),
             counted: BTreeSet::new(),
             held: Vec::new(),
@@ -114,10 +116,16 @@ impl<'t> RenderJob<'t> {
         self.speculative
     }
 
-    /// Sends a signature of the customer id with every reservation (for
-    /// layers that require signed customer ids).
-    pub fn with_customer_signature(mut self, signature: Option<String>) -> Self {
+    /// Sends a signature of the customer id, and the `exp` it is good
+    /// until if it has one, with every reservation (for layers that require
+    /// signed customer ids).
+    pub fn with_customer_signature(
+        mut self,
+        signature: Option<String>,
+        expiry: Option<i64>,
+    ) -> Self {
         self.customer_signature = signature;
+        self.signature_expiry = expiry;
         self
     }
 
@@ -213,6 +221,7 @@ impl<'t> RenderJob<'t> {
             source: self.source.clone(),
             layer_version: None,
             customer_signature: None,
+            signature_expiry: None,
             take: BTreeMap::new(),
             count: Vec::new(),
             release: std::mem::take(&mut self.held),
@@ -229,6 +238,7 @@ impl<'t> RenderJob<'t> {
             source: self.source.clone(),
             layer_version: self.layer_version,
             customer_signature: self.customer_signature.clone(),
+            signature_expiry: self.signature_expiry,
             take: asked.take,
             count: self.counted.iter().cloned().collect(),
             release,

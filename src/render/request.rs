@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use minijinja::Value;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
+use crate::json::check_object_depth;
 use crate::render::job::Outcome;
 use crate::render::template::context_from;
 
@@ -26,6 +28,11 @@ pub struct RenderRequest {
 }
 
 impl RenderRequest {
+    /// Checks the body: a context within [`crate::json::MAX_DEPTH`] levels.
+    pub fn check(&self) -> Result<()> {
+        check_object_depth(&self.context, "the context's values")
+    }
+
     /// The render's context: the body's, with `customer.id` from `customer_id`.
     pub fn context(&self) -> Value {
         let mut context = self.context.clone();

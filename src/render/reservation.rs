@@ -49,6 +49,9 @@ pub struct ReservationRequest {
     /// The `sig` a layer requiring signed customer ids was called with.
     #[serde(default)]
     pub customer_signature: Option<String>,
+    /// The `exp` that signature is good until (Unix seconds), if it has one.
+    #[serde(default)]
+    pub signature_expiry: Option<i64>,
     /// How many codes to take from which pool.
     pub take: BTreeMap<String, usize>,
     /// Pools whose counts the template reads.

@@ -1,4 +1,10 @@
 //! Layers: stored templates with their settings and version.
+//!
+//! The `signed_customer` column holds how a layer checks customer ids:
+//! [`ANY_ID`], [`SIGNED`] (a signature with or without `exp`) or
+//! [`SIGNED_WITH_EXPIRY`]. A deleted layer leaves its last version in
+//! `retired_layers`, so a layer created again under its name goes on from
+//! there: a Worker's compile of the old one never passes for the new one.
 
 use super::Store;
 use crate::error::{Error, ErrorKind, Result};
@@ -7,14 +13,29 @@ use crate::name::{check_name, NameOf};
 use crate::store::sql::{Database, Value};
 use crate::time::rfc3339;
 
+/// `signed_customer`: any customer id, or none.
+pub(crate) const ANY_ID: i64 = 0;
+/// `signed_customer`: a signed customer id, with or without `exp`.
+pub(crate) const SIGNED: i64 = 1;
+/// `signed_customer`: a signed customer id with `exp`.
+pub(crate) const SIGNED_WITH_EXPIRY: i64 = 2;
+
 impl<D: Database> Store<'_, D> {
-    /// Creates or replaces a layer; its version grows by one.
+    /// Creates or replaces a layer; its version grows by one (a layer
+    /// created again after a delete goes on from its last version).
     pub fn put_layer(&self, name: &str, settings: &LayerSettings, now: i64) -> Result<Layer> {
         check_name(NameOf::Layer, name)?;
+        settings.check()?;
+        let signed = match (settings.signed_customer, settings.require_expiry) {
+            (false, _) => ANY_ID,
+            (true, false) => SIGNED,
+            (true, true) => SIGNED_WITH_EXPIRY,
+        };
         self.db.execute(
             "INSERT INTO layers (name, template, active, assignment, signed_customer, variables,
                 version, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?6, ?7, 1, ?5)
+             VALUES (?1, ?2, ?3, ?4, ?6, ?7,
+                1 + IFNULL((SELECT version FROM retired_layers WHERE name = ?1), 0), ?5)
              ON CONFLICT (name) DO UPDATE SET template = excluded.template,
                 active = excluded.active, assignment = excluded.assignment,
                 signed_customer = excluded.signed_customer, variables = excluded.variables,
@@ -25,7 +46,7 @@ impl<D: Database> Store<'_, D> {
                 i64::from(settings.active).into(),
                 settings.assignment.as_str().into(),
                 now.into(),
-                i64::from(settings.signed_customer).into(),
+                signed.into(),
                 serde_json::Value::Object(settings.variables.clone())
                     .to_string()
                     .into(),
@@ -42,6 +63,22 @@ impl<D: Database> Store<'_, D> {
             .next()
             .map(layer_from_row)
             .ok_or_else(|| unknown_layer(name))
+    }
+
+    /// Deletes a layer and answers it as it was. Codes it assigned stay
+    /// assigned, with their source (`layer:{name}`).
+    pub fn delete_layer(&self, name: &str) -> Result<Layer> {
+        self.db.transaction(|| {
+            let layer = self.layer(name)?;
+            self.db
+                .execute("DELETE FROM layers WHERE name = ?1", &[name.into()])?;
+            self.db.execute(
+                "INSERT INTO retired_layers (name, version) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+                &[name.into(), layer.version.into()],
+            )?;
+            Ok(layer)
+        })
     }
 
     /// All layers of the project, by name.
@@ -68,12 +105,15 @@ pub(crate) fn unknown_layer(name: &str) -> Error {
 fn layer_from_row(row: Vec<Value>) -> Layer {
     let mut row = row.into_iter();
     let mut next = || row.next().unwrap_or(Value::Null);
+    let (name, template, active, assignment) = (next(), next(), next(), next());
+    let signed = next().as_i64();
     Layer {
-        name: next().into_string(),
-        template: next().into_string(),
-        active: next().as_i64() != 0,
-        assignment: Assignment::from_stored(next().as_opt_str().unwrap_or_default()),
-        signed_customer: next().as_i64() != 0,
+        name: name.into_string(),
+        template: template.into_string(),
+        active: active.as_i64() != 0,
+        assignment: Assignment::from_stored(assignment.as_opt_str().unwrap_or_default()),
+        signed_customer: signed != ANY_ID,
+        require_expiry: signed == SIGNED_WITH_EXPIRY,
         variables: serde_json::from_str(next().as_opt_str().unwrap_or("{}")).unwrap_or_default(),
         version: next().as_i64(),
         updated_at: rfc3339(next().as_i64()),

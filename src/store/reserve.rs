@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::layer::signature::verify_customer;
+use crate::layer::signature::{check_customer, CustomerProof};
 use crate::layer::Assignment;
 use crate::pool::CodeState;
 use crate::render::{Reservation, ReservationRequest, Source};
 use crate::store::sql::Database;
 
+use super::layers::{ANY_ID, SIGNED_WITH_EXPIRY};
 use super::{first_column, unknown_layer, Store};
 
 impl<D: Database> Store<'_, D> {
@@ -16,7 +17,7 @@ impl<D: Database> Store<'_, D> {
     /// for, or none if any pool is short.
     pub fn reserve(&self, request: &ReservationRequest, now: i64) -> Result<Reservation> {
         self.db.transaction(|| {
-            let assignment = self.assignment_of(request)?;
+            let assignment = self.assignment_of(request, now)?;
             let source = request.source.stored();
             self.release(&request.release, &source)?;
 
@@ -64,8 +65,11 @@ impl<D: Database> Store<'_, D> {
         })
     }
 
-    /// The layer's assignment mode, after checking the layer may render.
-    fn assignment_of(&self, request: &ReservationRequest) -> Result<Assignment> {
+    /// The layer's assignment mode, after checking the layer may render
+    /// this request: active, the version the caller planned with, a
+    /// customer id where the mode needs one, a signature where it must be
+    /// signed. Any refusal comes before a code is taken.
+    fn assignment_of(&self, request: &ReservationRequest, now: i64) -> Result<Assignment> {
         let name = match &request.source {
             Source::Layer(name) => name,
             // A campaign id names one send: repeating it reuses the codes.
@@ -93,22 +97,29 @@ impl<D: Database> Store<'_, D> {
                 format!("layer {name:?} is paused"),
             ));
         }
-        if row[1].as_i64() != 0 {
-            self.check_signature(request)?;
-        }
         if request.layer_version.is_some_and(|v| v != row[2].as_i64()) {
             return Err(Error::new(
                 ErrorKind::LayerChanged,
                 format!("layer {name:?} changed while it was rendering: render it again"),
             ));
         }
-        Ok(Assignment::from_stored(
-            row[3].as_opt_str().unwrap_or_default(),
-        ))
+        let assignment = Assignment::from_stored(row[3].as_opt_str().unwrap_or_default());
+        assignment.check_customer(name, request.customer_id.as_deref())?;
+        let signed = row[1].as_i64();
+        if signed != ANY_ID {
+            self.check_signature(request, now, signed == SIGNED_WITH_EXPIRY)?;
+        }
+        Ok(assignment)
     }
 
-    /// Checks the request's customer id is signed with the project's key.
-    fn check_signature(&self, request: &ReservationRequest) -> Result<()> {
+    /// Checks the request's customer id is signed with the project's key;
+    /// `now` is Unix milliseconds.
+    fn check_signature(
+        &self,
+        request: &ReservationRequest,
+        now: i64,
+        require_expiry: bool,
+    ) -> Result<()> {
         let Some(key) = self.settings()?.customer_signing_key else {
             return Err(Error::new(
                 ErrorKind::NoSigningKey,
@@ -116,19 +127,12 @@ impl<D: Database> Store<'_, D> {
                  customer_signing_key: set one with PUT /settings",
             ));
         };
-        let signed = match (&request.customer_id, &request.customer_signature) {
-            (Some(customer), Some(sig)) => verify_customer(&key, customer, sig),
-            _ => false,
+        let proof = CustomerProof {
+            customer_id: request.customer_id.as_deref(),
+            signature: request.customer_signature.as_deref(),
+            expiry: request.signature_expiry,
         };
-        if signed {
-            Ok(())
-        } else {
-            Err(Error::new(
-                ErrorKind::InvalidCustomerSignature,
-                "this layer needs customer_id with sig = hex HMAC-SHA256 of the id \
-                 under the project's customer_signing_key",
-            ))
-        }
+        check_customer(&key, proof, now.div_euclid(1000), require_expiry)
     }
 
     // The hot statements below write LIMIT into their text rather than bind

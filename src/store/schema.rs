@@ -63,6 +63,8 @@ pub const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     )",
+    // signed_customer: 0 any customer id, 1 signed (with or without exp),
+    // 2 signed with exp (store/layers.rs).
     "CREATE TABLE IF NOT EXISTS layers (
         name TEXT PRIMARY KEY,
         template TEXT NOT NULL,
@@ -72,5 +74,12 @@ pub const MIGRATIONS: &[&str] = &[
         variables TEXT NOT NULL DEFAULT '{}',
         version INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
+    )",
+    // The last version of each deleted layer: one created again under its
+    // name goes on from there, so no cached compile of the old one passes
+    // the store's version check.
+    "CREATE TABLE IF NOT EXISTS retired_layers (
+        name TEXT PRIMARY KEY,
+        version INTEGER NOT NULL
     )",
 ];

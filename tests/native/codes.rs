@@ -22,6 +22,7 @@ fn interleaved_store(db: &NativeDatabase, n: usize) -> Store<'_, NativeDatabase>
         active: true,
         assignment: Default::default(),
         signed_customer: false,
+        require_expiry: false,
         variables: Default::default(),
     };
     store.put_layer("welcome", &layer, NOW).unwrap();

@@ -41,6 +41,7 @@ pub fn take(pool: &str, n: usize, customer: &str, source: Source) -> Reservation
         source,
         layer_version: None,
         customer_signature: None,
+        signature_expiry: None,
         take: BTreeMap::from([(pool.to_owned(), n)]),
         count: vec![],
         release: vec![],

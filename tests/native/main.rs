@@ -5,6 +5,8 @@
 //! - `api`: `openapi.json` against the served routes and the error codes.
 //! - `campaign`: campaign sends, served in order while codes last.
 //! - `codes`: listing a pool's codes: pages, cursor, state filter, export.
+//! - `draining`: pools that cannot be drained, layers that can be deleted,
+//!   free JSON bounded so nothing accepted breaks a later read.
 //! - `events`: redemption from tracked events, and the event log.
 //! - `import`: the CSV import parser, file-driven (`tests/import/`).
 //! - `render`: the rules of a render against the store.
@@ -19,6 +21,7 @@ mod activity;
 mod api;
 mod campaign;
 mod codes;
+mod draining;
 mod events;
 mod import;
 mod render;

@@ -204,6 +204,7 @@ fn per_customer_layers_give_the_same_code_again() {
                 active: true,
                 assignment: Assignment::PerCustomer,
                 signed_customer: false,
+                require_expiry: false,
                 variables: Default::default(),
             },
             NOW,

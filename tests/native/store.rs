@@ -125,6 +125,7 @@ fn a_paused_or_changed_layer_hands_out_nothing() {
         active: true,
         assignment: Default::default(),
         signed_customer: false,
+        require_expiry: false,
         variables: Default::default(),
     };
     let v1 = store.put_layer("l", &settings, NOW).unwrap();
@@ -185,6 +186,7 @@ fn a_layer_can_require_signed_customer_ids() {
         active: true,
         assignment: Default::default(),
         signed_customer: true,
+        require_expiry: false,
         variables: Default::default(),
     };
     store.put_layer("l", &settings, NOW).unwrap();

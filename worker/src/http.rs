@@ -47,16 +47,15 @@ fn incident_id() -> String {
 }
 
 /// Reads a JSON body of at most [`MAX_JSON_BODY`] bytes. An empty body is
-/// `None`; a body must come as `application/json`.
+/// `None`; a body must come as `application/json`, and nest at most
+/// [`codepool::json::MAX_BODY_DEPTH`] levels.
 pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<Option<T>, Error> {
     let bytes = read_body(req, MAX_JSON_BODY).await?;
     if bytes.is_empty() {
         return Ok(None);
     }
     require_type(req, &["application/json"])?;
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(Error::from)
+    codepool::json::from_body(&bytes).map(Some)
 }
 
 /// Reads a JSON body that must be there, of at most `limit` bytes, sent as
@@ -66,7 +65,7 @@ pub async fn read_json_body<T: DeserializeOwned>(
     limit: usize,
 ) -> Result<T, Error> {
     require_type(req, &["application/json"])?;
-    Ok(serde_json::from_slice(&read_body(req, limit).await?)?)
+    codepool::json::from_body(&read_body(req, limit).await?)
 }
 
 /// The request's content type without parameters, lower case (`text/csv`).

@@ -1,4 +1,4 @@
-//! Layer routes: store, show, list (the public render: `render.rs`).
+//! Layer routes: store, show, list, delete (the public render: `render.rs`).
 
 use codepool::api::{Command, Matched};
 use codepool::layer::LayerSettings;
@@ -16,6 +16,9 @@ pub async fn put(mut req: Request, env: &Env, m: &Matched) -> Result<Response, E
             "send the layer as JSON: {\"template\": \"...\", \"active\": true}",
         )
     })?;
+    // Checked before it goes to the store, which could not read variables
+    // nested as deep as a body may be (see codepool::json).
+    settings.check()?;
     let layer = m.param("layer").to_owned();
     forward(
         env,
@@ -34,4 +37,11 @@ pub async fn list(env: &Env, m: &Matched) -> Result<Response, Error> {
 pub async fn get(env: &Env, m: &Matched) -> Result<Response, Error> {
     let layer = m.param("layer").to_owned();
     forward(env, m.param("project"), &Command::GetLayer { layer }).await
+}
+
+/// `DELETE /layers/{layer}`: answers the layer as it was. A Worker that has
+/// it compiled learns at its next display, from the store (404).
+pub async fn delete(env: &Env, m: &Matched) -> Result<Response, Error> {
+    let layer = m.param("layer").to_owned();
+    forward(env, m.param("project"), &Command::DeleteLayer { layer }).await
 }

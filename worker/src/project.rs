@@ -2,7 +2,7 @@
 
 use codepool::api::command::{self, Command};
 use codepool::store::Store;
-use codepool::{Error, ErrorKind};
+use codepool::Error;
 use js_sys::futures::JsFuture;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
@@ -33,8 +33,10 @@ impl DurableObject for ProjectStore {
         // No await between reading the command and answering: the store's
         // statements run without other requests interleaving.
         let body = req.bytes().await?;
+        // The Worker built this command from a checked request: one the
+        // store cannot read is the Worker's bug, not the caller's.
         let result = serde_json::from_slice::<Command>(&body)
-            .map_err(|e| Error::new(ErrorKind::InvalidCommand, e.to_string()))
+            .map_err(|e| Error::internal(format!("the store could not read a command: {e}")))
             .and_then(|cmd| command::execute(&Store::new(&self.db), &cmd, now()));
         match result {
             Ok(json) => Response::ok(json),

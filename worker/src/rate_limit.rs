@@ -2,8 +2,10 @@
 //!
 //! Uses the Workers rate limiting binding `RENDER_RATE_LIMIT` (configured in
 //! wrangler.toml: requests per period per client). Without the binding there
-//! is no limit, which is what benchmarks run with.
+//! is no limit, which is what benchmarks run with. A client is an IPv4
+//! address or an IPv6 /64 ([`codepool::api::client::rate_limit_key`]).
 
+use codepool::api::client::rate_limit_key;
 use codepool::{Error, ErrorKind};
 use worker::{Env, Request};
 
@@ -16,13 +18,12 @@ pub async fn check(req: &Request, env: &Env) -> Result<(), Error> {
         return Ok(());
     };
     let headers = req.headers();
-    let client = headers
+    let address = headers
         .get("cf-connecting-ip")
         .ok()
         .flatten()
-        .or_else(|| headers.get("x-real-ip").ok().flatten())
-        .unwrap_or_else(|| "unknown".to_owned());
-    match limiter.limit(client).await {
+        .or_else(|| headers.get("x-real-ip").ok().flatten());
+    match limiter.limit(rate_limit_key(address.as_deref())).await {
         Ok(outcome) if !outcome.success => Err(Error::new(
             ErrorKind::RateLimited,
             "too many layer requests from this client: try again in a minute",

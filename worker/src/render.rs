@@ -42,6 +42,7 @@ pub async fn display(req: &Request, env: &Env, m: &Matched) -> Result<Response, 
     let (project, name) = (m.param("project"), m.param("layer"));
     let key = (project.to_owned(), name.to_owned());
     let query: DisplayParams = read_query(req)?;
+    let expiry = query.expiry()?;
     let customer = query.customer().map(str::to_owned);
     let params = context_from(&query.params);
 
@@ -80,7 +81,7 @@ pub async fn display(req: &Request, env: &Env, m: &Matched) -> Result<Response, 
             Source::Layer(name.to_owned()),
             Some(compiled.version),
         )
-        .with_customer_signature(query.sig.clone())
+        .with_customer_signature(query.sig.clone(), expiry)
         .with_plan(plan);
         let outcome = drive(&mut job, env, project).await;
         compiled.plans.borrow_mut().learn(&job);
@@ -95,6 +96,12 @@ pub async fn display(req: &Request, env: &Env, m: &Matched) -> Result<Response, 
             }
             Err(err) if err.kind() == ErrorKind::LayerChanged => {
                 COMPILED.with(|c| c.borrow_mut().remove(&key));
+            }
+            // Deleted since it was compiled: 404, as for an isolate that
+            // never had it.
+            Err(err) if err.kind() == ErrorKind::UnknownLayer => {
+                COMPILED.with(|c| c.borrow_mut().remove(&key));
+                return Err(err);
             }
             Err(err) => return Err(err),
         }
@@ -117,6 +124,7 @@ fn no_layer() -> Response {
 pub async fn render(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
     let project = m.param("project");
     let body: RenderRequest = read_json_body(&mut req, MAX_JSON_BODY).await?;
+    body.check()?;
     let template = Template::compile(&body.template, Limits::default())?;
     let context = body.context();
     if body.preview {

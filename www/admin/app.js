@@ -398,7 +398,7 @@ async function layersView() {
       h('th', { scope: 'row' }, h('a', { href: `#/layers/${seg(l.name)}` }, l.name)),
       h('td', {}, h('span', { class: `badge ${l.active ? 'on' : 'off'}` }, l.active ? 'Active' : 'Paused')),
       h('td', {}, l.assignment === 'per_customer' ? 'Same code per customer' : 'New code per display'),
-      h('td', {}, l.signed_customer ? 'Signed' : 'Any'),
+      h('td', {}, l.require_expiry ? 'Signed, with expiry' : l.signed_customer ? 'Signed' : 'Any'),
       h('td', { class: 'n' }, l.version), h('td', {}, when(l.updated_at)))));
     if (!layers.length) body.append(h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No layers yet.')));
   });
@@ -443,7 +443,15 @@ async function layerView(name) {
     h('option', { value: 'per_display' }, 'New code on every display'),
     h('option', { value: 'per_customer' }, 'Same code for the same customer'));
   const signed = h('input', { id: 'layer-signed', type: 'checkbox' });
+  const requireExpiry = h('input', { id: 'layer-require-expiry', type: 'checkbox', disabled: true });
+  // An expiry applies to signed ids only.
+  const syncExpiry = () => {
+    requireExpiry.disabled = !signed.checked;
+    if (!signed.checked) requireExpiry.checked = false;
+  };
+  signed.addEventListener('change', syncExpiry);
   const save = h('button', { class: 'primary', type: 'submit' }, 'Save layer');
+  const remove = h('button', { class: 'danger', type: 'button', hidden: true }, 'Delete layer');
   const variables = h('textarea', { id: 'layer-variables', spellcheck: 'false', rows: 4, wrap: 'off',
     placeholder: '{"products": [{"name": "Linen shirt"}], "customer": {"first_name": "there"}}' });
   const customer = h('input', { id: 'preview-customer', value: 'preview-customer', size: 18 });
@@ -470,8 +478,9 @@ async function layerView(name) {
       h('legend', {}, 'Display'),
       h('label', { class: 'check' }, active, ' Active (a paused layer shows nothing)'),
       h('div', {}, h('label', { for: 'layer-assignment' }, 'Codes'), assignment),
-      h('label', { class: 'check' }, signed, ' Only for signed customer ids (sig)')),
-    h('div', { class: 'actions' }, save, saved),
+      h('label', { class: 'check' }, signed, ' Only for signed customer ids (sig)'),
+      h('label', { class: 'check' }, requireExpiry, ' Only signatures with an expiry (exp)')),
+    h('div', { class: 'actions' }, save, saved, remove),
     error);
   const preview = h('section', { class: 'card preview-card', 'aria-labelledby': 'preview-title' },
     h('div', { class: 'title-row' }, h('h2', { id: 'preview-title' }, 'Preview'), previewState),
@@ -550,11 +559,23 @@ async function layerView(name) {
         json: {
           template: template.value, variables: parseVariables(),
           active: active.checked, assignment: assignment.value, signed_customer: signed.checked,
+          require_expiry: requireExpiry.checked,
         },
       });
       saved.textContent = `Saved: version ${layer.version}, ${when(layer.updated_at)}`;
+      remove.hidden = false;
     });
     save.disabled = false;
+  });
+
+  remove.addEventListener('click', async () => {
+    const sure = window.confirm(`Delete layer ${name}? Pages that show it will show nothing ` +
+      '(404 unknown_layer). Codes it handed out stay assigned to their customers.');
+    if (!sure) return;
+    remove.disabled = true;
+    const deleted = await attempt(error, `Could not delete layer ${name}`, () => call('DELETE', `/layers/${seg(name)}`));
+    remove.disabled = false;
+    if (deleted) location.hash = '#/layers';
   });
 
   await attempt(error, 'Could not load the pools for the voucher helper', async () => {
@@ -577,6 +598,9 @@ async function layerView(name) {
     active.checked = layer.active;
     assignment.value = layer.assignment;
     signed.checked = Boolean(layer.signed_customer);
+    requireExpiry.checked = Boolean(layer.require_expiry);
+    syncExpiry();
+    remove.hidden = false;
     const vars = layer.variables ?? {};
     variables.value = Object.keys(vars).length ? JSON.stringify(vars, null, 2) : '';
     saved.textContent = `Version ${layer.version}, saved ${when(layer.updated_at)}`;
