@@ -3,7 +3,7 @@
 // editor with its preview, and the settings.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, client, TOKEN } from '../e2e/worker.mjs';
+import { startWorker, client, createProject, TOKEN } from '../e2e/worker.mjs';
 import { seedDemo } from '../../scripts/seed-demo.mjs';
 import { launch, openPage, screenshot } from './browser.mjs';
 import fs from 'node:fs';
@@ -28,8 +28,9 @@ after(async () => {
   await worker?.stop();
 });
 
-/** A console page signed in to `project`. */
+/** A console page signed in to `project`, created first if need be. */
 async function signedIn(project = 'demo') {
+  await createProject(worker.base, project);
   const visit = await openPage(browser);
   await visit.page.goto(`${worker.base}/admin/`);
   await visit.page.getByLabel('Admin token').fill(TOKEN);

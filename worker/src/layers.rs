@@ -3,13 +3,13 @@
 use codepool::api::{Command, Matched};
 use codepool::layer::LayerSettings;
 use codepool::{Error, ErrorKind};
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 use crate::http::read_json;
-use crate::project::forward;
+use crate::project::Project;
 
 /// `PUT /layers/{layer}`
-pub async fn put(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
+pub async fn put(mut req: Request, project: &Project, m: &Matched) -> Result<Response, Error> {
     let settings: LayerSettings = read_json(&mut req).await?.ok_or_else(|| {
         Error::new(
             ErrorKind::MissingBody,
@@ -17,21 +17,18 @@ pub async fn put(mut req: Request, env: &Env, m: &Matched) -> Result<Response, E
         )
     })?;
     let layer = m.param("layer").to_owned();
-    forward(
-        env,
-        m.param("project"),
-        &Command::PutLayer { layer, settings },
-    )
-    .await
+    project
+        .forward(&Command::PutLayer { layer, settings })
+        .await
 }
 
 /// `GET /layers`
-pub async fn list(env: &Env, m: &Matched) -> Result<Response, Error> {
-    forward(env, m.param("project"), &Command::ListLayers).await
+pub async fn list(project: &Project) -> Result<Response, Error> {
+    project.forward(&Command::ListLayers).await
 }
 
 /// `GET /layers/{layer}`
-pub async fn get(env: &Env, m: &Matched) -> Result<Response, Error> {
+pub async fn get(project: &Project, m: &Matched) -> Result<Response, Error> {
     let layer = m.param("layer").to_owned();
-    forward(env, m.param("project"), &Command::GetLayer { layer }).await
+    project.forward(&Command::GetLayer { layer }).await
 }
