@@ -111,21 +111,38 @@ fn a_calls_key_is_checked_before_its_command_runs() {
         ),
     ];
     for (key, kind) in refused {
-        let err = run(&store, &call(key, put()), NOW).unwrap_err();
-        assert_eq!(err.kind(), kind, "{key:?}");
+        let ran = run(&store, &call(key, put()), NOW);
+        assert_eq!(ran.answer.unwrap_err().kind(), kind, "{key:?}");
+        assert!(!ran.key_accepted);
     }
     // None of them made the pool.
     assert_eq!(store.pools().unwrap(), []);
 
-    run(&store, &call(Some((&admin, Scope::Admin)), put()), NOW).unwrap();
-    run(&store, &call(None, Command::ListPools), NOW).unwrap();
+    let made = run(&store, &call(Some((&admin, Scope::Admin)), put()), NOW);
+    assert!(made.answer.is_ok() && made.key_accepted);
+    let trusted = run(&store, &call(None, Command::ListPools), NOW);
+    assert!(trusted.answer.is_ok() && !trusted.key_accepted);
     let listed = run(
         &store,
         &call(Some((&read, Scope::Read)), Command::ListPools),
         NOW,
-    )
-    .unwrap();
-    assert!(listed.contains("\"p\""), "{listed}");
+    );
+    assert!(listed.key_accepted);
+    assert!(listed.answer.unwrap().contains("\"p\""));
+    // The command's own error still says the key was accepted: the Worker
+    // need not check it again.
+    let missing = run(
+        &store,
+        &call(
+            Some((&read, Scope::Read)),
+            Command::GetPool {
+                pool: "nope".into(),
+            },
+        ),
+        NOW,
+    );
+    assert_eq!(missing.answer.unwrap_err().kind(), ErrorKind::UnknownPool);
+    assert!(missing.key_accepted);
     // A call crosses to the store as JSON and back whole.
     let wire = serde_json::to_string(&call(Some((&read, Scope::Read)), Command::ListKeys)).unwrap();
     let back: Call = serde_json::from_str(&wire).unwrap();

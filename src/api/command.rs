@@ -153,13 +153,39 @@ pub enum Command {
     Touch,
 }
 
+/// What a [`Call`] came to: its answer, and whether its key was accepted
+/// (so the Worker knows the caller was checked, whatever the command
+/// answered).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ran {
+    /// The command's JSON answer, or the error that stopped the call.
+    pub answer: Result<String>,
+    /// Whether the call carried a key and the store accepted it.
+    pub key_accepted: bool,
+}
+
+impl Ran {
+    /// A call stopped before its key was looked at, or by its key.
+    pub fn stopped(err: Error) -> Self {
+        Ran {
+            answer: Err(err),
+            key_accepted: false,
+        }
+    }
+}
+
 /// Runs a call on a project's store (opened with [`Store::open`]): checks
 /// its key, if any, then runs its command.
-pub fn run<D: Database>(store: &Store<'_, D>, call: &Call<'_>, now: i64) -> Result<String> {
+pub fn run<D: Database>(store: &Store<'_, D>, call: &Call<'_>, now: i64) -> Ran {
     if let Some(check) = &call.key {
-        store.authorize(&check.key, check.needs)?;
+        if let Err(err) = store.authorize(&check.key, check.needs) {
+            return Ran::stopped(err);
+        }
     }
-    execute(store, &call.command, now)
+    Ran {
+        answer: execute(store, &call.command, now),
+        key_accepted: call.key.is_some(),
+    }
 }
 
 /// Runs a command on a store and answers its result as JSON text; `now` is

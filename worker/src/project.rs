@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::rc::Rc;
 
-use codepool::api::command::{self, Call, Command, KeyCheck};
+use codepool::api::command::{self, Call, Command, KeyCheck, Ran};
 use codepool::store::Store;
 use codepool::{Error, ErrorKind};
 use js_sys::futures::JsFuture;
@@ -22,6 +22,9 @@ use crate::http::platform;
 
 /// The binding name of the ProjectStore namespace in wrangler.toml.
 pub const BINDING: &str = "PROJECTS";
+
+/// The header with which the store says it accepted the call's key.
+const KEY_ACCEPTED: &str = "x-codepool-key-accepted";
 
 /// One project's pools, codes, layers and keys in Durable Object SQLite.
 #[durable_object]
@@ -45,20 +48,36 @@ impl DurableObject for ProjectStore {
         // No await between reading the command and answering: the store's
         // statements run without other requests interleaving.
         let body = req.bytes().await?;
-        let result = serde_json::from_slice::<Call>(&body)
-            .map_err(|e| Error::new(ErrorKind::InvalidCommand, e.to_string()))
-            .and_then(|call| {
+        let ran = match serde_json::from_slice::<Call>(&body) {
+            Ok(call) => {
                 let store = Store::new(&self.db);
-                if !self.open.get() {
-                    store.open(matches!(*call.command, Command::CreateProject))?;
-                    self.open.set(true);
+                match self.open(&store, &call) {
+                    Ok(()) => command::run(&store, &call, now()),
+                    Err(err) => Ran::stopped(err),
                 }
-                command::run(&store, &call, now())
-            });
-        match result {
-            Ok(json) => Response::ok(json),
-            Err(err) => Ok(Response::from_json(&err)?.with_status(err.status())),
+            }
+            Err(e) => Ran::stopped(Error::new(ErrorKind::InvalidCommand, e.to_string())),
+        };
+        let response = match ran.answer {
+            Ok(json) => Response::ok(json)?,
+            Err(err) => Response::from_json(&err)?.with_status(err.status()),
+        };
+        if ran.key_accepted {
+            response.headers().set(KEY_ACCEPTED, "1")?;
         }
+        Ok(response)
+    }
+}
+
+impl ProjectStore {
+    /// Opens the store once per instance ([`Store::open`]): only a project
+    /// being created, or created before, gets its tables.
+    fn open(&self, store: &Store<'_, DurableDatabase>, call: &Call<'_>) -> Result<(), Error> {
+        if !self.open.get() {
+            store.open(matches!(*call.command, Command::CreateProject))?;
+            self.open.set(true);
+        }
+        Ok(())
     }
 }
 
@@ -156,29 +175,39 @@ impl Project {
             command: Cow::Borrowed(command),
         };
         let body = serde_json::to_string(&call).map_err(|e| Error::internal(e.to_string()))?;
-        let answer = call_object(&self.env, BINDING, &self.name, body).await;
-        // The store checks the key before it runs the command: an answer of
-        // the command, success or the command's own error, means it passed.
-        let passed = match &answer {
-            Ok(_) => true,
-            Err(err) => !matches!(
-                err.kind(),
-                ErrorKind::Unauthorized
-                    | ErrorKind::Forbidden
-                    | ErrorKind::UnknownProject
-                    | ErrorKind::InvalidCommand
-                    | ErrorKind::Internal
-            ),
-        };
-        if passed {
+        let answer = call_object(&self.env, BINDING, &self.name, body).await?;
+        // The store says whether it accepted the key, whatever the command
+        // answered (success, or the command's own error).
+        if answer.key_accepted {
             self.checked.set(true);
         }
-        answer
+        answer.into_result()
+    }
+}
+
+/// A Durable Object's answer to a call.
+pub struct ObjectAnswer {
+    status: u16,
+    text: String,
+    /// Whether the store accepted the call's project key.
+    key_accepted: bool,
+}
+
+impl ObjectAnswer {
+    /// The JSON answer, or the error the object answered with.
+    pub fn into_result(self) -> Result<String, Error> {
+        let ObjectAnswer { status, text, .. } = self;
+        if status == 200 {
+            Ok(text)
+        } else {
+            Err(serde_json::from_str::<Error>(&text)
+                .unwrap_or_else(|_| Error::internal(format!("store answered {status}: {text}"))))
+        }
     }
 }
 
 /// Sends a JSON body to the Durable Object `name` of namespace `binding`
-/// and returns its JSON answer, or its error.
+/// and returns its answer.
 ///
 /// Speaks to the stub with the platform's own `Request` and `Response`: the
 /// `worker` crate's wrappers read the answer through a stream reader, which
@@ -188,7 +217,7 @@ pub async fn call_object(
     binding: &str,
     name: &str,
     body: String,
-) -> Result<String, Error> {
+) -> Result<ObjectAnswer, Error> {
     let namespace = env.durable_object(binding).map_err(platform)?;
     let stub: worker_sys::DurableObject = namespace
         .id_from_name(name)
@@ -198,20 +227,19 @@ pub async fn call_object(
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str(&body));
-    let (status, text) = async {
+    async {
         let req = web_sys::Request::new_with_str_and_init("https://project.store/", &init)?;
         let resp: web_sys::Response = JsFuture::from(stub.fetch_with_request(&req)?)
             .await?
             .dyn_into()?;
+        let key_accepted = resp.headers().has(KEY_ACCEPTED)?;
         let text = JsFuture::from(resp.text()?).await?;
-        Ok::<_, JsValue>((resp.status(), text.as_string().unwrap_or_default()))
+        Ok::<_, JsValue>(ObjectAnswer {
+            status: resp.status(),
+            text: text.as_string().unwrap_or_default(),
+            key_accepted,
+        })
     }
     .await
-    .map_err(|e| Error::internal(format!("platform: the {binding} object failed: {e:?}")))?;
-    if status == 200 {
-        Ok(text)
-    } else {
-        Err(serde_json::from_str::<Error>(&text)
-            .unwrap_or_else(|_| Error::internal(format!("store answered {status}: {text}"))))
-    }
+    .map_err(|e| Error::internal(format!("platform: the {binding} object failed: {e:?}")))
 }

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use codepool::api::command::{self, RegistryCommand};
 use codepool::project::{ProjectInfo, Registered};
 use codepool::store::Registry;
-use codepool::{Error, ErrorKind};
+use codepool::Error;
 use serde::de::DeserializeOwned;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
@@ -42,8 +42,10 @@ impl DurableObject for ProjectRegistry {
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let body = req.bytes().await?;
+        // The Worker built this command: one the registry cannot read is a
+        // bug of the Worker's, not the caller's.
         let result = serde_json::from_slice::<RegistryCommand>(&body)
-            .map_err(|e| Error::new(ErrorKind::InvalidCommand, e.to_string()))
+            .map_err(|e| Error::internal(format!("the registry could not read a command: {e}")))
             .and_then(|cmd| command::execute_registry(&Registry::new(&self.db), &cmd, now()));
         match result {
             Ok(json) => Response::ok(json),
@@ -65,7 +67,9 @@ fn remember(name: &str) {
 
 async fn call<T: DeserializeOwned>(env: &Env, command: &RegistryCommand) -> Result<T, Error> {
     let body = serde_json::to_string(command).map_err(|e| Error::internal(e.to_string()))?;
-    let text = call_object(env, BINDING, INSTANCE, body).await?;
+    let text = call_object(env, BINDING, INSTANCE, body)
+        .await?
+        .into_result()?;
     serde_json::from_str(&text).map_err(|e| Error::internal(format!("registry answer: {e}")))
 }
 
