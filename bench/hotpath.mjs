@@ -47,6 +47,7 @@ async function call(method, route, body) {
 const codesNeeded = 2 * 2 * (ROUNDS * DURATION + 1) * 2_000 + 10_000;
 const template = fs.readFileSync(path.join(fixtures, 'layer.html.j2'), 'utf8');
 const variables = JSON.parse(fs.readFileSync(path.join(fixtures, 'layer.context.json'), 'utf8'));
+await call('PUT', '');
 await call('PUT', '/pools/spring10');
 for (let start = 0; start < codesNeeded; start += 50_000) {
   const codes = Array.from({ length: Math.min(50_000, codesNeeded - start) }, (_, i) => `SPRING-${start + i}`);

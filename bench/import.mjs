@@ -21,7 +21,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startWorker, client, TOKEN } from '../tests/e2e/worker.mjs';
+import { startWorker, createProject, TOKEN } from '../tests/e2e/worker.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -71,7 +71,7 @@ const sampler = setInterval(() => {
   const now = status(workerd);
   for (const key of Object.keys(peak)) peak[key] = Math.max(peak[key], now[key]);
 }, 20);
-const api = client(worker.base, 'bench');
+const api = await createProject(worker.base, 'bench');
 await api.putPool('bench');
 
 // One upload on a connection of its own (workerd, locally, resets a

@@ -1,5 +1,6 @@
-// Seeds the demo project: pool `welcome10` with 500 demo codes and an active
-// layer `welcome`. Idempotent: running it again imports nothing new.
+// Seeds the demo project: creates it, pool `welcome10` with 500 demo codes
+// and an active layer `welcome`. Idempotent: running it again imports
+// nothing new.
 // Usage: node scripts/seed-demo.mjs BASE_URL TOKEN; the browser tests import
 // seedDemo() to seed the same project with fewer codes.
 import { pathToFileURL } from 'node:url';
@@ -14,6 +15,8 @@ export async function seedDemo(base, token, { codes: count = 500 } = {}) {
     return json;
   };
 
+  // A project exists once created (the operator's token); again is a no-op.
+  await call('PUT', '', {});
   await call('PUT', '/pools/welcome10', { description: '10% off your first order (demo codes)' });
   const codes = Array.from({ length: count }, (_, i) => `WELCOME-${String(i + 1).padStart(4, '0')}`);
   const report = await call('POST', '/pools/welcome10/import', { codes });

@@ -61,6 +61,8 @@ error_kinds! {
     InvalidCursor = 400 "invalid_cursor",
     /// `days` is out of range.
     InvalidDays = 400 "invalid_days",
+    /// A project key's name is empty, too long or holds control characters.
+    InvalidKey = 400 "invalid_key",
     /// A campaign's customer list is empty, too long or repeats an id.
     InvalidCustomers = 400 "invalid_customers",
     /// A tracked event is malformed.
@@ -93,20 +95,29 @@ error_kinds! {
     CsvNoCodeColumn = 400 "csv_no_code_column",
     /// More than one column has the code column's name.
     CsvDuplicateColumn = 400 "csv_duplicate_column",
-    /// No token, or the wrong one for this route.
+    /// No token, or one that opens nothing here: wrong, revoked, or a key
+    /// of another project.
     Unauthorized = 401 "unauthorized",
+    /// A valid token whose scope does not reach this route (a `read` key on
+    /// a write, the tracking token anywhere but `POST /events`, a project key
+    /// creating a project).
+    Forbidden = 403 "forbidden",
     /// The layer needs a signed customer id and `sig` is missing or wrong.
     InvalidCustomerSignature = 403 "invalid_customer_signature",
     /// The customer id's signature is genuine but its `exp` has passed.
     CustomerSignatureExpired = 403 "customer_signature_expired",
     /// No route has this path.
     NoSuchRoute = 404 "no_such_route",
+    /// The project was never created (`PUT /v1/projects/{project}`).
+    UnknownProject = 404 "unknown_project",
     /// The pool does not exist.
     UnknownPool = 404 "unknown_pool",
     /// The layer does not exist.
     UnknownLayer = 404 "unknown_layer",
     /// The import does not exist (a store call out of order).
     UnknownImport = 404 "unknown_import",
+    /// The project has no key with this id (never created, or revoked).
+    UnknownKey = 404 "unknown_key",
     /// The path exists with other methods (see [`Error::allowed`]).
     MethodNotAllowed = 405 "method_not_allowed",
     /// The layer is paused (the public route answers 204 instead).
@@ -115,6 +126,8 @@ error_kinds! {
     LayerChanged = 409 "layer_changed",
     /// The layer needs signed ids and the project has no signing key.
     NoSigningKey = 409 "no_signing_key",
+    /// The project holds as many keys as it may: revoke one first.
+    TooManyKeys = 409 "too_many_keys",
     /// The body is larger than the route accepts.
     BodyTooLarge = 413 "body_too_large",
     /// The body's content type is not accepted here.

@@ -32,6 +32,8 @@
 //! - [`campaign`]: a send to many customers with one reservation.
 //! - [`event`]: tracked events, redemption and the event log;
 //!   [`settings`]: the project's settings.
+//! - [`project`]: a project exists once created (the registry of projects);
+//!   [`key`]: project keys and their scopes.
 //! - [`store`]: every SQL statement, on the [`store::Database`] trait: the
 //!   schema, and [`store::NativeDatabase`] for tests and tools.
 //! - [`error`]: [`Error`] and its [`ErrorKind`]s, each with its HTTP status;
@@ -45,9 +47,11 @@ pub mod error;
 pub mod event;
 pub mod import;
 pub mod json;
+pub mod key;
 pub mod layer;
 pub mod name;
 pub mod pool;
+pub mod project;
 pub mod render;
 pub mod settings;
 pub mod store;

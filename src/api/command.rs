@@ -1,14 +1,20 @@
-//! The calls a Worker makes to a project's store, as data.
+//! The calls a Worker makes to a project's store, and to the registry of
+//! projects, as data.
 //!
-//! The Worker sends a [`Command`] as JSON to the project's Durable Object,
-//! which runs it with [`execute`] and answers with JSON. Keeping the protocol
-//! here keeps the Durable Object a thin shell around the store.
+//! The Worker sends a [`Call`] (a [`Command`], and the project key the
+//! caller presented, if any) as JSON to the project's Durable Object, which
+//! runs it with [`run`] and answers with JSON; the registry's Durable Object
+//! runs a [`RegistryCommand`] with [`execute_registry`]. Keeping the
+//! protocol here keeps the Durable Objects thin shells around the store.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::CampaignReservationRequest;
 use crate::error::{Error, Result};
 use crate::event::{EventFilter, TrackedEvent};
+use crate::key::{KeyRequest, Scope, StoredKey};
 use crate::layer::LayerSettings;
 use crate::pool::listing::CodeQuery;
 use crate::pool::PoolSettings;
@@ -16,7 +22,31 @@ use crate::render::ReservationRequest;
 use crate::render::{Limits, Template};
 use crate::settings::{Settings, SettingsView};
 use crate::store::sql::Database;
-use crate::store::Store;
+use crate::store::{Registry, Store};
+
+/// One call into a project's store: a command, and the key to check first.
+///
+/// Borrowed when the Worker sends it (a batch of an import is not copied),
+/// owned when the store reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Call<'a> {
+    /// The project key the caller presented, checked before the command
+    /// runs, in the same store call. `None` when the Worker trusts the
+    /// caller already (the deployment's tokens, the public route).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Cow<'a, KeyCheck>>,
+    /// What to do.
+    pub command: Cow<'a, Command>,
+}
+
+/// A project key to check, and the scope the route needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCheck {
+    /// The bearer token as presented (`cpk_…`).
+    pub key: String,
+    /// What the route needs of it.
+    pub needs: Scope,
+}
 
 /// One call into a project's store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,9 +133,64 @@ pub enum Command {
         /// Days back from today, today included.
         days: u32,
     },
+    /// Create the project's schema (`PUT /v1/projects/{project}`); the only
+    /// command a store that was never created runs ([`Store::open`]).
+    CreateProject,
+    /// Nothing but the check of the call's key: for routes that must know
+    /// the key is good before they do anything else.
+    Authorize,
+    /// Store a new project key.
+    CreateKey {
+        /// Its id and hash ([`crate::key::NewKey`]).
+        key: StoredKey,
+        /// Its name and scope.
+        request: KeyRequest,
+    },
+    /// The project's keys, without secrets.
+    ListKeys,
+    /// Revoke a key.
+    RevokeKey {
+        /// The key's id.
+        key: String,
+    },
     /// Benchmarks only: update one row and answer, the least a call can do.
     #[cfg(feature = "bench")]
     Touch,
+}
+
+/// What a [`Call`] came to: its answer, and whether its key was accepted
+/// (so the Worker knows the caller was checked, whatever the command
+/// answered).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ran {
+    /// The command's JSON answer, or the error that stopped the call.
+    pub answer: Result<String>,
+    /// Whether the call carried a key and the store accepted it.
+    pub key_accepted: bool,
+}
+
+impl Ran {
+    /// A call stopped before its key was looked at, or by its key.
+    pub fn stopped(err: Error) -> Self {
+        Ran {
+            answer: Err(err),
+            key_accepted: false,
+        }
+    }
+}
+
+/// Runs a call on a project's store (opened with [`Store::open`]): checks
+/// its key, if any, then runs its command.
+pub fn run<D: Database>(store: &Store<'_, D>, call: &Call<'_>, now: i64) -> Ran {
+    if let Some(check) = &call.key {
+        if let Err(err) = store.authorize(&check.key, check.needs) {
+            return Ran::stopped(err);
+        }
+    }
+    Ran {
+        answer: execute(store, &call.command, now),
+        key_accepted: call.key.is_some(),
+    }
 }
 
 /// Runs a command on a store and answers its result as JSON text; `now` is
@@ -142,8 +227,41 @@ pub fn execute<D: Database>(store: &Store<'_, D>, command: &Command, now: i64) -
         }
         Command::ListEvents(filter) => json(&store.events(filter)?),
         Command::PoolActivity { pool, days } => json(&store.pool_activity(pool, *days, now)?),
+        // Opening the store created the schema; the key was checked by `run`.
+        Command::CreateProject | Command::Authorize => json(&()),
+        Command::CreateKey { key, request } => json(&store.create_key(key, request, now)?),
+        Command::ListKeys => json(&serde_json::json!({ "keys": store.keys()? })),
+        Command::RevokeKey { key } => json(&store.revoke_key(key)?),
         #[cfg(feature = "bench")]
         Command::Touch => json(&store.touch()?),
+    }
+}
+
+/// One call into the registry of projects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum RegistryCommand {
+    /// The project, or `null` if it was never created.
+    Lookup {
+        /// Project name.
+        project: String,
+    },
+    /// Record a project as created; answers a [`crate::project::Registered`].
+    Create {
+        /// Project name.
+        project: String,
+    },
+}
+
+/// Runs a command on the registry and answers its result as JSON text.
+pub fn execute_registry<D: Database>(
+    registry: &Registry<'_, D>,
+    command: &RegistryCommand,
+    now: i64,
+) -> Result<String> {
+    match command {
+        RegistryCommand::Lookup { project } => json(&registry.lookup(project)?),
+        RegistryCommand::Create { project } => json(&registry.create(project, now)?),
     }
 }
 

@@ -7,5 +7,5 @@ pub mod command;
 pub mod query;
 pub mod routes;
 
-pub use command::{execute, Command};
+pub use command::{execute, execute_registry, run, Call, Command, KeyCheck, Ran, RegistryCommand};
 pub use routes::{Access, Matched, Route, RouteId, Router, ROUTES};

@@ -5,23 +5,57 @@
 //! and the auth test check themselves against [`ROUTES`].
 
 use crate::error::{Error, ErrorKind};
+use crate::key::Scope;
 
 /// Who may call a route.
+///
+/// The deployment's `ADMIN_TOKEN` (the operator's) opens every route. A
+/// project key ([`crate::key`]) opens the [`Access::Project`] routes of its
+/// own project that its scope allows ([`Scope::allows`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     /// Anyone (CORS allowed): the rendering of stored, active layers, and
     /// the API description.
     Public,
-    /// `Authorization: Bearer <ADMIN_TOKEN>`.
-    Admin,
-    /// The admin token or `TRACKING_TOKEN`, which can do nothing else: for
-    /// shop back ends that post tracked events.
-    Tracking,
+    /// Only the operator's `ADMIN_TOKEN`: creating projects.
+    Operator,
+    /// `ADMIN_TOKEN`, or a key of the project whose scope allows this one;
+    /// `Project(Scope::Tracking)` also takes the deployment's
+    /// `TRACKING_TOKEN`.
+    Project(Scope),
+}
+
+impl Access {
+    /// Whether the deployment's `TRACKING_TOKEN` opens the route.
+    pub fn takes_tracking_token(self) -> bool {
+        self == Access::Project(Scope::Tracking)
+    }
+
+    /// The key scopes that open the route, strongest first.
+    pub fn key_scopes(self) -> Vec<Scope> {
+        match self {
+            Access::Project(needed) => Scope::ALL
+                .into_iter()
+                .filter(|scope| scope.allows(needed))
+                .collect(),
+            Access::Public | Access::Operator => Vec::new(),
+        }
+    }
 }
 
 /// Every route of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteId {
+    /// `PUT /v1/projects/{project}` (operator)
+    PutProject,
+    /// `GET /v1/projects/{project}`
+    GetProject,
+    /// `POST /keys`
+    CreateKey,
+    /// `GET /keys`
+    ListKeys,
+    /// `DELETE /keys/{key}`
+    RevokeKey,
     /// `GET /pools`
     ListPools,
     /// `PUT /pools/{pool}`
@@ -48,7 +82,7 @@ pub enum RouteId {
     GetSettings,
     /// `PUT /settings`
     PutSettings,
-    /// `POST /events` (admin or tracking token)
+    /// `POST /events` (also the tracking token)
     TrackEvents,
     /// `GET /events`
     ListEvents,
@@ -97,60 +131,89 @@ const fn route(method: &'static str, path: &'static str, access: Access, id: Rou
     }
 }
 
+const READ: Access = Access::Project(Scope::Read);
+const ADMIN: Access = Access::Project(Scope::Admin);
+const TRACKING: Access = Access::Project(Scope::Tracking);
+
 /// All routes.
 pub const ROUTES: &[Route] = &[
     route(
+        "PUT",
+        "/v1/projects/{project}",
+        Access::Operator,
+        RouteId::PutProject,
+    ),
+    route("GET", "/v1/projects/{project}", READ, RouteId::GetProject),
+    route(
+        "POST",
+        "/v1/projects/{project}/keys",
+        ADMIN,
+        RouteId::CreateKey,
+    ),
+    route(
+        "GET",
+        "/v1/projects/{project}/keys",
+        ADMIN,
+        RouteId::ListKeys,
+    ),
+    route(
+        "DELETE",
+        "/v1/projects/{project}/keys/{key}",
+        ADMIN,
+        RouteId::RevokeKey,
+    ),
+    route(
         "GET",
         "/v1/projects/{project}/pools",
-        Access::Admin,
+        READ,
         RouteId::ListPools,
     ),
     route(
         "PUT",
         "/v1/projects/{project}/pools/{pool}",
-        Access::Admin,
+        ADMIN,
         RouteId::PutPool,
     ),
     route(
         "GET",
         "/v1/projects/{project}/pools/{pool}",
-        Access::Admin,
+        READ,
         RouteId::GetPool,
     ),
     route(
         "POST",
         "/v1/projects/{project}/pools/{pool}/import",
-        Access::Admin,
+        ADMIN,
         RouteId::ImportCodes,
     ),
     route(
         "GET",
         "/v1/projects/{project}/pools/{pool}/codes",
-        Access::Admin,
+        READ,
         RouteId::ListCodes,
     ),
     route(
         "GET",
         "/v1/projects/{project}/pools/{pool}/activity",
-        Access::Admin,
+        READ,
         RouteId::PoolActivity,
     ),
     route(
         "PUT",
         "/v1/projects/{project}/layers/{layer}",
-        Access::Admin,
+        ADMIN,
         RouteId::PutLayer,
     ),
     route(
         "GET",
         "/v1/projects/{project}/layers/{layer}",
-        Access::Admin,
+        READ,
         RouteId::GetLayer,
     ),
     route(
         "DELETE",
         "/v1/projects/{project}/layers/{layer}",
-        Access::Admin,
+        ADMIN,
         RouteId::DeleteLayer,
     ),
     route(
@@ -162,43 +225,43 @@ pub const ROUTES: &[Route] = &[
     route(
         "GET",
         "/v1/projects/{project}/layers",
-        Access::Admin,
+        READ,
         RouteId::ListLayers,
     ),
     route(
         "GET",
         "/v1/projects/{project}/settings",
-        Access::Admin,
+        READ,
         RouteId::GetSettings,
     ),
     route(
         "PUT",
         "/v1/projects/{project}/settings",
-        Access::Admin,
+        ADMIN,
         RouteId::PutSettings,
     ),
     route(
         "POST",
         "/v1/projects/{project}/events",
-        Access::Tracking,
+        TRACKING,
         RouteId::TrackEvents,
     ),
     route(
         "GET",
         "/v1/projects/{project}/events",
-        Access::Admin,
+        READ,
         RouteId::ListEvents,
     ),
     route(
         "POST",
         "/v1/projects/{project}/campaigns/{campaign}/send",
-        Access::Admin,
+        ADMIN,
         RouteId::SendCampaign,
     ),
     route(
         "POST",
         "/v1/projects/{project}/render",
-        Access::Admin,
+        ADMIN,
         RouteId::Render,
     ),
     route("GET", "/v1/openapi.json", Access::Public, RouteId::OpenApi),
@@ -209,7 +272,8 @@ pub const ROUTES: &[Route] = &[
 pub struct Matched {
     /// The route.
     pub route: Route,
-    /// Path parameters by name (`project`, `pool`, `layer`), percent-decoded.
+    /// Path parameters by name (`project`, `pool`, `layer`, `key`, ...),
+    /// percent-decoded.
     pub params: Vec<(String, String)>,
 }
 
@@ -319,12 +383,46 @@ mod tests {
         assert_eq!((err.status(), err.code()), (405, "method_not_allowed"));
         assert_eq!(err.allowed(), ["PUT", "GET"]);
         let events = router.find("POST", "/v1/projects/demo/events").unwrap();
-        assert_eq!(events.route.access, Access::Tracking);
+        assert_eq!(events.route.access, Access::Project(Scope::Tracking));
+        assert!(events.route.access.takes_tracking_token());
+        let project = router.find("PUT", "/v1/projects/demo").unwrap();
+        assert_eq!(project.route.id, RouteId::PutProject);
+        assert_eq!(project.route.access, Access::Operator);
+        let revoke = router
+            .find("DELETE", "/v1/projects/demo/keys/0123456789abcdef")
+            .unwrap();
+        assert_eq!(revoke.param("key"), "0123456789abcdef");
         assert_eq!(router.find("GET", "/v2/x").unwrap_err().status(), 404);
         let delete = router.find("DELETE", "/v1/projects/demo/layers/l").unwrap();
         assert_eq!(
             (delete.route.id, delete.route.access),
-            (RouteId::DeleteLayer, Access::Admin)
+            (RouteId::DeleteLayer, ADMIN)
         );
+    }
+
+    #[test]
+    fn every_reading_route_is_a_get_and_every_write_needs_admin() {
+        for r in ROUTES {
+            match r.access {
+                Access::Project(Scope::Read) => assert_eq!(r.method, "GET", "{r:?}"),
+                Access::Project(Scope::Admin) | Access::Operator => {}
+                Access::Project(Scope::Tracking) => assert_eq!(r.id, RouteId::TrackEvents),
+                Access::Public => assert_eq!(r.method, "GET", "{r:?}"),
+            }
+            if r.method != "GET" {
+                assert!(
+                    matches!(
+                        r.access,
+                        Access::Operator | Access::Project(Scope::Admin | Scope::Tracking)
+                    ),
+                    "{r:?}"
+                );
+            }
+        }
+        assert_eq!(
+            Access::Project(Scope::Read).key_scopes(),
+            [Scope::Admin, Scope::Read]
+        );
+        assert!(Access::Operator.key_scopes().is_empty());
     }
 }

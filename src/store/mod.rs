@@ -5,9 +5,11 @@
 //! they touch, a file each: [`schema`] (the tables), `pools.rs`, `layers.rs`,
 //! `import.rs` (batches of an import), `reserve.rs` (codes for a render, all
 //! or nothing), `campaign.rs` (a whole send), `codes.rs` (listing),
-//! `events.rs` (settings, tracked events, the log) and `activity.rs`.
+//! `events.rs` (settings, tracked events, the log), `activity.rs` and
+//! `keys.rs` (project keys). [`Registry`] is the deployment's list of
+//! created projects, in a database of its own (`registry.rs`).
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolCounts;
 
 pub mod schema;
@@ -20,10 +22,13 @@ mod campaign;
 mod codes;
 mod events;
 mod import;
+mod keys;
 mod layers;
 mod pools;
+mod registry;
 mod reserve;
 
+pub use registry::Registry;
 pub use schema::MIGRATIONS;
 pub use sql::{Database, Row, Value};
 #[cfg(not(target_arch = "wasm32"))]
@@ -43,9 +48,23 @@ pub(crate) struct PoolRow {
 }
 
 impl<'a, D: Database> Store<'a, D> {
-    /// Opens the store on a database; call [`Store::migrate`] once first.
+    /// Opens the store on a database; call [`Store::open`] (or
+    /// [`Store::migrate`]) once first.
     pub fn new(db: &'a D) -> Self {
         Store { db }
+    }
+
+    /// Readies the store of a project for its commands: migrates when the
+    /// project is being created (`create`), or when it was created before
+    /// (its schema is there; an older version may lack newer tables, which
+    /// this adds). Otherwise answers `unknown_project` having written
+    /// nothing, so a database that was never created stays empty.
+    pub fn open(&self, create: bool) -> Result<()> {
+        if create || has_table(self.db, schema::PROJECT_TABLE)? {
+            self.migrate()
+        } else {
+            Err(unknown_project())
+        }
     }
 
     /// Creates the schema if it is not there yet.
@@ -87,6 +106,23 @@ impl<'a, D: Database> Store<'a, D> {
         )?;
         Ok(first_column(rows))
     }
+}
+
+/// Whether the database has a table of this name (reads only).
+pub(crate) fn has_table<D: Database>(db: &D, name: &str) -> Result<bool> {
+    let rows = db.query(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        &[name.into()],
+    )?;
+    Ok(!rows.is_empty())
+}
+
+/// The answer for a project that was never created.
+pub fn unknown_project() -> Error {
+    Error::new(
+        ErrorKind::UnknownProject,
+        "there is no such project: the operator creates one with PUT /v1/projects/{project}",
+    )
 }
 
 /// The first column of each row, as text.

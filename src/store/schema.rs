@@ -1,4 +1,5 @@
-//! The SQLite schema of one project's store.
+//! The SQLite schema of one project's store, and of the deployment's
+//! registry of projects.
 //!
 //! One Durable Object holds one project, so nothing here carries a project
 //! id: per-project uniqueness of codes is a plain `UNIQUE`.
@@ -82,4 +83,26 @@ pub const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY,
         version INTEGER NOT NULL
     )",
+    // Project keys (src/key.rs): only the SHA-256 of each key is kept.
+    "CREATE TABLE IF NOT EXISTS keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    )",
 ];
+
+/// The table whose presence says a project's schema was made: a database
+/// without it was never created as a project (see [`super::Store::open`]).
+pub const PROJECT_TABLE: &str = "pools";
+
+/// Statements that create the deployment's registry of projects
+/// ([`super::Registry`]); idempotent, run in order.
+pub const REGISTRY_MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS projects (
+        name TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+    )"];
+
+/// The registry's table of created projects.
+pub const REGISTRY_TABLE: &str = "projects";

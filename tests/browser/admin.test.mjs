@@ -3,7 +3,7 @@
 // editor with its preview, and the settings.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, client, TOKEN } from '../e2e/worker.mjs';
+import { startWorker, client, createProject, TOKEN } from '../e2e/worker.mjs';
 import { seedDemo } from '../../scripts/seed-demo.mjs';
 import { launch, openPage, screenshot } from './browser.mjs';
 import fs from 'node:fs';
@@ -28,8 +28,9 @@ after(async () => {
   await worker?.stop();
 });
 
-/** A console page signed in to `project`. */
+/** A console page signed in to `project`, created first if need be. */
 async function signedIn(project = 'demo') {
+  await createProject(worker.base, project);
   const visit = await openPage(browser);
   await visit.page.goto(`${worker.base}/admin/`);
   await visit.page.getByLabel('Admin token').fill(TOKEN);
@@ -311,4 +312,79 @@ test('the redemption settings and the signing key are saved and shown again', as
   await page.getByText('Settings saved.').waitFor();
   assert.deepEqual((await api.call('GET', '/settings')).json, { redemption: null, customer_signing_key_set: true });
   assert.deepEqual(problems, []);
+});
+
+test('signing in to a project that does not exist offers to create it', async () => {
+  const { page, problems } = await openPage(browser);
+  await page.goto(`${worker.base}/admin/`);
+  await page.getByLabel('Admin token').fill(TOKEN);
+  await page.getByLabel('Project').fill('brand-new');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const alert = page.getByRole('alert').filter({ hasText: 'Could not sign in' });
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /\(unknown_project\)/);
+  // Nothing was created by looking.
+  assert.equal((await client(worker.base, 'brand-new').listPools()).json.error.code, 'unknown_project');
+  await page.getByRole('button', { name: 'Create project brand-new' }).click();
+  await page.getByRole('heading', { name: 'Pools' }).waitFor();
+  await page.getByText('0 pools in project brand-new').waitFor();
+  assert.deepEqual((await client(worker.base, 'brand-new').listPools()).json, { pools: [] });
+  assert.deepEqual(problems.filter((p) => !p.includes('status of 404')), []);
+});
+
+test('keys: made with a scope, shown once to copy, listed without the key, revoked', async () => {
+  const { page, context, problems } = await signedIn('keys');
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: worker.base });
+  await page.getByRole('link', { name: 'Keys' }).click();
+  await page.getByRole('heading', { name: 'Keys' }).waitFor();
+  await page.getByText('No keys yet.').waitFor();
+  await page.getByLabel('Name').fill('dashboard');
+  await page.getByLabel('Scope').selectOption('read');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  await page.getByText('Copy the key now: it is not shown again.').waitFor();
+  const key = await page.getByLabel('The key').inputValue();
+  assert.match(key, /^cpk_[0-9a-f]{16}_[0-9a-f]{64}$/);
+  await page.getByRole('button', { name: 'Copy', exact: true }).click();
+  await page.getByText(/^(Copied\.|Selected: copy it)/).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), key);
+  const row = page.getByRole('row').filter({ hasText: 'dashboard' });
+  await row.waitFor();
+  assert.match(await row.textContent(), /dashboard\s*read\s*cpk_[0-9a-f]{16}_…/);
+  await screenshot(page, 'admin-keys');
+
+  // The key works, as far as its scope reaches.
+  const reader = client(worker.base, 'keys', key);
+  assert.equal((await reader.listPools()).status, 200);
+  assert.equal((await reader.putPool('p')).status, 403);
+  // Shown once: after a reload, the key is nowhere on the page.
+  await page.reload();
+  await page.getByRole('row').filter({ hasText: 'dashboard' }).waitFor();
+  assert.ok(!(await page.content()).includes(key.slice(21)));
+
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.getByRole('button', { name: 'Revoke key dashboard' }).click();
+  await page.getByText('No keys yet.').waitFor();
+  assert.equal((await reader.listPools()).status, 401);
+  assert.deepEqual(problems, []);
+});
+
+test('signed in with a read key, the console shows the project and says what the key may not do', async () => {
+  const api = await createProject(worker.base, 'readonly');
+  await api.putPool('spring10', { description: 'read only' });
+  const key = (await api.call('POST', '/keys', { name: 'viewer', scope: 'read' })).json.key;
+  const { page, problems } = await openPage(browser);
+  await page.goto(`${worker.base}/admin/`);
+  await page.getByLabel('Admin token').fill(key);
+  await page.getByLabel('Project').fill('readonly');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('link', { name: 'spring10' }).waitFor();
+  await page.getByLabel('Name').fill('summer');
+  await page.getByRole('button', { name: 'Create pool' }).click();
+  const alert = page.getByRole('alert').filter({ hasText: 'Could not create pool summer' });
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /scope admin \(forbidden\)$/);
+  // Still signed in: a scope that falls short is not a wrong token.
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('codepool.token')), key);
+  assert.deepEqual((await api.listPools()).json.pools.map((p) => p.name), ['spring10']);
+  assert.deepEqual(problems.filter((p) => !p.includes('status of 403')), []);
 });

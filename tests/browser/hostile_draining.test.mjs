@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { startWorker, client, TOKEN } from '../e2e/worker.mjs';
+import { startWorker, createProject, TOKEN } from '../e2e/worker.mjs';
 import { launch, openPage, screenshot } from './browser.mjs';
 
 let worker;
@@ -47,7 +47,7 @@ async function signedIn(project) {
 }
 
 test('the loader passes data-exp: a layer that requires an expiry shows for a fresh signature only', async () => {
-  const api = client(worker.base, 'shop');
+  const api = await createProject(worker.base, 'shop');
   const key = crypto.randomBytes(32).toString('hex');
   assert.equal((await api.call('PUT', '/settings', { customer_signing_key: key })).status, 200);
   await api.putPool('p');
@@ -85,7 +85,7 @@ test('the loader passes data-exp: a layer that requires an expiry shows for a fr
 });
 
 test('a layer is deleted from its editor after a confirm; dismissing the confirm keeps it', async () => {
-  const api = client(worker.base, 'console');
+  const api = await createProject(worker.base, 'console');
   assert.equal((await api.putLayer('spring', { template: '<p>Spring</p>' })).status, 200);
   const { page, problems } = await signedIn('console');
 
@@ -117,7 +117,7 @@ test('a layer is deleted from its editor after a confirm; dismissing the confirm
 });
 
 test('the editor saves signed ids with a required expiry, and lists them so', async () => {
-  const api = client(worker.base, 'expiry');
+  const api = await createProject(worker.base, 'expiry');
   const { page, problems } = await signedIn('expiry');
   await page.goto(`${worker.base}/admin/#/layers/strict`);
   await page.getByText('New layer: not saved yet').waitFor();

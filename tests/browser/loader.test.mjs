@@ -7,7 +7,7 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { startWorker, client } from '../e2e/worker.mjs';
+import { startWorker, createProject } from '../e2e/worker.mjs';
 import { launch, openPage, screenshot } from './browser.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -31,7 +31,7 @@ before(async () => {
   await new Promise((resolve) => shopServer.listen(0, '127.0.0.1', resolve));
   shopOrigin = `http://localhost:${shopServer.address().port}`;
   browser = await launch();
-  api = client(worker.base, 'shop');
+  api = await createProject(worker.base, 'shop');
   await api.putPool('p');
   await api.importJson('p', ['P-1', 'P-2', 'P-3']);
   // No close button of its own, and a style that would restyle every button

@@ -78,9 +78,17 @@ function writeConfig() {
     'name = "PROJECTS"',
     'class_name = "ProjectStore"',
     '',
+    '[[durable_objects.bindings]]',
+    'name = "REGISTRY"',
+    'class_name = "ProjectRegistry"',
+    '',
     '[[migrations]]',
     'tag = "v1"',
     'new_sqlite_classes = ["ProjectStore"]',
+    '',
+    '[[migrations]]',
+    'tag = "v2"',
+    'new_sqlite_classes = ["ProjectRegistry"]',
     '',
   ].join('\n'));
   fs.writeFileSync(path.join(work, '.dev.vars'), `ADMIN_TOKEN=${TOKEN}\n`);
@@ -435,6 +443,8 @@ async function checkApi(round, db) {
 // ---------------------------------------------------------------- the run
 
 async function setUp() {
+  const created = await api('PUT', '');
+  if (created.status !== 201 && created.status !== 200) throw new Error(`creating the project: ${created.status} ${created.text}`);
   await must('PUT', '/pools/live');
   await must('PUT', '/pools/bulk');
   const live = Array.from({ length: LIVE_CODES }, (_, i) => `L-${String(i).padStart(6, '0')}`);

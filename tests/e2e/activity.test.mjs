@@ -1,14 +1,14 @@
 // A pool's activity per day (the console's chart) end to end under workerd.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, client } from './worker.mjs';
+import { startWorker, createProject } from './worker.mjs';
 
 let worker;
 before(async () => { worker = await startWorker(); });
 after(async () => { await worker?.stop(); });
 
 test('assignments and redemptions of today show on the last day of the window', async () => {
-  const api = client(worker.base, 'activity');
+  const api = await createProject(worker.base, 'activity');
   await api.putPool('p');
   await api.importJson('p', ['A1', 'A2', 'A3']);
   await api.putLayer('l', { template: '{{ vouchers["p"].assign_available_code() }}' });
@@ -34,7 +34,7 @@ test('assignments and redemptions of today show on the last day of the window', 
 });
 
 test('bad windows, unknown parameters and unknown pools are refused clearly', async () => {
-  const api = client(worker.base, 'activity-errors');
+  const api = await createProject(worker.base, 'activity-errors');
   await api.putPool('p');
   for (const [query, code] of [['days=0', 'invalid_days'], ['days=367', 'invalid_days'], ['days=x', 'invalid_days'], ['from=1', 'unknown_parameter']]) {
     const res = await api.call('GET', `/pools/p/activity?${query}`);

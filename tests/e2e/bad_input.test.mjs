@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startWorker, client } from './worker.mjs';
+import { startWorker, createProject } from './worker.mjs';
 import { allCodes, snapshot } from './state.mjs';
 
 const PROJECT = 'bad';
@@ -16,7 +16,7 @@ let initial;
 /** A project with a bit of everything: codes in each state, layers, settings, events. */
 before(async () => {
   worker = await startWorker();
-  api = client(worker.base, PROJECT);
+  api = await createProject(worker.base, PROJECT);
   const ok = (res) => assert.ok(res.status === 200, `${res.status} ${res.text.slice(0, 300)}`);
   ok(await api.putPool('p', { description: 'spring' }));
   ok(await api.importCsv('p', `code\n${Array.from({ length: 10 }, (_, i) => `P-${i}`).join('\n')}\n`));

@@ -2,7 +2,7 @@
 // event log and previews, end to end under workerd.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, client, TRACKING_TOKEN } from './worker.mjs';
+import { startWorker, client, createProject, TRACKING_TOKEN } from './worker.mjs';
 
 let worker;
 before(async () => { worker = await startWorker(); });
@@ -15,7 +15,7 @@ const customers = Array.from({ length: 10 }, (_, i) => ({
 const template = 'Hi {{ customer.first_name }}, your code: {{ vouchers["spring10"].assign_available_code() }}';
 
 test('10 customers, 6 codes: 6 messages with distinct codes, 4 enqueue_failed events in order', async () => {
-  const api = client(worker.base, 'campaign');
+  const api = await createProject(worker.base, 'campaign');
   await api.putPool('spring10');
   await api.importJson('spring10', ['S1', 'S2', 'S3', 'S4', 'S5', 'S6']);
   const res = await api.call('POST', '/campaigns/black-friday/send', { template, customers });
@@ -41,7 +41,7 @@ test('10 customers, 6 codes: 6 messages with distinct codes, 4 enqueue_failed ev
 });
 
 test('a purchase event redeems its code and the counts follow', async () => {
-  const api = client(worker.base, 'redeem');
+  const api = await createProject(worker.base, 'redeem');
   await api.putPool('p');
   await api.importJson('p', ['R1', 'R2']);
   await api.putLayer('l', { template: '{{ vouchers["p"].assign_available_code() }}' });
@@ -68,21 +68,24 @@ test('a purchase event redeems its code and the counts follow', async () => {
 });
 
 test('the tracking token reaches POST /events and nothing else', async () => {
+  await createProject(worker.base, 'tracking');
   const tracker = client(worker.base, 'tracking', TRACKING_TOKEN);
   for (const [method, route, body] of [
     ['GET', '/pools'], ['PUT', '/pools/p', {}], ['GET', '/events'], ['PUT', '/settings', {}],
     ['POST', '/render', { template: 'x' }], ['POST', '/campaigns/c/send', { template: 'x', customers: [] }],
     ['GET', '/layers'],
   ]) {
+    // A valid token that does not reach the route: 403, not 401.
     const res = await tracker.call(method, route, body);
-    assert.equal(res.status, 401, `${method} ${route}`);
+    assert.equal(res.status, 403, `${method} ${route}`);
+    assert.equal(res.json.error.code, 'forbidden');
   }
   const ok = await tracker.call('POST', '/events', { customer_id: 'x', type: 'page_view' });
   assert.equal(ok.status, 200);
 });
 
 test('per_customer layers give a returning customer the same code', async () => {
-  const api = client(worker.base, 'percustomer');
+  const api = await createProject(worker.base, 'percustomer');
   await api.putPool('p');
   await api.importJson('p', ['K1', 'K2', 'K3']);
   await api.putLayer('l', { template: '{{ vouchers["p"].assign_available_code() }}', assignment: 'per_customer' });
@@ -97,7 +100,7 @@ test('per_customer layers give a returning customer the same code', async () => 
 });
 
 test('preview renders with sample codes and consumes nothing; a plain render assigns', async () => {
-  const api = client(worker.base, 'preview');
+  const api = await createProject(worker.base, 'preview');
   await api.putPool('p');
   await api.importJson('p', ['V1']);
   const t = '{{ vouchers["p"].assign_available_code() }} ({{ vouchers["p"].count_available_codes() }} left)';

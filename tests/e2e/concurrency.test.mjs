@@ -3,7 +3,7 @@
 // the store records each code as assigned to the customer who received it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, client } from './worker.mjs';
+import { startWorker, createProject } from './worker.mjs';
 import { allEvents, checkPool } from './state.mjs';
 
 let worker;
@@ -59,7 +59,7 @@ async function renderUntilEmpty(base, project, layer, clients, label, onCode = (
 }
 
 test(`${CLIENTS} clients render a layer against a pool of ${CODES} codes until it is empty`, async (t) => {
-  const api = client(worker.base, 'race');
+  const api = await createProject(worker.base, 'race');
   const imported = codeNames('RACE', CODES);
   await poolWith(api, 'p', imported);
   const put = await api.putLayer('offer', { template: '{{ vouchers["p"].assign_available_code() }}' });
@@ -96,7 +96,7 @@ test(`${CLIENTS} clients render a layer against a pool of ${CODES} codes until i
 });
 
 test('campaign sends race layer renders on one pool: no code twice, every record right', async (t) => {
-  const api = client(worker.base, 'mixed');
+  const api = await createProject(worker.base, 'mixed');
   const total = 1500;
   const imported = codeNames('MIX', total);
   await poolWith(api, 'shared', imported);
@@ -170,7 +170,7 @@ test('campaign sends race layer renders on one pool: no code twice, every record
 });
 
 test('one customer on many clients at once gets one code from a per_customer layer', async () => {
-  const api = client(worker.base, 'same');
+  const api = await createProject(worker.base, 'same');
   await poolWith(api, 'p', codeNames('SAME', 50));
   await api.putLayer('mine', { template: '{{ vouchers["p"].assign_available_code() }}', assignment: 'per_customer' });
   const customers = Array.from({ length: 8 }, (_, i) => `shopper-${i}`);

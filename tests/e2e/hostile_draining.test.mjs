@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startWorker, client } from './worker.mjs';
+import { startWorker, createProject } from './worker.mjs';
 import { allCodes, snapshot } from './state.mjs';
 
 const PROJECT = 'drain';
@@ -16,7 +16,7 @@ let api;
 
 before(async () => {
   worker = await startWorker();
-  api = client(worker.base, PROJECT);
+  api = await createProject(worker.base, PROJECT);
   const ok = (res) => assert.equal(res.status, 200, res.text.slice(0, 300));
   ok(await api.putPool('p'));
   ok(await api.importJson('p', Array.from({ length: 20 }, (_, i) => `D-${String(i).padStart(2, '0')}`)));
@@ -203,7 +203,7 @@ test('DELETE /layers/{layer} answers the layer; its displays answer 404 after; i
 test('the rate limit counts an IPv6 client by its /64 and an IPv4 client by its address', async () => {
   const limited = await startWorker({ ratelimits: { RENDER_RATE_LIMIT: { simple: { limit: 3, period: 60 } } } });
   try {
-    const other = client(limited.base, 'limited');
+    const other = await createProject(limited.base, 'limited');
     await other.putLayer('l', { template: 'hello' });
     const from = async (ip) => {
       const res = await fetch(`${limited.base}/v1/projects/limited/layers/l/render`, { headers: { 'cf-connecting-ip': ip } });

@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startWorker, client, TOKEN } from './worker.mjs';
+import { startWorker, createProject, TOKEN } from './worker.mjs';
 
 let worker;
 before(async () => { worker = await startWorker(); });
@@ -43,7 +43,7 @@ const messy = [
 ].join('\r\n');
 
 test('a messy CSV file: every row is counted and the counts add up', async () => {
-  const api = client(worker.base, 'messy');
+  const api = await createProject(worker.base, 'messy');
   await api.putPool('old');
   await api.importJson('old', ['OLD-1']);
   await api.putPool('spring');
@@ -68,7 +68,7 @@ test('a messy CSV file: every row is counted and the counts add up', async () =>
 });
 
 test('importing the same file again imports nothing and changes nothing', async () => {
-  const api = client(worker.base, 'again');
+  const api = await createProject(worker.base, 'again');
   await api.putPool('p');
   const file = 'code\nA-1\nA-2\nA-1\nA-3\n\nnot valid\t!\n';
   const first = await api.importCsv('p', file);
@@ -85,7 +85,7 @@ test('importing the same file again imports nothing and changes nothing', async 
 });
 
 test('an import cut off after half the file is completed by importing the whole file', async () => {
-  const api = client(worker.base, 'halves');
+  const api = await createProject(worker.base, 'halves');
   await api.putPool('p');
   const codes = Array.from({ length: 12_000 }, (_, i) => `HALF-${(i * 7919) % 12_000}`);
   const half = await api.importCsv('p', ['code', ...codes.slice(0, 6_000)].join('\n'));
@@ -99,7 +99,7 @@ test('an import cut off after half the file is completed by importing the whole 
 });
 
 test('a client that goes away midway leaves whole batches, and a re-run completes the import', async () => {
-  const api = client(worker.base, 'abort');
+  const api = await createProject(worker.base, 'abort');
   await api.putPool('p');
   // More than one window of codes, so some are stored before the cut.
   const codes = Array.from({ length: 150_000 }, (_, i) => `CUT-${String(i).padStart(8, '0')}`);
@@ -132,7 +132,7 @@ test('a client that goes away midway leaves whole batches, and a re-run complete
 });
 
 test('a file that is not CSV text is rejected whole, with a JSON error naming the problem', async () => {
-  const api = client(worker.base, 'rejects');
+  const api = await createProject(worker.base, 'rejects');
   await api.putPool('p');
   const latin1 = Buffer.concat([Buffer.from('code\nK'), Buffer.from([0xe4]), Buffer.from('SE-1\n')]);
   const utf16 = Buffer.from('\uFEFFcode\nA-1\n', 'utf16le');
@@ -163,7 +163,7 @@ test('a file that is not CSV text is rejected whole, with a JSON error naming th
 });
 
 test('the code column: the only one, the one named code, or ?column=', async () => {
-  const api = client(worker.base, 'columns');
+  const api = await createProject(worker.base, 'columns');
   await api.putPool('p');
   const cases = [
     ['Gutschein\nONLY-1\n', '', 'Gutschein', 'ONLY-1'],
@@ -180,7 +180,7 @@ test('the code column: the only one, the one named code, or ?column=', async () 
 });
 
 test('a body over 64 MiB is refused with 413, declared or counted', async () => {
-  const api = client(worker.base, 'large');
+  const api = await createProject(worker.base, 'large');
   await api.putPool('p');
   const post = (headers, send) => new Promise((resolve, reject) => {
     const req = http.request(`${worker.base}/v1/projects/large/pools/p/import`, {
@@ -215,7 +215,7 @@ test('a body over 64 MiB is refused with 413, declared or counted', async () => 
 });
 
 test('pools show their counts; codes are listed by page and state, and exported as CSV', async () => {
-  const api = client(worker.base, 'listing');
+  const api = await createProject(worker.base, 'listing');
   await api.putPool('p');
   await api.putPool('q');
   await api.importCsv('p', 'code\nL-1\nL-2\nL-3\nL-4\nL-5\n');

@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startWorker, client } from './worker.mjs';
+import { startWorker, createProject } from './worker.mjs';
 
 const workers = [];
 after(async () => { await Promise.all(workers.map((w) => w.stop())); });
@@ -15,7 +15,7 @@ async function start(options) {
 
 test('a layer that requires signed customer ids refuses unsigned and forged ones', async () => {
   const worker = await start();
-  const api = client(worker.base, 'signed');
+  const api = await createProject(worker.base, 'signed');
   const key = crypto.randomBytes(32).toString('hex');
   await api.putPool('p');
   await api.importJson('p', ['S1', 'S2']);
@@ -41,7 +41,7 @@ test('a layer that requires signed customer ids refuses unsigned and forged ones
 
 test('the public route answers 429 past the per-client rate limit', async () => {
   const worker = await start({ ratelimits: { RENDER_RATE_LIMIT: { simple: { limit: 5, period: 60 } } } });
-  const api = client(worker.base, 'limited');
+  const api = await createProject(worker.base, 'limited');
   await api.putPool('p');
   await api.putLayer('l', { template: 'hello' });
   const statuses = [];
@@ -64,7 +64,7 @@ test('the public route answers 429 past the per-client rate limit', async () => 
 
 test('the public route answers a CORS preflight, and its answers carry CORS and no-store once', async () => {
   const worker = await start();
-  const api = client(worker.base, 'cors');
+  const api = await createProject(worker.base, 'cors');
   await api.putPool('p');
   await api.importJson('p', ['C1']);
   await api.putLayer('l', { template: '{{ vouchers["p"].assign_available_code() }}' });

@@ -1,14 +1,14 @@
 // The walking skeleton end to end under workerd: pools, import, layer render, auth.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, client } from './worker.mjs';
+import { startWorker, client, createProject } from './worker.mjs';
 
 let worker;
 before(async () => { worker = await startWorker(); });
 after(async () => { await worker?.stop(); });
 
 test('a layer hands out each imported code once, then answers 204', async () => {
-  const api = client(worker.base, 'skeleton');
+  const api = await createProject(worker.base, 'skeleton');
   assert.equal((await api.putPool('spring10')).status, 200);
   const imported = await api.importJson('spring10', ['AAA-1', 'BBB-2', 'CCC-3', 'AAA-1']);
   assert.equal(imported.status, 200);
@@ -46,7 +46,7 @@ test('a layer hands out each imported code once, then answers 204', async () => 
 });
 
 test('a code already in the project is discarded on import into another pool', async () => {
-  const api = client(worker.base, 'uniq');
+  const api = await createProject(worker.base, 'uniq');
   await api.putPool('a');
   await api.putPool('b');
   await api.importJson('a', ['X1', 'X2']);
@@ -56,6 +56,7 @@ test('a code already in the project is discarded on import into another pool', a
 });
 
 test('admin routes need the right token; errors are JSON', async () => {
+  const admin = await createProject(worker.base, 'auth');
   const none = client(worker.base, 'auth', null);
   const wrong = client(worker.base, 'auth', 'not-the-token');
   for (const api of [none, wrong]) {
@@ -67,12 +68,11 @@ test('admin routes need the right token; errors are JSON', async () => {
     }
   }
   // Nothing was created by the refused calls.
-  const admin = client(worker.base, 'auth');
   assert.equal((await admin.getPool('p')).json.error.code, 'unknown_pool');
 });
 
 test('unknown layers, unknown routes and wrong methods get JSON errors', async () => {
-  const api = client(worker.base, 'errors');
+  const api = await createProject(worker.base, 'errors');
   const missing = await api.render('nope', 'c1');
   assert.equal(missing.status, 404);
   assert.equal(JSON.parse(missing.text).error.code, 'unknown_layer');
@@ -86,7 +86,7 @@ test('unknown layers, unknown routes and wrong methods get JSON errors', async (
 });
 
 test('a paused layer answers 204 and takes nothing', async () => {
-  const api = client(worker.base, 'paused');
+  const api = await createProject(worker.base, 'paused');
   await api.putPool('p');
   await api.importJson('p', ['P1']);
   const template = '{{ vouchers["p"].assign_available_code() }}';
@@ -101,7 +101,7 @@ test('a paused layer answers 204 and takes nothing', async () => {
 });
 
 test('a template syntax error is refused when the layer is stored', async () => {
-  const api = client(worker.base, 'syntax');
+  const api = await createProject(worker.base, 'syntax');
   const res = await api.putLayer('bad', { template: 'line 1\n{{ vouchers[ }}' });
   assert.equal(res.status, 422);
   assert.equal(res.json.error.code, 'template_syntax_error');
@@ -110,7 +110,7 @@ test('a template syntax error is refused when the layer is stored', async () => 
 });
 
 test('a layer renders with its variables and default customer attributes', async () => {
-  const api = client(worker.base, 'variables');
+  const api = await createProject(worker.base, 'variables');
   await api.putPool('p');
   await api.importJson('p', ['V-1']);
   const res = await api.putLayer('l', {
@@ -127,7 +127,7 @@ test('a layer that asks differently per display still shows exactly what it took
   // The Worker starts a display from the last display's plan; here the plan
   // changes with a query parameter, so the store must be asked again, and
   // codes taken for a plan that did not hold must go back.
-  const api = client(worker.base, 'plans');
+  const api = await createProject(worker.base, 'plans');
   await api.putPool('p');
   const all = Array.from({ length: 12 }, (_, i) => `P-${String(i).padStart(2, '0')}`);
   await api.importJson('p', all);

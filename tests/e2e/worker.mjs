@@ -41,7 +41,10 @@ export async function startWorker({ persistTo, assets = false, ...options } = {}
     ],
     compatibilityDate: '2026-04-20',
     bindings: { ADMIN_TOKEN: TOKEN, TRACKING_TOKEN },
-    durableObjects: { PROJECTS: { className: 'ProjectStore', useSQLite: true } },
+    durableObjects: {
+      PROJECTS: { className: 'ProjectStore', useSQLite: true },
+      REGISTRY: { className: 'ProjectRegistry', useSQLite: true },
+    },
     durableObjectsPersist: persistTo ?? false,
     cf: false,
     ...(assets ? { assets: assetsOptions() } : {}),
@@ -51,7 +54,17 @@ export async function startWorker({ persistTo, assets = false, ...options } = {}
   return { mf, base: url.href.replace(/\/$/, ''), stop: () => mf.dispose() };
 }
 
-/** A small API client for one project. */
+/**
+ * Creates a project (`PUT /v1/projects/{project}` with the operator's
+ * token; idempotent) and answers a client for it.
+ */
+export async function createProject(base, name, token = TOKEN) {
+  const res = await fetch(`${base}/v1/projects/${name}`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}` } });
+  if (res.status !== 201 && res.status !== 200) throw new Error(`creating project ${name}: ${res.status} ${await res.text()}`);
+  return client(base, name, token);
+}
+
+/** A small API client for one project (which must exist: see `createProject`). */
 export function client(base, project, token = TOKEN) {
   const p = `${base}/v1/projects/${project}`;
   const call = async (method, route, body, headers = {}) => {

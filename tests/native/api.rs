@@ -1,7 +1,8 @@
 //! The OpenAPI document (`openapi.json`) against the routes the Worker serves
 //! ([`codepool::api::ROUTES`]): the same (method, path) pairs, and each
-//! operation's `security` matching the route's [`Access`]; the error codes
-//! and their statuses the same as [`ErrorKind::ALL`].
+//! operation's `security` matching the route's [`Access`] (down to the
+//! project key scopes that open it); the error codes and their statuses the
+//! same as [`ErrorKind::ALL`].
 
 use std::collections::BTreeSet;
 
@@ -48,7 +49,8 @@ fn operation<'a>(doc: &'a Value, route: &Route) -> &'a Value {
     op
 }
 
-/// The schemes of each alternative of an operation's `security`, sorted.
+/// Each alternative of an operation's `security`, as `scheme` or
+/// `scheme:role` for each of its schemes and roles, sorted.
 fn security(op: &Value) -> Vec<Vec<String>> {
     let list = op["security"]
         .as_array()
@@ -59,7 +61,20 @@ fn security(op: &Value) -> Vec<Vec<String>> {
             let schemes = requirement
                 .as_object()
                 .expect("a security requirement is an object");
-            schemes.keys().cloned().collect()
+            schemes
+                .iter()
+                .flat_map(|(scheme, roles)| {
+                    let roles = roles.as_array().expect("a requirement's roles are a list");
+                    if roles.is_empty() {
+                        vec![scheme.clone()]
+                    } else {
+                        roles
+                            .iter()
+                            .map(|role| format!("{scheme}:{}", role.as_str().unwrap()))
+                            .collect()
+                    }
+                })
+                .collect()
         })
         .collect();
     alternatives.sort();
@@ -67,14 +82,38 @@ fn security(op: &Value) -> Vec<Vec<String>> {
 }
 
 /// What `security` must say for an access level: one alternative per token
-/// that is accepted on its own.
+/// that is accepted on its own: the operator's token, the deployment's
+/// tracking token where it opens the route, and a project key of each scope
+/// that reaches it (`projectKey:<scope>`).
 fn expected_security(access: Access) -> Vec<Vec<String>> {
-    let schemes: &[&str] = match access {
-        Access::Public => &[],
-        Access::Admin => &["admin"],
-        Access::Tracking => &["admin", "tracking"],
-    };
-    schemes.iter().map(|s| vec![s.to_string()]).collect()
+    if access == Access::Public {
+        return Vec::new();
+    }
+    let mut alternatives = vec![vec!["operator".to_owned()]];
+    if access.takes_tracking_token() {
+        alternatives.push(vec!["tracking".to_owned()]);
+    }
+    for scope in access.key_scopes() {
+        alternatives.push(vec![format!("projectKey:{}", scope.as_str())]);
+    }
+    alternatives.sort();
+    alternatives
+}
+
+#[test]
+fn the_security_schemes_are_the_ones_operations_name() {
+    let doc = document();
+    let schemes: BTreeSet<&String> = doc["components"]["securitySchemes"]
+        .as_object()
+        .expect("securitySchemes is an object")
+        .keys()
+        .collect();
+    let named: BTreeSet<String> = ROUTES
+        .iter()
+        .flat_map(|r| expected_security(r.access).concat())
+        .map(|s| s.split(':').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(schemes, named.iter().collect());
 }
 
 /// `ListPools` → `listPools`.

@@ -9,6 +9,7 @@
 //!   free JSON bounded so nothing accepted breaks a later read.
 //! - `events`: redemption from tracked events, and the event log.
 //! - `import`: the CSV import parser, file-driven (`tests/import/`).
+//! - `projects`: projects exist once created; project keys and their scopes.
 //! - `render`: the rules of a render against the store.
 //! - `store`: pools, imports and reservations.
 //! - `template_limits`: templates too deep for a render are refused.
@@ -24,6 +25,7 @@ mod codes;
 mod draining;
 mod events;
 mod import;
+mod projects;
 mod render;
 mod store;
 mod template_limits;

@@ -1,15 +1,35 @@
-//! Authentication: bearer tokens compared in constant time.
+//! Authentication: who is calling, from the bearer token alone.
+//!
+//! The deployment's tokens (`ADMIN_TOKEN`, the operator's; `TRACKING_TOKEN`,
+//! for posting events) are compared here in constant time. A token in the
+//! form of a project key (`cpk_…`) can only be checked by its project's
+//! store, which [`crate::project::Project`] asks; any other token is refused
+//! here, before anything is looked up.
 
 use codepool::api::Access;
+use codepool::key::PresentedKey;
 use codepool::{Error, ErrorKind};
 use subtle::ConstantTimeEq;
 use worker::{Env, Request};
 
-/// Checks the request may use a route: admin routes need `ADMIN_TOKEN`;
-/// tracking accepts `ADMIN_TOKEN` or `TRACKING_TOKEN`.
-pub fn require(access: Access, req: &Request, env: &Env) -> Result<(), Error> {
+/// Who is calling, as far as the Worker can tell without a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A public route: no token is needed, none is looked at.
+    Public,
+    /// The operator's `ADMIN_TOKEN`, or `TRACKING_TOKEN` on the route it
+    /// opens: trusted, nothing left to check.
+    Deployment,
+    /// A token in the form of a project key: its project's store checks it.
+    Key(String),
+}
+
+/// Who calls a route with this access: 401 without a token or with one
+/// that can open nothing; 403 for the tracking token anywhere but
+/// `POST /events`.
+pub fn caller(access: Access, req: &Request, env: &Env) -> Result<Caller, Error> {
     if access == Access::Public {
-        return Ok(());
+        return Ok(Caller::Public);
     }
     let admin = secret(env, "ADMIN_TOKEN").ok_or_else(|| {
         Error::internal(
@@ -17,16 +37,24 @@ pub fn require(access: Access, req: &Request, env: &Env) -> Result<(), Error> {
              `wrangler secret put ADMIN_TOKEN`",
         )
     })?;
-    let tracking = match access {
-        Access::Tracking => secret(env, "TRACKING_TOKEN"),
-        Access::Admin | Access::Public => None,
-    };
+    let tracking = secret(env, "TRACKING_TOKEN");
     let given = bearer(req)?;
     // Both comparisons always run, so timing tells nothing about which failed.
     let is_admin = bool::from(given.as_bytes().ct_eq(admin.as_bytes()));
     let is_tracking = tracking.is_some_and(|t| bool::from(given.as_bytes().ct_eq(t.as_bytes())));
-    if is_admin || is_tracking {
-        Ok(())
+    if is_admin {
+        Ok(Caller::Deployment)
+    } else if is_tracking {
+        if access.takes_tracking_token() {
+            Ok(Caller::Deployment)
+        } else {
+            Err(Error::new(
+                ErrorKind::Forbidden,
+                "the tracking token may only post events (POST /events)",
+            ))
+        }
+    } else if PresentedKey::parse(&given).is_some() {
+        Ok(Caller::Key(given))
     } else {
         Err(unauthorized("the token is wrong for this route"))
     }
@@ -54,6 +82,7 @@ fn bearer(req: &Request) -> Result<String, Error> {
     }
 }
 
-fn unauthorized(message: &str) -> Error {
+/// 401 with this message.
+pub fn unauthorized(message: &str) -> Error {
     Error::new(ErrorKind::Unauthorized, message)
 }

@@ -7,24 +7,24 @@ use codepool::api::{Command, Matched};
 use codepool::campaign::{CampaignJob, CampaignSend, CustomerCodes};
 use codepool::render::{Limits, Template};
 use codepool::Error;
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 use crate::http::{json, read_json_body};
-use crate::project::call;
+use crate::project::Project;
 use crate::render::counts;
 
 /// Largest campaign body (10,000 customers with a few attributes each).
 pub const MAX_SEND_BODY: usize = 8 * 1024 * 1024;
 
 /// `POST /campaigns/{campaign}/send`
-pub async fn send(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
-    let (project, campaign) = (m.param("project"), m.param("campaign"));
+pub async fn send(mut req: Request, project: &Project, m: &Matched) -> Result<Response, Error> {
+    let campaign = m.param("campaign");
     let send: CampaignSend = read_json_body(&mut req, MAX_SEND_BODY).await?;
     let template = Template::compile(&send.template, Limits::default())?;
     let mut job = CampaignJob::new(&template, campaign, send)?;
     let counted = job.counted_pools();
     if !counted.is_empty() {
-        job.set_counts(counts(env, project, counted).await?);
+        job.set_counts(counts(project, counted).await?);
     }
     let plan = job.plan();
     if job.is_test() {
@@ -34,9 +34,9 @@ pub async fn send(mut req: Request, env: &Env, m: &Matched) -> Result<Response, 
             .iter()
             .flat_map(|c| c.take.keys().cloned())
             .collect();
-        counts(env, project, pools.into_iter().collect()).await?;
+        counts(project, pools.into_iter().collect()).await?;
         return json(&job.render_test());
     }
-    let results: Vec<CustomerCodes> = call(env, project, &Command::ReserveCampaign(plan)).await?;
+    let results: Vec<CustomerCodes> = project.call(&Command::ReserveCampaign(plan)).await?;
     json(&job.render(results))
 }

@@ -7,23 +7,23 @@ use codepool::pool::export::{write_csv_header, write_csv_rows};
 use codepool::pool::{CodePage, CodeQuery};
 use codepool::Error;
 use futures_util::{stream, StreamExt};
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 use crate::http::{platform, read_query};
-use crate::project::{call, forward};
+use crate::project::Project;
 
 /// Codes per store call while exporting: the export holds one page, and
 /// each call holds up the project's renders only for a few milliseconds.
 pub const EXPORT_PAGE: usize = 5_000;
 
 /// `GET /pools/{pool}/codes?state=&limit=&cursor=`
-pub async fn list(req: &Request, env: &Env, m: &Matched) -> Result<Response, Error> {
+pub async fn list(req: &Request, project: &Project, m: &Matched) -> Result<Response, Error> {
     let query = read_query::<CodesParams>(req)?.check()?;
-    let (project, pool) = (m.param("project").to_owned(), m.param("pool").to_owned());
+    let pool = m.param("pool").to_owned();
     if wants_csv(req) {
-        return export(env.clone(), project, pool, query).await;
+        return export(project.clone(), pool, query).await;
     }
-    forward(env, &project, &Command::ListCodes { pool, query }).await
+    project.forward(&Command::ListCodes { pool, query }).await
 }
 
 /// Whether the client asked for CSV (`Accept: text/csv`).
@@ -44,34 +44,26 @@ fn wants_csv(req: &Request) -> bool {
 }
 
 /// Every code of the pool (state filter applies; cursor and limit do not).
-async fn export(
-    env: Env,
-    project: String,
-    pool: String,
-    query: CodeQuery,
-) -> Result<Response, Error> {
+async fn export(project: Project, pool: String, query: CodeQuery) -> Result<Response, Error> {
     let query = CodeQuery {
         cursor: None,
         limit: EXPORT_PAGE,
         ..query
     };
     // The first page before the answer, so an unknown pool is a JSON 404.
-    let first: CodePage = call(
-        &env,
-        &project,
-        &Command::ListCodes {
+    let first: CodePage = project
+        .call(&Command::ListCodes {
             pool: pool.clone(),
             query: query.clone(),
-        },
-    )
-    .await?;
+        })
+        .await?;
     // Pool names are letters, digits and `_ - . %`: safe in a quoted name.
     let disposition = format!("attachment; filename=\"{pool}-codes.csv\"");
     let mut head = Vec::new();
     write_csv_header(&mut head)?;
     write_csv_rows(&first.codes, &mut head)?;
     let rest = stream::try_unfold(first.next_cursor, move |cursor| {
-        let (env, project) = (env.clone(), project.clone());
+        let project = project.clone();
         let query = CodeQuery {
             cursor,
             ..query.clone()
@@ -81,7 +73,8 @@ async fn export(
             if query.cursor.is_none() {
                 return Ok(None);
             }
-            let page: CodePage = call(&env, &project, &Command::ListCodes { pool, query })
+            let page: CodePage = project
+                .call(&Command::ListCodes { pool, query })
                 .await
                 .map_err(export_error)?;
             let mut out = Vec::new();

@@ -24,10 +24,10 @@ use futures_util::future::join;
 use futures_util::StreamExt;
 use wasm_bindgen::JsCast;
 use wasm_streams::readable::IntoStream;
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 use crate::http::{json, media_type, read_body, read_query};
-use crate::project::call;
+use crate::project::Project;
 
 /// Largest import body: 64 MiB, about 3 million codes of 20 characters.
 pub const MAX_IMPORT_BODY: u64 = 64 * 1024 * 1024;
@@ -36,10 +36,9 @@ pub const MAX_IMPORT_BODY: u64 = 64 * 1024 * 1024;
 pub const MAX_JSON_IMPORT: usize = 16 * 1024 * 1024;
 
 /// `POST /pools/{pool}/import`: `text/csv` or `application/json`.
-pub async fn import(req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
+pub async fn import(req: Request, project: &Project, m: &Matched) -> Result<Response, Error> {
     let target = Target {
-        env,
-        project: m.param("project"),
+        project,
         pool: m.param("pool"),
     };
     match media_type(&req).as_str() {
@@ -58,22 +57,19 @@ pub async fn import(req: Request, env: &Env, m: &Matched) -> Result<Response, Er
 
 /// The pool an import goes to.
 struct Target<'a> {
-    env: &'a Env,
-    project: &'a str,
+    project: &'a Project,
     pool: &'a str,
 }
 
 impl Target<'_> {
     /// Starts the import in the store; fails for an unknown pool.
     async fn begin(&self) -> Result<i64, Error> {
-        let started: serde_json::Value = call(
-            self.env,
-            self.project,
-            &Command::BeginImport {
+        let started: serde_json::Value = self
+            .project
+            .call(&Command::BeginImport {
                 pool: self.pool.to_owned(),
-            },
-        )
-        .await?;
+            })
+            .await?;
         started["import_id"]
             .as_i64()
             .ok_or_else(|| Error::internal("the store answered no import_id"))
@@ -88,16 +84,14 @@ impl Target<'_> {
         stored: &mut BatchCounts,
     ) -> Result<(), Error> {
         for batch in batches(&window) {
-            let counts: BatchCounts = call(
-                self.env,
-                self.project,
-                &Command::ImportBatch {
+            let counts: BatchCounts = self
+                .project
+                .call(&Command::ImportBatch {
                     pool: self.pool.to_owned(),
                     import_id,
                     codes: batch.to_vec(),
-                },
-            )
-            .await?;
+                })
+                .await?;
             *stored += counts;
         }
         Ok(())

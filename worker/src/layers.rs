@@ -3,13 +3,13 @@
 use codepool::api::{Command, Matched};
 use codepool::layer::LayerSettings;
 use codepool::{Error, ErrorKind};
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 use crate::http::read_json;
-use crate::project::forward;
+use crate::project::Project;
 
 /// `PUT /layers/{layer}`
-pub async fn put(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
+pub async fn put(mut req: Request, project: &Project, m: &Matched) -> Result<Response, Error> {
     let settings: LayerSettings = read_json(&mut req).await?.ok_or_else(|| {
         Error::new(
             ErrorKind::MissingBody,
@@ -20,28 +20,25 @@ pub async fn put(mut req: Request, env: &Env, m: &Matched) -> Result<Response, E
     // nested as deep as a body may be (see codepool::json).
     settings.check()?;
     let layer = m.param("layer").to_owned();
-    forward(
-        env,
-        m.param("project"),
-        &Command::PutLayer { layer, settings },
-    )
-    .await
+    project
+        .forward(&Command::PutLayer { layer, settings })
+        .await
 }
 
 /// `GET /layers`
-pub async fn list(env: &Env, m: &Matched) -> Result<Response, Error> {
-    forward(env, m.param("project"), &Command::ListLayers).await
+pub async fn list(project: &Project) -> Result<Response, Error> {
+    project.forward(&Command::ListLayers).await
 }
 
 /// `GET /layers/{layer}`
-pub async fn get(env: &Env, m: &Matched) -> Result<Response, Error> {
+pub async fn get(project: &Project, m: &Matched) -> Result<Response, Error> {
     let layer = m.param("layer").to_owned();
-    forward(env, m.param("project"), &Command::GetLayer { layer }).await
+    project.forward(&Command::GetLayer { layer }).await
 }
 
 /// `DELETE /layers/{layer}`: answers the layer as it was. A Worker that has
 /// it compiled learns at its next display, from the store (404).
-pub async fn delete(env: &Env, m: &Matched) -> Result<Response, Error> {
+pub async fn delete(project: &Project, m: &Matched) -> Result<Response, Error> {
     let layer = m.param("layer").to_owned();
-    forward(env, m.param("project"), &Command::DeleteLayer { layer }).await
+    project.forward(&Command::DeleteLayer { layer }).await
 }

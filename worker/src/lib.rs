@@ -1,17 +1,20 @@
 //! codepool's Cloudflare Worker: a thin adapter from HTTP to the core crate.
 //!
 //! Routes come from [`codepool::api::ROUTES`]: `fetch` finds the route
-//! once, checks the token ([`auth`]), the names in the path and the query
-//! policy, and hands the request to the route's handler. A handler reads
-//! its query and body into the core's types ([`http`]) and sends a
-//! [`codepool::api::Command`] to the project's Durable Object
-//! ([`project::ProjectStore`], statements on [`database`]); routes that only
-//! forward a command answer with the store's JSON as it is
-//! ([`project::forward`]). Static files (`www/`) are served by the assets
-//! binding.
+//! once, tells who is calling from the token ([`auth`]), checks the names
+//! in the path, makes sure the project was created (the registry of
+//! projects, [`registry`]; [`projects::open`]) and hands the request to the
+//! route's handler. A handler reads its query and body into the core's
+//! types ([`http`]) and sends a [`codepool::api::Command`] to the project's
+//! Durable Object ([`project::ProjectStore`], statements on [`database`])
+//! through [`project::Project`], which carries the caller's project key for
+//! the store to check; routes that only forward a command answer with the
+//! store's JSON as it is ([`project::Project::forward`]). Static files
+//! (`www/`) are served by the assets binding.
 //!
-//! One file per resource: `pools.rs` (with activity), `codes.rs` (listing
-//! and CSV export), `import.rs` (streamed CSV import), `layers.rs`,
+//! One file per resource: `projects.rs` (creating and showing projects),
+//! `keys.rs` (project keys), `pools.rs` (with activity), `codes.rs`
+//! (listing and CSV export), `import.rs` (streamed CSV import), `layers.rs`,
 //! `render.rs` (the public display, `POST /render`, the compiled-layer cache
 //! and the render driver), `campaigns.rs`, `settings.rs`, `events.rs`;
 //! `rate_limit.rs` guards the public route.
@@ -23,10 +26,13 @@ mod database;
 mod events;
 mod http;
 mod import;
+mod keys;
 mod layers;
 mod pools;
 mod project;
+mod projects;
 mod rate_limit;
+mod registry;
 mod render;
 mod settings;
 
@@ -38,7 +44,9 @@ use codepool::name::{check_name, NameOf};
 use codepool::Error;
 use worker::{event, Context, Env, Method, Request, Response};
 
+use project::Project;
 pub use project::ProjectStore;
+pub use registry::ProjectRegistry;
 
 fn router() -> &'static Router {
     static ROUTER: OnceLock<Router> = OnceLock::new();
@@ -98,7 +106,9 @@ async fn bench(env: &Env, route: &str) -> Result<Response, Error> {
     let parts: Vec<&str> = route.split('/').collect();
     let answer = match parts[..] {
         ["baseline", project] => {
-            let n: i64 = project::call(env, project, &Command::Touch).await?;
+            let n: i64 = project::Project::new(env, project, None)
+                .call(&Command::Touch)
+                .await?;
             n.to_string()
         }
         ["reservation", project, layer, pool] => {
@@ -112,8 +122,9 @@ async fn bench(env: &Env, route: &str) -> Result<Response, Error> {
                 count: vec![pool.to_owned()],
                 release: Vec::new(),
             };
-            let reservation: Reservation =
-                project::call(env, project, &Command::Reserve(request)).await?;
+            let reservation: Reservation = project::Project::new(env, project, None)
+                .call(&Command::Reserve(request))
+                .await?;
             reservation.fresh.join(",")
         }
         _ => {
@@ -128,7 +139,7 @@ async fn bench(env: &Env, route: &str) -> Result<Response, Error> {
 
 async fn handle(req: Request, env: &Env, m: Matched) -> Result<Response, Error> {
     // Authenticate before anything else answers, so strangers learn nothing.
-    auth::require(m.route.access, &req, env)?;
+    let caller = auth::caller(m.route.access, &req, env)?;
     if m.route.id == RouteId::RenderLayer {
         rate_limit::check(&req, env).await?;
     }
@@ -139,29 +150,48 @@ async fn handle(req: Request, env: &Env, m: Matched) -> Result<Response, Error> 
             check_name(of, name)?;
         }
     }
-    // One policy for query strings: a route reads its own type, the others
-    // take none, so a misspelt parameter is never silently ignored.
-    if !m.route.id.takes_query() {
+    if m.route.id == RouteId::OpenApi {
         http::read_query::<NoParams>(&req)?;
+        return openapi();
     }
+    // Nothing reaches the store of a project that was never created.
+    let project = projects::open(env, &m, caller).await?;
+    let answer = async {
+        // One policy for query strings: a route reads its own type, the
+        // others take none, so a misspelt parameter is never silently ignored.
+        if !m.route.id.takes_query() {
+            http::read_query::<NoParams>(&req)?;
+        }
+        dispatch(req, &project, &m).await
+    }
+    .await;
+    project.settle(answer).await
+}
+
+async fn dispatch(req: Request, project: &Project, m: &Matched) -> Result<Response, Error> {
     match m.route.id {
-        RouteId::ListPools => pools::list(env, &m).await,
-        RouteId::PutPool => pools::put(req, env, &m).await,
-        RouteId::GetPool => pools::get(env, &m).await,
-        RouteId::ImportCodes => import::import(req, env, &m).await,
-        RouteId::ListCodes => codes::list(&req, env, &m).await,
-        RouteId::PoolActivity => pools::activity(&req, env, &m).await,
-        RouteId::PutLayer => layers::put(req, env, &m).await,
-        RouteId::GetLayer => layers::get(env, &m).await,
-        RouteId::DeleteLayer => layers::delete(env, &m).await,
-        RouteId::RenderLayer => render::display(&req, env, &m).await,
-        RouteId::ListLayers => layers::list(env, &m).await,
-        RouteId::GetSettings => settings::get(env, &m).await,
-        RouteId::PutSettings => settings::put(req, env, &m).await,
-        RouteId::TrackEvents => events::track(req, env, &m).await,
-        RouteId::ListEvents => events::list(&req, env, &m).await,
-        RouteId::SendCampaign => campaigns::send(req, env, &m).await,
-        RouteId::Render => render::render(req, env, &m).await,
+        RouteId::PutProject => projects::put(req, project).await,
+        RouteId::GetProject => projects::get(project).await,
+        RouteId::CreateKey => keys::create(req, project).await,
+        RouteId::ListKeys => keys::list(project).await,
+        RouteId::RevokeKey => keys::revoke(project, m).await,
+        RouteId::ListPools => pools::list(project).await,
+        RouteId::PutPool => pools::put(req, project, m).await,
+        RouteId::GetPool => pools::get(project, m).await,
+        RouteId::ImportCodes => import::import(req, project, m).await,
+        RouteId::ListCodes => codes::list(&req, project, m).await,
+        RouteId::PoolActivity => pools::activity(&req, project, m).await,
+        RouteId::PutLayer => layers::put(req, project, m).await,
+        RouteId::GetLayer => layers::get(project, m).await,
+        RouteId::DeleteLayer => layers::delete(project, m).await,
+        RouteId::RenderLayer => render::display(&req, project, m).await,
+        RouteId::ListLayers => layers::list(project).await,
+        RouteId::GetSettings => settings::get(project).await,
+        RouteId::PutSettings => settings::put(req, project).await,
+        RouteId::TrackEvents => events::track(req, project).await,
+        RouteId::ListEvents => events::list(&req, project).await,
+        RouteId::SendCampaign => campaigns::send(req, project, m).await,
+        RouteId::Render => render::render(req, project).await,
         RouteId::OpenApi => openapi(),
     }
 }

@@ -4,42 +4,32 @@
 use codepool::api::query::ActivityParams;
 use codepool::api::{Command, Matched};
 use codepool::Error;
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 use crate::http::{read_json, read_query};
-use crate::project::forward;
+use crate::project::Project;
 
 /// `PUT /pools/{pool}`
-pub async fn put(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
+pub async fn put(mut req: Request, project: &Project, m: &Matched) -> Result<Response, Error> {
     let settings = read_json(&mut req).await?.unwrap_or_default();
     let pool = m.param("pool").to_owned();
-    forward(
-        env,
-        m.param("project"),
-        &Command::PutPool { pool, settings },
-    )
-    .await
+    project.forward(&Command::PutPool { pool, settings }).await
 }
 
 /// `GET /pools/{pool}`
-pub async fn get(env: &Env, m: &Matched) -> Result<Response, Error> {
+pub async fn get(project: &Project, m: &Matched) -> Result<Response, Error> {
     let pool = m.param("pool").to_owned();
-    forward(env, m.param("project"), &Command::GetPool { pool }).await
+    project.forward(&Command::GetPool { pool }).await
 }
 
 /// `GET /pools`
-pub async fn list(env: &Env, m: &Matched) -> Result<Response, Error> {
-    forward(env, m.param("project"), &Command::ListPools).await
+pub async fn list(project: &Project) -> Result<Response, Error> {
+    project.forward(&Command::ListPools).await
 }
 
 /// `GET /pools/{pool}/activity?days=30`
-pub async fn activity(req: &Request, env: &Env, m: &Matched) -> Result<Response, Error> {
+pub async fn activity(req: &Request, project: &Project, m: &Matched) -> Result<Response, Error> {
     let days = read_query::<ActivityParams>(req)?.check()?;
     let pool = m.param("pool").to_owned();
-    forward(
-        env,
-        m.param("project"),
-        &Command::PoolActivity { pool, days },
-    )
-    .await
+    project.forward(&Command::PoolActivity { pool, days }).await
 }

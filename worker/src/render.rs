@@ -16,10 +16,10 @@ use codepool::render::{
     Source, Step, Template, Vouchers,
 };
 use codepool::{Error, ErrorKind};
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 use crate::http::{json, platform, read_json_body, read_query, MAX_JSON_BODY};
-use crate::project::call;
+use crate::project::Project;
 
 /// A layer's template compiled in this isolate, with the version it came from.
 struct Compiled {
@@ -38,9 +38,9 @@ thread_local! {
 
 /// `GET /layers/{layer}/render?customer_id=…`: 200 with HTML, or 204 when a
 /// pool it assigns from is empty or the layer is paused.
-pub async fn display(req: &Request, env: &Env, m: &Matched) -> Result<Response, Error> {
-    let (project, name) = (m.param("project"), m.param("layer"));
-    let key = (project.to_owned(), name.to_owned());
+pub async fn display(req: &Request, project: &Project, m: &Matched) -> Result<Response, Error> {
+    let name = m.param("layer");
+    let key = (project.name().to_owned(), name.to_owned());
     let query: DisplayParams = read_query(req)?;
     let expiry = query.expiry()?;
     let customer = query.customer().map(str::to_owned);
@@ -51,14 +51,11 @@ pub async fn display(req: &Request, env: &Env, m: &Matched) -> Result<Response, 
         let compiled = match COMPILED.with(|c| c.borrow().get(&key).cloned()) {
             Some(compiled) => compiled,
             None => {
-                let layer: Layer = call(
-                    env,
-                    project,
-                    &Command::GetLayer {
+                let layer: Layer = project
+                    .call(&Command::GetLayer {
                         layer: name.to_owned(),
-                    },
-                )
-                .await?;
+                    })
+                    .await?;
                 if !layer.active {
                     return Ok(no_layer());
                 }
@@ -83,7 +80,7 @@ pub async fn display(req: &Request, env: &Env, m: &Matched) -> Result<Response, 
         )
         .with_customer_signature(query.sig.clone(), expiry)
         .with_plan(plan);
-        let outcome = drive(&mut job, env, project).await;
+        let outcome = drive(&mut job, project).await;
         compiled.plans.borrow_mut().learn(&job);
         match outcome {
             Ok(Outcome::Rendered { output, .. }) => {
@@ -121,8 +118,7 @@ fn no_layer() -> Response {
 
 /// `POST /render`: renders any template; `"preview": true` uses sample codes
 /// and consumes nothing, otherwise it assigns like a layer.
-pub async fn render(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
-    let project = m.param("project");
+pub async fn render(mut req: Request, project: &Project) -> Result<Response, Error> {
     let body: RenderRequest = read_json_body(&mut req, MAX_JSON_BODY).await?;
     body.check()?;
     let template = Template::compile(&body.template, Limits::default())?;
@@ -132,37 +128,35 @@ pub async fn render(mut req: Request, env: &Env, m: &Matched) -> Result<Response
         template.render(&context, &plan)?;
         let asked = plan.asked();
         let pools: BTreeSet<String> = asked.take.into_keys().chain(asked.count).collect();
-        let counts = counts(env, project, pools.into_iter().collect()).await?;
+        let counts = counts(project, pools.into_iter().collect()).await?;
         return json(&RenderAnswer::preview(preview(
             &template, &context, counts,
         )?));
     }
     let mut job = RenderJob::new(&template, context, body.customer_id, Source::Render, None);
-    json(&RenderAnswer::from(drive(&mut job, env, project).await?))
+    json(&RenderAnswer::from(drive(&mut job, project).await?))
 }
 
 /// The counts of some pools, reserving nothing; an unknown pool is an error.
 pub async fn counts(
-    env: &Env,
-    project: &str,
+    project: &Project,
     pools: Vec<String>,
 ) -> Result<BTreeMap<String, PoolCounts>, Error> {
     if pools.is_empty() {
         return Ok(BTreeMap::new());
     }
-    call(env, project, &Command::Counts { pools }).await
+    project.call(&Command::Counts { pools }).await
 }
 
 /// Runs a render job, making each reservation a call to the project's store.
-pub async fn drive(job: &mut RenderJob<'_>, env: &Env, project: &str) -> Result<Outcome, Error> {
+pub async fn drive(job: &mut RenderJob<'_>, project: &Project) -> Result<Outcome, Error> {
     let mut step = job.start()?;
     loop {
         let request = match step {
             Step::Done(outcome) => return Ok(outcome),
             Step::Reserve(request) => request,
         };
-        let answer: Result<Reservation, Error> =
-            call(env, project, &Command::Reserve(request)).await;
+        let answer: Result<Reservation, Error> = project.call(&Command::Reserve(request)).await;
         match answer.and_then(|r| job.resume(r)) {
             Ok(next) => step = next,
             Err(err) => {
@@ -170,7 +164,7 @@ pub async fn drive(job: &mut RenderJob<'_>, env: &Env, project: &str) -> Result<
                     // Best effort: if this fails too, the codes stay assigned
                     // to this customer (never shown, but never handed twice).
                     let _: Result<Reservation, Error> =
-                        call(env, project, &Command::Reserve(release)).await;
+                        project.call(&Command::Reserve(release)).await;
                 }
                 return Err(err);
             }

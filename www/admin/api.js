@@ -1,6 +1,7 @@
-// The console's client of the codepool API: every call carries the admin
-// token as `Authorization: Bearer`; every failure becomes an ApiError with the
-// API's own code and message, ready to be shown.
+// The console's client of the codepool API: every call carries the token
+// (the operator's ADMIN_TOKEN, or a project key) as `Authorization: Bearer`;
+// every failure becomes an ApiError with the API's own code and message,
+// ready to be shown.
 
 const TOKEN = 'codepool.token';
 const PROJECT = 'codepool.project';

@@ -1,6 +1,7 @@
 // The codepool admin console: pools, CSV import, codes, activity, layers with
-// live preview, and settings. Plain DOM, no framework: a handful of views
-// behind hash routes (#/pools, #/pools/NAME, #/layers, #/layers/NAME, #/settings).
+// live preview, settings and project keys. Plain DOM, no framework: a handful
+// of views behind hash routes (#/pools, #/pools/NAME, #/layers,
+// #/layers/NAME, #/settings, #/keys).
 import { h, num, when, debounce } from './dom.js';
 import { session, call, uploadCsv, seg } from './api.js';
 import { activityChart } from './chart.js';
@@ -20,9 +21,11 @@ function errorLine() {
 
 /**
  * Shows a failed call in `line` as "What failed: the API's message (code)".
- * A refused token ends the session: back to sign-in with the reason.
+ * A refused token ends the session: back to sign-in with the reason. A
+ * project that was never created gets a button that creates it (with
+ * `token`, the one signing in; by default the session's).
  */
-function showError(line, doing, err) {
+function showError(line, doing, err, { token } = {}) {
   if (err?.status === 401) {
     session.signOut();
     signIn(`The edge refused the token: ${err.message}. Sign in again.`);
@@ -31,6 +34,25 @@ function showError(line, doing, err) {
   if (!line.isConnected) return; // the view was left meanwhile
   line.hidden = false;
   line.textContent = `${doing}: ${err?.message ?? err}` + (err?.code && err.status ? ` (${err.code})` : '');
+  if (err?.code === 'unknown_project') line.append(' ', createProjectButton(line, err.project ?? session.project, token));
+}
+
+/**
+ * "Create project NAME": only the operator's token may (a project key is
+ * told so); then the pools of the new project.
+ */
+function createProjectButton(line, project, token) {
+  const button = h('button', { type: 'button' }, `Create project ${project}`);
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    const ok = await attempt(line, `Could not create project ${project}`, () =>
+      call('PUT', '', { project, token: token ?? session.token, json: {} }));
+    if (!ok) return;
+    if (token) session.signIn(token, project);
+    session.setProject(project);
+    go('#/pools');
+  });
+  return button;
 }
 
 function clearError(line) {
@@ -39,13 +61,13 @@ function clearError(line) {
 }
 
 /** Runs `fn`, showing its failure in `line`; answers whether it succeeded. */
-async function attempt(line, doing, fn) {
+async function attempt(line, doing, fn, options) {
   clearError(line);
   try {
     await fn();
     return true;
   } catch (err) {
-    showError(line, doing, err);
+    showError(line, doing, err, options);
     return false;
   }
 }
@@ -60,21 +82,24 @@ function signIn(reason) {
   const form = h('form', { class: 'card signin', 'aria-labelledby': 'signin-title' },
     h('h1', { id: 'signin-title' }, 'codepool console'),
     h('p', { class: 'muted' }, 'Voucher pools, imports and web layers of one project.'),
-    h('label', { for: 'token' }, 'Admin token'), token,
+    h('label', { for: 'token' }, 'Admin token or key'), token,
     h('label', { for: 'project' }, 'Project'), project,
     button, error,
-    h('p', { class: 'hint' }, 'The token is the Worker’s ADMIN_TOKEN: in .dev.vars when you run scripts/dev.sh. ' +
+    h('p', { class: 'hint' }, 'The Worker’s ADMIN_TOKEN (in .dev.vars when you run scripts/dev.sh) opens every project ' +
+      'and creates new ones; a project key (cpk_…) opens its own project, as far as its scope reaches. ' +
       'It is kept in this tab only.'),
   );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     button.disabled = true;
-    // A cheap admin call checks the token before anything is kept.
+    // A cheap reading call checks the token and the project before anything is kept.
+    const given = token.value.trim();
     const ok = await attempt(error, 'Could not sign in', () =>
-      call('GET', '/pools', { token: token.value.trim(), project: project.value }).catch((err) => {
+      call('GET', '', { token: given, project: project.value }).catch((err) => {
         if (err.status === 401) err.status = 403; // stay here, say why
+        err.project = project.value;
         throw err;
-      }));
+      }), { token: given });
     button.disabled = false;
     if (!ok) return;
     session.signIn(token.value.trim(), project.value);
@@ -87,7 +112,7 @@ function signIn(reason) {
 
 // ---------------------------------------------------------------- layout --
 
-const NAV = [['#/pools', 'Pools'], ['#/layers', 'Layers'], ['#/settings', 'Settings']];
+const NAV = [['#/pools', 'Pools'], ['#/layers', 'Layers'], ['#/settings', 'Settings'], ['#/keys', 'Keys']];
 
 function shell(view) {
   const project = h('input', { id: 'switch-project', required: true, pattern: NAME_PATTERN, value: session.project, title: NAME_HINT, size: 14 });
@@ -689,6 +714,97 @@ async function settingsView() {
   await attempt(error, 'Could not load the settings', async () => show(await call('GET', '/settings')));
 }
 
+// ------------------------------------------------------------------ keys --
+
+const SCOPES = [
+  ['read', 'read: pools, codes and exports, activity, layers, settings, events'],
+  ['tracking', 'tracking: only posting events (POST /events)'],
+  ['admin', 'admin: everything in this project, keys included'],
+];
+
+async function keysView() {
+  const error = errorLine();
+  const body = h('tbody');
+  const name = h('input', { id: 'key-name', required: true, maxlength: 100, placeholder: 'shop back end', size: 28 });
+  const scope = h('select', { id: 'key-scope' }, SCOPES.map(([value, text]) => h('option', { value }, text)));
+  const formError = errorLine();
+  const shown = h('div', { class: 'new-key', hidden: true, role: 'status' });
+  const form = h('form', { class: 'card inline-form', 'aria-labelledby': 'new-key-title' },
+    h('h2', { id: 'new-key-title' }, 'New key'),
+    h('div', { class: 'fields' },
+      h('div', {}, h('label', { for: 'key-name' }, 'Name'), name),
+      h('div', {}, h('label', { for: 'key-scope' }, 'Scope'), scope),
+      h('button', { class: 'primary', type: 'submit' }, 'Create key')),
+    h('p', { class: 'hint' }, 'A key opens this project only. It is shown once, when it is made: ' +
+      'the project keeps only its hash. Revoke a key that leaked; it stops working at once.'),
+    formError, shown);
+  const list = async () => attempt(error, 'Could not load the keys', async () => {
+    const { keys } = await call('GET', '/keys');
+    body.replaceChildren(...keys.map((k) => {
+      const revoke = h('button', { type: 'button' }, 'Revoke');
+      revoke.setAttribute('aria-label', `Revoke key ${k.name}`);
+      revoke.addEventListener('click', async () => {
+        if (!confirm(`Revoke key “${k.name}”? Whatever uses it stops working at once.`)) return;
+        revoke.disabled = true;
+        if (await attempt(error, `Could not revoke key ${k.name}`, () => call('DELETE', `/keys/${seg(k.id)}`))) await list();
+        revoke.disabled = false;
+      });
+      return h('tr', {},
+        h('th', { scope: 'row' }, k.name),
+        h('td', {}, h('span', { class: `badge scope ${k.scope}` }, k.scope)),
+        h('td', { class: 'code' }, `cpk_${k.id}_…`),
+        h('td', {}, when(k.created_at)),
+        h('td', { class: 'n' }, revoke));
+    }));
+    if (!keys.length) body.append(h('tr', {}, h('td', { colspan: 5, class: 'empty' }, 'No keys yet.')));
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    shown.hidden = true;
+    await attempt(formError, 'Could not create the key', async () => {
+      const made = await call('POST', '/keys', { json: { name: name.value, scope: scope.value } });
+      name.value = ''; // not form.reset(): that would empty the key shown below
+      showNewKey(shown, made);
+      await list();
+    });
+  });
+  shell(h('section', {},
+    h('div', { class: 'title-row' }, h('h1', {}, 'Keys'), h('p', { class: 'muted' }, `Project ${session.project}`)),
+    error,
+    h('table', { class: 'keys' },
+      h('caption', { class: 'sr-only' }, 'Keys of the project'),
+      h('thead', {}, h('tr', {}, ['Name', 'Scope', 'Key', 'Created', ''].map((t) => h('th', { scope: 'col' }, t)))),
+      body),
+    form));
+  await list();
+}
+
+/** The key just made, once: to read, select or copy, never shown again. */
+function showNewKey(holder, made) {
+  const value = h('input', { id: 'new-key-value', readonly: true, value: made.key, size: 48, spellcheck: 'false' });
+  const copied = h('span', { class: 'ok', role: 'status' });
+  const copy = h('button', { type: 'button' }, 'Copy');
+  copy.addEventListener('click', async () => {
+    value.select();
+    try {
+      await navigator.clipboard.writeText(made.key);
+      copied.textContent = 'Copied.';
+    } catch {
+      // No clipboard access (an insecure origin, a denied permission): the key is selected, to copy by hand.
+      copied.textContent = 'Selected: copy it with Ctrl+C (⌘C).';
+    }
+  });
+  holder.replaceChildren(
+    h('h3', {}, `Key “${made.name}” (${made.scope})`),
+    h('p', {}, h('strong', {}, 'Copy the key now: it is not shown again.')),
+    h('div', { class: 'fields' },
+      h('div', { class: 'grow' }, h('label', { for: 'new-key-value' }, 'The key'), value), copy, copied),
+    h('p', { class: 'hint' }, `Send it as Authorization: Bearer ${made.key.slice(0, 8)}… to /v1/projects/${session.project}/…`));
+  holder.hidden = false;
+  value.focus();
+  value.select();
+}
+
 // ---------------------------------------------------------------- routes --
 
 const ROUTES = [
@@ -697,6 +813,7 @@ const ROUTES = [
   [/^#\/layers\/?$/, () => layersView()],
   [/^#\/layers\/([^/]+)$/, (m) => layerView(decodeURIComponent(m[1]))],
   [/^#\/settings$/, () => settingsView()],
+  [/^#\/keys$/, () => keysView()],
 ];
 
 /** Shows a route, also when it is the one already in the address bar. */
