@@ -4,7 +4,7 @@
 //! One predicate says which characters nobody can see or type back
 //! ([`is_invisible`]), so that codes and customer ids refuse the same ones.
 
-use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory, Script};
+use icu_properties::props::{Dash, DefaultIgnorableCodePoint, GeneralCategory, Script};
 use icu_properties::{CodePointMapData, CodePointSetData, PropertyNamesLong};
 
 /// Whether `c` cannot be seen, or not told from nothing or from a space:
@@ -48,12 +48,10 @@ pub fn is_unassigned_or_private(c: char) -> bool {
         )
 }
 
-/// Whether `c` is dash punctuation (Pd) or the minus sign U+2212.
+/// Whether `c` is a dash: Unicode's property Dash (dash punctuation, the
+/// minus sign U+2212 and their compatibility forms).
 pub fn is_dash(c: char) -> bool {
-    c == '-'
-        || c == '\u{2212}'
-        || (!c.is_ascii()
-            && CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::DashPunctuation)
+    c == '-' || (!c.is_ascii() && CodePointSetData::new::<Dash>().contains(c))
 }
 
 /// The script of a letter, for the mixed-script rule of codes; `None` for
@@ -64,11 +62,7 @@ pub fn script_of(c: char) -> Option<Script> {
         return c.is_ascii_alphabetic().then_some(Script::Latin);
     }
     let script = CodePointMapData::<Script>::new().get(c);
-    (!matches!(
-        script,
-        Script::Common | Script::Inherited | Script::Unknown
-    ))
-    .then_some(script)
+    (!matches!(script, Script::Common | Script::Inherited | Script::Unknown)).then_some(script)
 }
 
 /// The English name of a script, e.g. `Cyrillic`.
@@ -95,22 +89,56 @@ mod tests {
     #[test]
     fn invisible_characters() {
         for c in [
-            '\0', '\t', '\n', '\u{7f}', '\u{85}', '\u{a0}', '\u{ad}', '\u{34f}', '\u{61c}',
-            '\u{115f}', '\u{1160}', '\u{180b}', '\u{180e}', '\u{200b}', '\u{200d}', '\u{200e}',
-            '\u{2028}', '\u{2029}', '\u{202a}', '\u{202e}', '\u{2060}', '\u{2066}', '\u{2800}',
-            '\u{3000}', '\u{3164}', '\u{fe00}', '\u{fe0f}', '\u{feff}', '\u{ffa0}', '\u{fff9}',
-            '\u{fffd}', '\u{e0001}', '\u{e0041}', '\u{e0100}', '\u{1d173}',
+            '\0',
+            '\t',
+            '\n',
+            '\u{7f}',
+            '\u{85}',
+            '\u{a0}',
+            '\u{ad}',
+            '\u{34f}',
+            '\u{61c}',
+            '\u{115f}',
+            '\u{1160}',
+            '\u{180b}',
+            '\u{180e}',
+            '\u{200b}',
+            '\u{200d}',
+            '\u{200e}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{202a}',
+            '\u{202e}',
+            '\u{2060}',
+            '\u{2066}',
+            '\u{2800}',
+            '\u{3000}',
+            '\u{3164}',
+            '\u{fe00}',
+            '\u{fe0f}',
+            '\u{feff}',
+            '\u{ffa0}',
+            '\u{fff9}',
+            '\u{fffd}',
+            '\u{e0001}',
+            '\u{e0041}',
+            '\u{e0100}',
+            '\u{1d173}',
         ] {
             assert!(is_invisible(c), "U+{:04X}", c as u32);
         }
-        for c in ['a', ' ', '-', 'é', 'ß', 'О', '中', 'ー', '🎁', '\u{301}', '€'] {
+        for c in [
+            'a', ' ', '-', 'é', 'ß', 'О', '中', 'ー', '🎁', '\u{301}', '€',
+        ] {
             assert!(!is_invisible(c), "U+{:04X}", c as u32);
         }
     }
 
     #[test]
     fn dashes_scripts_and_names() {
-        for c in ['-', '\u{2010}', '\u{2011}', '\u{2013}', '\u{2014}', '\u{2212}', '\u{ff0d}'] {
+        for c in [
+            '-', '\u{2010}', '\u{2011}', '\u{2013}', '\u{2014}', '\u{2212}', '\u{ff0d}',
+        ] {
             assert!(is_dash(c), "U+{:04X}", c as u32);
         }
         assert!(!is_dash('_') && !is_dash('~') && !is_dash('ー'));

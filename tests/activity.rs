@@ -66,6 +66,7 @@ fn counts_assignments_and_redemptions_per_utc_day() {
             redemption: Some(RedemptionMapping {
                 event_type: "purchase".into(),
                 property: "voucher_code".into(),
+                require_holder: false,
             }),
             customer_signing_key: None,
         })

@@ -50,6 +50,7 @@ fn setup(db: &NativeDatabase) -> Store<'_, NativeDatabase> {
             redemption: Some(RedemptionMapping {
                 event_type: "purchase".into(),
                 property: "voucher_code".into(),
+                require_holder: false,
             }),
             customer_signing_key: None,
         })

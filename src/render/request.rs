@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use minijinja::Value;
 use serde::{Deserialize, Serialize};
 
+use crate::customer::check_customer_id;
+use crate::error::Result;
 use crate::render::job::Outcome;
 use crate::render::template::context_from;
 
@@ -17,7 +19,7 @@ pub struct RenderRequest {
     /// Variables; `customer.id` is set from `customer_id`.
     #[serde(default)]
     pub context: serde_json::Map<String, serde_json::Value>,
-    /// Whom assigned codes are recorded for.
+    /// Whom assigned codes are recorded for (see [`check_customer_id`]).
     #[serde(default)]
     pub customer_id: Option<String>,
     /// Render with sample codes, consuming nothing.
@@ -26,6 +28,14 @@ pub struct RenderRequest {
 }
 
 impl RenderRequest {
+    /// Checks the customer id by the rule of every route.
+    pub fn check(&self) -> Result<()> {
+        match &self.customer_id {
+            Some(id) => check_customer_id(id),
+            None => Ok(()),
+        }
+    }
+
     /// The render's context: the body's, with `customer.id` from `customer_id`.
     pub fn context(&self) -> Value {
         let mut context = self.context.clone();

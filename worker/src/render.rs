@@ -42,6 +42,7 @@ pub async fn display(req: &Request, env: &Env, m: &Matched) -> Result<Response, 
     let (project, name) = (m.param("project"), m.param("layer"));
     let key = (project.to_owned(), name.to_owned());
     let query: DisplayParams = read_query(req)?;
+    query.check()?;
     let customer = query.customer().map(str::to_owned);
     let params = context_from(&query.params);
 
@@ -117,6 +118,7 @@ fn no_layer() -> Response {
 pub async fn render(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
     let project = m.param("project");
     let body: RenderRequest = read_json_body(&mut req, MAX_JSON_BODY).await?;
+    body.check()?;
     let template = Template::compile(&body.template, Limits::default())?;
     let context = body.context();
     if body.preview {
