@@ -24,12 +24,12 @@
 //! Two codes are the same code when their [`code_key`]s are equal: the key
 //! is the code's compatibility caseless form (compatibility decomposition,
 //! NFKD, and lowercase), so `code-1`, `CODE-1` and `ＣＯＤＥ-1` (fullwidth)
-//! are one code, and so are the composed and decomposed spellings of
-//! `CAFÉ-1`. Shops compare
-//! the codes shoppers type without case (Shopify, WooCommerce, Magento), so
-//! a pool that held both `CODE-1` and `code-1` would hand out what the shop
-//! takes for one code twice. A code is stored and handed out as imported;
-//! its key is what the project keeps unique and what redemption looks up.
+//! are one code, and so are the composed (NFC) and decomposed (NFD)
+//! spellings of `CAFÉ-1`. Shops compare the codes shoppers type without
+//! case (Shopify, WooCommerce, Magento), so a pool that held both `CODE-1`
+//! and `code-1` would hand out what the shop takes for one code twice. A
+//! code is stored and handed out as imported; its key is what the project
+//! keeps unique and what redemption looks up.
 
 use std::fmt;
 
@@ -212,15 +212,18 @@ pub fn normalize_code(raw: &str) -> Result<&str, InvalidCode> {
 }
 
 /// The key under which a code is unique in its project and looked up when
-/// it is redeemed: the code's compatibility caseless form, after Unicode's
-/// definition D147 of compatibility caseless matching, with each
-/// character's lowercase mapping for the case folding (the tables the
-/// template filter `lower` uses already): NFKD of the lowercase of the NFKD
-/// of the lowercase of the NFKD of the code. For an ASCII code, its
-/// lowercase. The key is decomposed: it is compared, never shown.
+/// it is redeemed: the code's compatibility caseless form after Unicode's
+/// definition D147 (compatibility caseless match), with each character's
+/// lowercase mapping in place of case folding: NFKD of the lowercase of the
+/// NFKD of the lowercase of the NFKD of the code. For an ASCII code, its
+/// lowercase.
 ///
 /// So case, composed or decomposed accents and compatibility characters
 /// (fullwidth letters, ligatures, superscripts…) do not make another code.
+/// The key is decomposed, since it is compared and never shown: no
+/// composition tables are needed. Lowercase uses the tables the template
+/// filter `lower` already brings; it differs from full case folding in a few
+/// letters only (`ß` stays `ß`, not `ss`).
 pub fn code_key(code: &str) -> String {
     if code.is_ascii() {
         return code.to_ascii_lowercase();
