@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::customer::check_customer_id;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::check_object_depth;
 use crate::pool::PoolCounts;
@@ -32,7 +33,7 @@ pub struct CampaignSend {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Customer {
-    /// The customer's id.
+    /// The customer's id (see [`check_customer_id`]).
     pub id: String,
     /// Attributes, e.g. `first_name`.
     #[serde(default)]
@@ -131,15 +132,10 @@ impl<'t> CampaignJob<'t> {
                 format!("send 1 to {MAX_CUSTOMERS_PER_SEND} customers per call, in the order they are served"),
             ));
         }
-        if let Some(c) = send
-            .customers
-            .iter()
-            .find(|c| c.id.is_empty() || c.id.len() > 256)
-        {
-            return Err(Error::new(
-                ErrorKind::InvalidCustomers,
-                format!("customer id {:?} must be 1-256 characters", c.id),
-            ));
+        for (i, customer) in send.customers.iter().enumerate() {
+            check_customer_id(&customer.id).map_err(|err| {
+                Error::new(err.kind(), format!("customer {i}: {}", err.message()))
+            })?;
         }
         for customer in &send.customers {
             check_object_depth(

@@ -53,6 +53,13 @@ error_kinds! {
     InvalidCampaignName = 400 "invalid_campaign_name",
     /// A query parameter this route does not know.
     UnknownParameter = 400 "unknown_parameter",
+    /// A query parameter that is not valid UTF-8 once percent-decoded, or
+    /// over its size limit, or too many parameters.
+    InvalidParameter = 400 "invalid_parameter",
+    /// A customer id that breaks the rule of `src/customer.rs`: empty, too
+    /// long, not UTF-8, spaces at its ends, or an invisible, control or
+    /// bidirectional character.
+    InvalidCustomerId = 400 "invalid_customer_id",
     /// `state` is not a code state.
     InvalidState = 400 "invalid_state",
     /// `limit` is out of range.
@@ -63,7 +70,7 @@ error_kinds! {
     InvalidDays = 400 "invalid_days",
     /// A project key's name is empty, too long or holds control characters.
     InvalidKey = 400 "invalid_key",
-    /// A campaign's customer list is empty, too long or repeats an id.
+    /// A campaign's customer list is empty or too long.
     InvalidCustomers = 400 "invalid_customers",
     /// A tracked event is malformed.
     InvalidEvent = 400 "invalid_event",

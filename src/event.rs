@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::customer::check_customer_id;
 use crate::error::{Error, ErrorKind, Result};
 use crate::json::check_object_depth;
 use crate::time::parse_rfc3339;
@@ -30,9 +31,7 @@ pub struct TrackedEvent {
 impl TrackedEvent {
     /// Checks the event and returns its time in Unix milliseconds.
     pub fn check(&self, now: i64) -> Result<i64> {
-        if !(1..=256).contains(&self.customer_id.chars().count()) {
-            return Err(invalid_event("customer_id must be 1-256 characters"));
-        }
+        check_customer_id(&self.customer_id)?;
         if !(1..=128).contains(&self.event_type.chars().count()) {
             return Err(invalid_event(
                 "type must be 1-128 characters, e.g. \"purchase\"",
@@ -116,6 +115,11 @@ pub enum Redemption {
     UnknownCode,
     /// The code exists but was never handed to anyone: not applied.
     NotAssigned,
+    /// The code was handed to another customer than the event's. With the
+    /// project's `redemption.require_holder` it stays assigned to its holder;
+    /// without (the default) it is redeemed all the same
+    /// ([`TrackResult::redeemed`] says which).
+    HolderMismatch,
 }
 
 impl Redemption {
@@ -128,6 +132,7 @@ impl Redemption {
             Redemption::AlreadyRedeemed => Some("already_redeemed"),
             Redemption::UnknownCode => Some("unknown_code"),
             Redemption::NotAssigned => Some("not_assigned"),
+            Redemption::HolderMismatch => Some("holder_mismatch"),
         }
     }
 }
@@ -142,6 +147,10 @@ pub struct TrackResult {
     /// The code it carried, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// For [`Redemption::HolderMismatch`]: whether the code was redeemed all
+    /// the same (the project does not require the holder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redeemed: Option<bool>,
 }
 
 /// One entry of the event log.

@@ -37,12 +37,15 @@
 //! - [`store`]: every SQL statement, on the [`store::Database`] trait: the
 //!   schema, and [`store::NativeDatabase`] for tests and tools.
 //! - [`error`]: [`Error`] and its [`ErrorKind`]s, each with its HTTP status;
-//!   [`name`]: the rule for names in URLs; [`json`]: how deep the free JSON
-//!   of a body may nest; [`time`]: timestamps.
+//!   [`name`]: the rule for names in URLs; [`customer`]: the rule for
+//!   customer ids; [`unicode`]: the Unicode facts identifiers are checked
+//!   with; [`json`]: how deep the free JSON of a body may nest; [`time`]:
+//!   timestamps.
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod campaign;
+pub mod customer;
 pub mod error;
 pub mod event;
 pub mod import;
@@ -56,5 +59,6 @@ pub mod render;
 pub mod settings;
 pub mod store;
 pub mod time;
+pub mod unicode;
 
 pub use error::{Error, ErrorKind, Result};

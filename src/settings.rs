@@ -45,6 +45,18 @@ pub struct RedemptionMapping {
     pub event_type: String,
     /// Property holding the code, e.g. `voucher_code`.
     pub property: String,
+    /// Whether only the customer a code was handed to can redeem it.
+    ///
+    /// An event from another customer is logged as `holder_mismatch` either
+    /// way. Off (the default), it redeems the code all the same: a shop that
+    /// tracks purchases under another id than the one its layers show codes
+    /// to (an e-mail-based id against a web visitor id) keeps redeeming,
+    /// and the log shows every such event. On, the code stays assigned to
+    /// its holder: for shops whose events carry the same ids as their
+    /// layers, so a shared or leaked code does not count as its holder's
+    /// redemption. A code handed out without a customer id has no holder.
+    #[serde(default)]
+    pub require_holder: bool,
 }
 
 impl Settings {

@@ -5,12 +5,18 @@
 //! route, where the others are the layer's `params`. Values arrive as text
 //! and each type checks its own, so a bad value gets its parameter's error
 //! kind (`invalid_limit`, `invalid_state`, …) rather than serde's.
+//!
+//! Every name and value must be UTF-8 once percent-decoded: serde_urlencoded
+//! would decode `%FF` to U+FFFD, so `%FF` and `%EF%BF%BD` would be the same
+//! customer. [`parse`] refuses such a query (400 `invalid_customer_id` for
+//! `customer_id`, `invalid_parameter` for any other).
 
 use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::customer::check_customer_id;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::EventFilter;
 use crate::layer::signature::parse_expiry;
@@ -24,14 +30,72 @@ pub const DEFAULT_PAGE: usize = 100;
 /// Most items on one page of a JSON listing.
 pub const MAX_PAGE: usize = 1000;
 
+/// Most template parameters a display takes (besides `customer_id` and `sig`).
+pub const MAX_DISPLAY_PARAMS: usize = 32;
+
+/// Longest name of a display's template parameter, in characters.
+pub const MAX_PARAM_NAME_CHARS: usize = 64;
+
+/// Longest value of a display's template parameter, in characters (room for
+/// a URL or a tracking id).
+pub const MAX_PARAM_VALUE_CHARS: usize = 1024;
+
+/// Longest `sig`: a signature is 64 hex digits.
+pub const MAX_SIG_CHARS: usize = 128;
+
 /// Reads a query string (without the `?`) into a route's query type.
+///
+/// # Errors
+///
+/// A name or value that is not UTF-8 once percent-decoded is refused
+/// (`invalid_customer_id` or `invalid_parameter`) rather than decoded with
+/// U+FFFD in place of its bytes; a parameter the type does not take is
+/// `unknown_parameter`.
 pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T> {
+    check_utf8(query)?;
     serde_urlencoded::from_str(query).map_err(|err| {
         Error::new(
             ErrorKind::UnknownParameter,
             format!("the query string is not one this route takes: {err}"),
         )
     })
+}
+
+/// Refuses a query with a name or value that does not percent-decode to
+/// UTF-8, naming the parameter.
+fn check_utf8(query: &str) -> Result<()> {
+    use percent_encoding::percent_decode_str;
+    for pair in query.split('&') {
+        if percent_decode_str(pair).decode_utf8().is_ok() {
+            continue;
+        }
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        let name = percent_decode_str(name).decode_utf8_lossy();
+        let (kind, what) = if name == "customer_id" {
+            (ErrorKind::InvalidCustomerId, "customer_id".to_owned())
+        } else {
+            (
+                ErrorKind::InvalidParameter,
+                format!("query parameter {:?}", short(&name)),
+            )
+        };
+        return Err(Error::new(
+            kind,
+            format!(
+                "{what} is not valid UTF-8 once percent-decoded: percent-encode the \
+                 UTF-8 bytes of the text (e.g. %C3%A9 for é)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// At most the first 64 characters of `text`, for a message.
+fn short(text: &str) -> String {
+    match text.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 /// The query of every route that takes no parameter: an empty one.
@@ -97,6 +161,9 @@ pub struct EventsParams {
 impl EventsParams {
     /// The checked filter.
     pub fn check(self) -> Result<EventFilter> {
+        if let Some(customer) = self.customer_id.as_deref().filter(|c| !c.is_empty()) {
+            check_customer_id(customer)?;
+        }
         let limit = match self.limit.as_deref() {
             None => None,
             Some(limit) => Some(page_limit(Some(limit))?),
@@ -168,6 +235,50 @@ impl DisplayParams {
         non_empty(self.exp.clone())
             .map(|exp| parse_expiry(&exp))
             .transpose()
+    }
+
+    /// Checks the display's query: the customer id by the rule of every
+    /// route ([`check_customer_id`]), `sig` at most [`MAX_SIG_CHARS`], and
+    /// at most [`MAX_DISPLAY_PARAMS`] template parameters, each name 1 to
+    /// [`MAX_PARAM_NAME_CHARS`] and each value at most
+    /// [`MAX_PARAM_VALUE_CHARS`] characters. A display's query is stored
+    /// with its codes (the customer id) or held while it renders: these
+    /// bounds keep a stranger's request small.
+    pub fn check(&self) -> Result<()> {
+        if let Some(customer) = self.customer() {
+            check_customer_id(customer)?;
+        }
+        let invalid = |message: String| Err(Error::new(ErrorKind::InvalidParameter, message));
+        if self
+            .sig
+            .as_deref()
+            .is_some_and(|sig| sig.chars().count() > MAX_SIG_CHARS)
+        {
+            return invalid(format!(
+                "sig is longer than {MAX_SIG_CHARS} characters: it is the 64 hex digits \
+                 of HMAC-SHA256(key, customer_id)"
+            ));
+        }
+        if self.params.len() > MAX_DISPLAY_PARAMS {
+            return invalid(format!(
+                "{} template parameters: a display takes at most {MAX_DISPLAY_PARAMS}",
+                self.params.len()
+            ));
+        }
+        for (name, value) in &self.params {
+            if !(1..=MAX_PARAM_NAME_CHARS).contains(&name.chars().count()) {
+                return invalid(format!(
+                    "query parameter {:?}: a name is 1 to {MAX_PARAM_NAME_CHARS} characters",
+                    short(name)
+                ));
+            }
+            if value.chars().count() > MAX_PARAM_VALUE_CHARS {
+                return invalid(format!(
+                    "query parameter {name:?} is longer than {MAX_PARAM_VALUE_CHARS} characters"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -273,5 +384,68 @@ mod tests {
             .expiry()
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidCustomerSignature);
+        assert_eq!(display.check(), Ok(()));
+    }
+
+    #[test]
+    fn a_query_that_is_not_utf8_is_refused_not_replaced() {
+        let code = |query: &str| {
+            parse::<DisplayParams>(query)
+                .and_then(|d| d.check())
+                .map_err(|e| e.code())
+        };
+        assert_eq!(code("customer_id=%FF"), Err("invalid_customer_id"));
+        assert_eq!(code("customer_id=ab%C3"), Err("invalid_customer_id"));
+        assert_eq!(code("utm=%FF&customer_id=a"), Err("invalid_parameter"));
+        assert_eq!(code("%FF=x"), Err("invalid_parameter"));
+        // U+FFFD sent as such is valid UTF-8, and no customer id.
+        assert_eq!(code("customer_id=%EF%BF%BD"), Err("invalid_customer_id"));
+        assert_eq!(code("customer_id=%C3%A9&p=%E2%82%AC"), Ok(()));
+        let display = parse::<DisplayParams>("customer_id=Zo%C3%AB+M&p=%E2%82%AC").unwrap();
+        assert_eq!(display.customer(), Some("Zoë M"));
+        assert_eq!(display.params["p"], "€");
+        // Every route reads its query the same way.
+        let err = parse::<CodesParams>("state=%FF").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidParameter);
+        assert!(err.message().contains("\"state\""), "{}", err.message());
+    }
+
+    #[test]
+    fn a_display_query_is_bounded() {
+        let code = |query: String| {
+            parse::<DisplayParams>(&query)
+                .and_then(|d| d.check())
+                .map_err(|e| e.code())
+        };
+        let many = |n: usize| {
+            (0..n)
+                .map(|i| format!("p{i}=x"))
+                .collect::<Vec<_>>()
+                .join("&")
+        };
+        assert_eq!(code(many(MAX_DISPLAY_PARAMS)), Ok(()));
+        assert_eq!(code(many(MAX_DISPLAY_PARAMS + 1)), Err("invalid_parameter"));
+        let long = |n: usize| "v".repeat(n);
+        assert_eq!(code(format!("p={}", long(MAX_PARAM_VALUE_CHARS))), Ok(()));
+        assert_eq!(
+            code(format!("p={}", long(MAX_PARAM_VALUE_CHARS + 1))),
+            Err("invalid_parameter")
+        );
+        assert_eq!(
+            code(format!("{}=1", long(MAX_PARAM_NAME_CHARS + 1))),
+            Err("invalid_parameter")
+        );
+        assert_eq!(code("=1".into()), Err("invalid_parameter"));
+        assert_eq!(code(format!("sig={}", long(129))), Err("invalid_parameter"));
+        assert_eq!(
+            code(format!("customer_id={}", long(257))),
+            Err("invalid_customer_id")
+        );
+        assert_eq!(code("customer_id=a%0Ab".into()), Err("invalid_customer_id"));
+        assert_eq!(
+            code("customer_id=a%E2%80%AEb".into()),
+            Err("invalid_customer_id")
+        );
+        assert_eq!(code("customer_id=a%00".into()), Err("invalid_customer_id"));
     }
 }

@@ -890,7 +890,8 @@ mod tests {
                 code(3, "A"),
                 invalid(
                     4,
-                    "code contains a control character or unusual whitespace at position 2"
+                    "code contains U+000A at position 2: a control or invisible character \
+                     that shoppers cannot see or type"
                 ),
                 code(8, "C"),
                 code(10, "D")
@@ -985,7 +986,8 @@ mod tests {
             parse(b"code\nA\x01B\n"),
             Ok(vec![invalid(
                 2,
-                "code contains a control character or unusual whitespace at position 2"
+                "code contains U+0001 at position 2: a control or invisible character that \
+                 shoppers cannot see or type"
             )])
         );
         let mut input = b"code\n".to_vec();
@@ -996,7 +998,8 @@ mod tests {
             parse(&input),
             Ok(vec![invalid(
                 2,
-                "code contains a control character or unusual whitespace at position 1"
+                "code contains U+0001 at position 1: a control or invisible character that \
+                 shoppers cannot see or type"
             )])
         );
     }

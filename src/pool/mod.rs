@@ -9,7 +9,7 @@ pub mod code;
 pub mod export;
 pub mod listing;
 
-pub use code::{normalize_code, CodeState, InvalidCode};
+pub use code::{code_key, normalize_code, CodeState, InvalidCode};
 pub use listing::{CodeEntry, CodePage, CodeQuery};
 
 /// How many codes a pool holds, by state.

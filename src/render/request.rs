@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use minijinja::Value;
 use serde::{Deserialize, Serialize};
 
+use crate::customer::check_customer_id;
 use crate::error::Result;
 use crate::json::check_object_depth;
 use crate::render::job::Outcome;
@@ -19,7 +20,7 @@ pub struct RenderRequest {
     /// Variables; `customer.id` is set from `customer_id`.
     #[serde(default)]
     pub context: serde_json::Map<String, serde_json::Value>,
-    /// Whom assigned codes are recorded for.
+    /// Whom assigned codes are recorded for (see [`check_customer_id`]).
     #[serde(default)]
     pub customer_id: Option<String>,
     /// Render with sample codes, consuming nothing.
@@ -28,9 +29,14 @@ pub struct RenderRequest {
 }
 
 impl RenderRequest {
-    /// Checks the body: a context within [`crate::json::MAX_DEPTH`] levels.
+    /// Checks the body: a context within [`crate::json::MAX_DEPTH`] levels,
+    /// and the customer id by the rule of every route.
     pub fn check(&self) -> Result<()> {
-        check_object_depth(&self.context, "the context's values")
+        check_object_depth(&self.context, "the context's values")?;
+        match &self.customer_id {
+            Some(id) => check_customer_id(id),
+            None => Ok(()),
+        }
     }
 
     /// The render's context: the body's, with `customer.id` from `customer_id`.

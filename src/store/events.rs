@@ -2,7 +2,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{EventFilter, EventPage, LoggedEvent, Redemption, TrackResult, TrackedEvent};
-use crate::pool::CodeState;
+use crate::pool::{code_key, CodeState};
 use crate::settings::Settings;
 use crate::store::sql::{Database, Value};
 use crate::time::rfc3339;
@@ -57,17 +57,19 @@ impl<D: Database> Store<'_, D> {
         self.db.transaction(|| {
             let mut results = Vec::with_capacity(events.len());
             for (index, (event, &at)) in events.iter().zip(&times).enumerate() {
-                let (redemption, code) = match &mapping {
+                let (redemption, code, redeemed) = match &mapping {
                     Some(m) if m.event_type == event.event_type => {
                         match event.properties.get(&m.property).and_then(|v| v.as_str()) {
                             Some(code) => {
                                 let code = code.trim().to_owned();
-                                (self.redeem(&code, &event.customer_id, at)?, Some(code))
+                                let (redemption, redeemed) =
+                                    self.redeem(&code, &event.customer_id, at, m.require_holder)?;
+                                (redemption, Some(code), redeemed)
                             }
-                            None => (Redemption::NoCode, None),
+                            None => (Redemption::NoCode, None, false),
                         }
                     }
-                    _ => (Redemption::NotMapped, None),
+                    _ => (Redemption::NotMapped, None, false),
                 };
                 self.db.execute(
                     "INSERT INTO events (type, status, customer_id, code, timestamp, properties)
@@ -87,27 +89,53 @@ impl<D: Database> Store<'_, D> {
                     index,
                     redemption,
                     code,
+                    redeemed: (redemption == Redemption::HolderMismatch).then_some(redeemed),
                 });
             }
             Ok(results)
         })
     }
 
-    /// Marks an assigned code redeemed.
-    fn redeem(&self, code: &str, customer: &str, at: i64) -> Result<Redemption> {
-        let rows = self.db.query(
-            "SELECT id, pool_id, state FROM codes WHERE code = ?1",
+    /// Marks an assigned code redeemed; answers what became of the event and
+    /// whether it redeemed the code.
+    ///
+    /// The code is found by its key (a shopper may type `code-1` for
+    /// `CODE-1`). A customer other than the one the code
+    /// was handed to is a [`Redemption::HolderMismatch`], which redeems
+    /// unless `require_holder`.
+    fn redeem(
+        &self,
+        code: &str,
+        customer: &str,
+        at: i64,
+        require_holder: bool,
+    ) -> Result<(Redemption, bool)> {
+        const FIND: &str = "SELECT id, pool_id, state, customer_id FROM codes WHERE";
+        // A code left without key by the migration (its key is its older
+        // twin's) is found by its exact text; there is none in a database
+        // created with keys, and the index on keys finds that at once.
+        let mut rows = self.db.query(
+            &format!("{FIND} code_key IS NULL AND code = ?1"),
             &[code.into()],
         )?;
+        if rows.is_empty() {
+            rows = self
+                .db
+                .query(&format!("{FIND} code_key = ?1"), &[code_key(code).into()])?;
+        }
         let Some(row) = rows.into_iter().next() else {
-            return Ok(Redemption::UnknownCode);
+            return Ok((Redemption::UnknownCode, false));
         };
         let (id, pool_id, state) = (row[0].as_i64(), row[1].as_i64(), row[2].as_i64());
         if state == CodeState::Redeemed as i64 {
-            return Ok(Redemption::AlreadyRedeemed);
+            return Ok((Redemption::AlreadyRedeemed, false));
         }
         if state == CodeState::Available as i64 {
-            return Ok(Redemption::NotAssigned);
+            return Ok((Redemption::NotAssigned, false));
+        }
+        let mismatch = row[3].as_opt_str().is_some_and(|holder| holder != customer);
+        if mismatch && require_holder {
+            return Ok((Redemption::HolderMismatch, false));
         }
         self.db.execute(
             "UPDATE codes SET state = ?1, redeemed_at = ?2, redeemed_by = ?3 WHERE id = ?4",
@@ -122,7 +150,12 @@ impl<D: Database> Store<'_, D> {
             "UPDATE pools SET assigned = assigned - 1, redeemed = redeemed + 1 WHERE id = ?1",
             &[pool_id.into()],
         )?;
-        Ok(Redemption::Redeemed)
+        let redemption = if mismatch {
+            Redemption::HolderMismatch
+        } else {
+            Redemption::Redeemed
+        };
+        Ok((redemption, true))
     }
 
     /// A page of the event log, newest first.

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::import::report::BatchCounts;
+use crate::pool::code_key;
 use crate::store::sql::Database;
 
 use super::Store;
@@ -34,26 +35,32 @@ impl<D: Database> Store<'_, D> {
 
     /// Adds a batch of valid, trimmed codes to a pool, as one transaction.
     ///
-    /// Every row is counted once: a code that was in any pool of the project
-    /// before this import counts as `already_in_project` each time it appears
-    /// (it is discarded); otherwise its first row is `imported` and each
-    /// later row of the same import, in this batch or a later one, is a
-    /// `duplicates_in_file`. So the counts do not depend on where batches
-    /// are cut, and importing a file again reports every row as already in
-    /// the project.
+    /// Codes are the same code when their [`code_key`]s are equal (`code-1`
+    /// is `CODE-1`). Every row is counted once: a code that was in any pool
+    /// of the project before this import counts as `already_in_project` each
+    /// time it appears (it is discarded); otherwise its first row is
+    /// `imported` and each later row of the same import, in this batch or a
+    /// later one, is a `duplicates_in_file`. So the counts do not depend on
+    /// where batches are cut, and importing a file again reports every row
+    /// as already in the project.
     pub fn import_batch(
         &self,
         pool: &str,
         import_id: i64,
         codes: &[String],
     ) -> Result<BatchCounts> {
+        let keys: Vec<String> = codes.iter().map(|c| code_key(c)).collect();
         // Rows per distinct code, in first-seen order (JSON array index).
         let mut index: HashMap<&str, usize> = HashMap::with_capacity(codes.len());
-        let mut unique: Vec<&str> = Vec::with_capacity(codes.len());
+        let mut unique: Vec<BatchCode<'_>> = Vec::with_capacity(codes.len());
         let mut rows: Vec<u64> = Vec::with_capacity(codes.len());
-        for code in codes {
-            let i = *index.entry(code.as_str()).or_insert_with(|| {
-                unique.push(code.as_str());
+        for (code, key) in codes.iter().zip(&keys) {
+            let i = *index.entry(key.as_str()).or_insert_with(|| {
+                unique.push(if code.is_ascii() {
+                    BatchCode::Ascii(code)
+                } else {
+                    BatchCode::Keyed(code, key)
+                });
                 rows.push(0);
                 unique.len() - 1
             });
@@ -72,10 +79,13 @@ impl<D: Database> Store<'_, D> {
                     format!("import {import_id} was not started for this pool"),
                 ));
             }
-            // Which of the batch's codes exist, and whether this import added them.
+            // Which of the batch's codes exist, and whether this import added
+            // them. A row left without key by the migration has a twin that
+            // holds its key (codes are never deleted), so keys find them all.
             let existing = self.db.query(
                 "SELECT j.key, c.import_id = ?2 FROM json_each(?1) AS j
-                 JOIN codes AS c ON c.code = j.value",
+                 JOIN codes AS c ON c.code_key =
+                     CASE j.type WHEN 'text' THEN lower(j.value) ELSE j.value ->> 1 END",
                 &[json.as_str().into(), import_id.into()],
             )?;
             let mut seen = vec![Seen::New; unique.len()];
@@ -102,9 +112,11 @@ impl<D: Database> Store<'_, D> {
             }
             if counts.imported > 0 {
                 self.db.execute(
-                    "INSERT INTO codes (code, pool_id, import_id)
-                     SELECT j.value, ?2, ?3 FROM json_each(?1) AS j WHERE true
-                     ON CONFLICT (code) DO NOTHING",
+                    "INSERT INTO codes (code, code_key, pool_id, import_id)
+                     SELECT CASE j.type WHEN 'text' THEN j.value ELSE j.value ->> 0 END,
+                            CASE j.type WHEN 'text' THEN lower(j.value) ELSE j.value ->> 1 END,
+                            ?2, ?3
+                     FROM json_each(?1) AS j WHERE true ON CONFLICT DO NOTHING",
                     &[json.as_str().into(), pool.id.into(), import_id.into()],
                 )?;
                 self.db.execute(
@@ -115,4 +127,58 @@ impl<D: Database> Store<'_, D> {
             Ok(counts)
         })
     }
+
+    /// Gives the codes stored before code keys existed their keys, in
+    /// batches of [`BACKFILL_BATCH`] (one transaction each: a batch cut off
+    /// is done again at the next start). The oldest code keeps a key that
+    /// several share; the others keep none and are found by their exact
+    /// text (`redeem`) and by their twin's key (`import_batch`).
+    pub(crate) fn backfill_code_keys(&self) -> Result<()> {
+        let mut after = 0;
+        loop {
+            let done = self.db.transaction(|| {
+                let rows = self.db.query(
+                    "SELECT id, code FROM codes WHERE code_key IS NULL AND id > ?1
+                     ORDER BY id LIMIT ?2",
+                    &[after.into(), (BACKFILL_BATCH as i64).into()],
+                )?;
+                let Some(last) = rows.last() else {
+                    return Ok(true);
+                };
+                after = last[0].as_i64();
+                let mut taken = std::collections::HashSet::with_capacity(rows.len());
+                let keyed: Vec<(i64, String)> = rows
+                    .iter()
+                    .map(|r| (r[0].as_i64(), code_key(r[1].as_opt_str().unwrap_or(""))))
+                    .filter(|(_, key)| taken.insert(key.clone()))
+                    .collect();
+                let json =
+                    serde_json::to_string(&keyed).map_err(|e| Error::internal(e.to_string()))?;
+                // OR IGNORE: a key an older code holds stays with it.
+                self.db.execute(
+                    "UPDATE OR IGNORE codes SET code_key = j.value ->> 1
+                     FROM json_each(?1) AS j WHERE codes.id = j.value ->> 0",
+                    &[json.into()],
+                )?;
+                Ok(rows.len() < BACKFILL_BATCH)
+            })?;
+            if done {
+                return Ok(());
+            }
+        }
+    }
 }
+
+/// A code of a batch as its statements read it: an ASCII code alone (its
+/// key is its lowercase, which SQLite's `lower` makes: that halves the JSON
+/// SQLite parses for the nearly all codes that are ASCII), any other as
+/// `[code, key]`.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum BatchCode<'a> {
+    Ascii(&'a str),
+    Keyed(&'a str, &'a str),
+}
+
+/// Codes given their key per transaction when an older database migrates.
+const BACKFILL_BATCH: usize = 5_000;

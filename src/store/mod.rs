@@ -29,7 +29,7 @@ mod registry;
 mod reserve;
 
 pub use registry::Registry;
-pub use schema::MIGRATIONS;
+pub use schema::{Migration, MIGRATIONS};
 pub use sql::{Database, Row, Value};
 #[cfg(not(target_arch = "wasm32"))]
 pub use sqlite::NativeDatabase;
@@ -67,14 +67,32 @@ impl<'a, D: Database> Store<'a, D> {
         }
     }
 
-    /// Creates the schema if it is not there yet.
+    /// Creates the schema if it is not there yet, or brings an older one up
+    /// to date; then gives codes stored before code keys their keys.
     pub fn migrate(&self) -> Result<()> {
         self.db.transaction(|| {
-            for statement in MIGRATIONS {
-                self.db.execute(statement, &[])?;
+            for migration in MIGRATIONS {
+                match *migration {
+                    Migration::Sql(statement) => self.db.execute(statement, &[])?,
+                    Migration::AddColumn {
+                        table,
+                        column,
+                        definition,
+                    } => {
+                        // PRAGMA table_info: one row per column, its name second.
+                        let columns = self.db.query(&format!("PRAGMA table_info({table})"), &[])?;
+                        if !columns.iter().any(|c| c[1].as_opt_str() == Some(column)) {
+                            self.db.execute(
+                                &format!("ALTER TABLE {table} ADD COLUMN {column} {definition}"),
+                                &[],
+                            )?;
+                        }
+                    }
+                }
             }
             Ok(())
-        })
+        })?;
+        self.backfill_code_keys()
     }
 
     /// Benchmarks only: updates one row, the baseline cost of a store call.

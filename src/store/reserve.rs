@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::error::{Error, ErrorKind, Result};
 use crate::layer::signature::{check_customer, CustomerProof};
 use crate::layer::Assignment;
-use crate::pool::CodeState;
+use crate::pool::{code_key, CodeState};
 use crate::render::{Reservation, ReservationRequest, Source};
 use crate::store::sql::Database;
 
@@ -201,14 +201,18 @@ impl<D: Database> Store<'_, D> {
     /// Returns codes that a render reserved but never showed.
     fn release(&self, codes: &[String], source: &str) -> Result<()> {
         for code in codes {
+            // By key (the index), and the exact code: also a code that the
+            // migration left without key (see `redeem`).
             let rows = self.db.query(
                 "UPDATE codes SET state = ?1, assigned_at = NULL, customer_id = NULL, source = NULL
-                 WHERE code = ?2 AND state = ?3 AND source = ?4 RETURNING pool_id",
+                 WHERE (code_key = ?5 OR code_key IS NULL) AND code = ?2 AND state = ?3
+                   AND source = ?4 RETURNING pool_id",
                 &[
                     (CodeState::Available as i64).into(),
                     code.as_str().into(),
                     (CodeState::Assigned as i64).into(),
                     source.into(),
+                    code_key(code).into(),
                 ],
             )?;
             for row in rows {

@@ -2,13 +2,35 @@
 //! registry of projects.
 //!
 //! One Durable Object holds one project, so nothing here carries a project
-//! id: per-project uniqueness of codes is a plain `UNIQUE`.
+//! id: per-project uniqueness of codes is a plain unique index on their key.
 
-/// Statements that create the schema; each is idempotent, run in order.
-pub const MIGRATIONS: &[&str] = &[
+/// One step of the schema; every step is idempotent, so the whole list runs
+/// each time a store opens, on a new database or on one of any older
+/// version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migration {
+    /// A statement idempotent by itself (`CREATE … IF NOT EXISTS`).
+    Sql(&'static str),
+    /// A column that a database created before it lacks. SQLite has no
+    /// `ADD COLUMN IF NOT EXISTS`: the store adds it if the table has no
+    /// column of that name.
+    AddColumn {
+        /// The table.
+        table: &'static str,
+        /// The column's name.
+        column: &'static str,
+        /// Its type and constraints, as in `ALTER TABLE … ADD COLUMN`.
+        definition: &'static str,
+    },
+}
+
+/// The schema, step by step, in order. After them the store fills what an
+/// added column needs from older rows (`Store::migrate`: the code keys).
+pub const MIGRATIONS: &[Migration] = &[
     // Counters are kept in the pool row, updated in the same transaction as
     // the codes, so a render reads counts without scanning codes.
-    "CREATE TABLE IF NOT EXISTS pools (
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS pools (
         id INTEGER PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
         description TEXT NOT NULL DEFAULT '',
@@ -18,12 +40,19 @@ pub const MIGRATIONS: &[&str] = &[
         assigned INTEGER NOT NULL DEFAULT 0,
         redeemed INTEGER NOT NULL DEFAULT 0
     )",
+    ),
     // state: 0 available, 1 assigned, 2 redeemed. `id` follows the order
     // codes were stored in, so codes go out first in, first out: import by
-    // import, and within one in sorted windows (see import_batches).
-    "CREATE TABLE IF NOT EXISTS codes (
+    // import, and within one in sorted windows (see import_batches). `code`
+    // is the code as imported and handed out; `code_key` its canonical key
+    // (pool::code_key), which makes `code-1` and `CODE-1` one code. Codes
+    // are found by their key (one index to fill per code imported); a
+    // database from before keys also has `code TEXT NOT NULL UNIQUE`.
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS codes (
         id INTEGER PRIMARY KEY,
-        code TEXT NOT NULL UNIQUE,
+        code TEXT NOT NULL,
+        code_key TEXT,
         pool_id INTEGER NOT NULL REFERENCES pools(id),
         state INTEGER NOT NULL DEFAULT 0,
         import_id INTEGER NOT NULL,
@@ -33,19 +62,36 @@ pub const MIGRATIONS: &[&str] = &[
         redeemed_at INTEGER,
         redeemed_by TEXT
     )",
+    ),
+    // Databases from before code keys: the column, then the index. Older
+    // rows get their keys from Store::migrate; a row whose key an older row
+    // holds keeps NULL (the index allows any number of NULLs) and is found
+    // by `code_key IS NULL AND code = ?` (its database has an index on code).
+    Migration::AddColumn {
+        table: "codes",
+        column: "code_key",
+        definition: "TEXT",
+    },
+    // A code is unique in its project by its key.
+    Migration::Sql("CREATE UNIQUE INDEX IF NOT EXISTS codes_by_key ON codes(code_key)"),
     // (pool_id, state, id): the next available code of a pool is one seek.
-    "CREATE INDEX IF NOT EXISTS codes_by_pool_state ON codes(pool_id, state)",
+    Migration::Sql("CREATE INDEX IF NOT EXISTS codes_by_pool_state ON codes(pool_id, state)"),
     // per_customer mode finds a customer's code again.
-    "CREATE INDEX IF NOT EXISTS codes_by_customer ON codes(customer_id, source)
+    Migration::Sql(
+        "CREATE INDEX IF NOT EXISTS codes_by_customer ON codes(customer_id, source)
         WHERE customer_id IS NOT NULL",
-    "CREATE TABLE IF NOT EXISTS imports (
+    ),
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS imports (
         id INTEGER PRIMARY KEY,
         pool_id INTEGER NOT NULL REFERENCES pools(id),
         started_at INTEGER NOT NULL
     )",
+    ),
     // The event log: tracked events (with what redemption made of them) and
     // campaign events (`enqueued`, `enqueue_failed`). Newest first by id.
-    "CREATE TABLE IF NOT EXISTS events (
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS events (
         id INTEGER PRIMARY KEY,
         type TEXT NOT NULL,
         status TEXT,
@@ -55,18 +101,24 @@ pub const MIGRATIONS: &[&str] = &[
         timestamp INTEGER NOT NULL,
         properties TEXT NOT NULL DEFAULT '{}'
     )",
-    "CREATE INDEX IF NOT EXISTS events_by_type ON events(type, status)",
-    "CREATE INDEX IF NOT EXISTS events_by_customer ON events(customer_id)",
-    "CREATE INDEX IF NOT EXISTS events_by_campaign ON events(campaign)
+    ),
+    Migration::Sql("CREATE INDEX IF NOT EXISTS events_by_type ON events(type, status)"),
+    Migration::Sql("CREATE INDEX IF NOT EXISTS events_by_customer ON events(customer_id)"),
+    Migration::Sql(
+        "CREATE INDEX IF NOT EXISTS events_by_campaign ON events(campaign)
         WHERE campaign IS NOT NULL",
+    ),
     // Project settings as JSON values by key.
-    "CREATE TABLE IF NOT EXISTS settings (
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS settings (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     )",
+    ),
     // signed_customer: 0 any customer id, 1 signed (with or without exp),
     // 2 signed with exp (store/layers.rs).
-    "CREATE TABLE IF NOT EXISTS layers (
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS layers (
         name TEXT PRIMARY KEY,
         template TEXT NOT NULL,
         active INTEGER NOT NULL,
@@ -76,21 +128,26 @@ pub const MIGRATIONS: &[&str] = &[
         version INTEGER NOT NULL,
         updated_at INTEGER NOT NULL
     )",
+    ),
     // The last version of each deleted layer: one created again under its
     // name goes on from there, so no cached compile of the old one passes
     // the store's version check.
-    "CREATE TABLE IF NOT EXISTS retired_layers (
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS retired_layers (
         name TEXT PRIMARY KEY,
         version INTEGER NOT NULL
     )",
+    ),
     // Project keys (src/key.rs): only the SHA-256 of each key is kept.
-    "CREATE TABLE IF NOT EXISTS keys (
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS keys (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
         scope TEXT NOT NULL,
         hash TEXT NOT NULL,
         created_at INTEGER NOT NULL
     )",
+    ),
 ];
 
 /// The table whose presence says a project's schema was made: a database

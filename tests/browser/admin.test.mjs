@@ -291,6 +291,7 @@ test('the redemption settings and the signing key are saved and shown again', as
   await page.getByLabel('Redeem codes from tracked events').check();
   await page.getByLabel('Event type').fill('order');
   await page.getByLabel('Property with the code').fill('coupon');
+  await page.getByLabel('Only the customer a code was handed to can redeem it').check();
   await page.getByRole('button', { name: 'Generate a key' }).click();
   const key = await page.getByLabel('New key (at least 32 characters)').inputValue();
   assert.match(key, /^[0-9a-f]{64}$/);
@@ -299,13 +300,14 @@ test('the redemption settings and the signing key are saved and shown again', as
   await page.getByText('A key is stored.').waitFor();
   const api = client(worker.base, 'settings');
   assert.deepEqual((await api.call('GET', '/settings')).json, {
-    redemption: { event_type: 'order', property: 'coupon' }, customer_signing_key_set: true,
+    redemption: { event_type: 'order', property: 'coupon', require_holder: true }, customer_signing_key_set: true,
   });
 
   await page.reload();
   await page.getByText('A key is stored.').waitFor();
   assert.equal(await page.getByLabel('Event type').inputValue(), 'order');
   assert.equal(await page.getByLabel('Property with the code').inputValue(), 'coupon');
+  assert.equal(await page.getByLabel('Only the customer a code was handed to can redeem it').isChecked(), true);
   // Switching redemption off keeps the key.
   await page.getByLabel('Redeem codes from tracked events').uncheck();
   await page.getByRole('button', { name: 'Save settings' }).click();

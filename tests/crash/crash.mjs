@@ -428,7 +428,9 @@ async function checkApi(round, db) {
   }
   const res = await api('GET', '/pools/live/codes', undefined, { accept: 'text/csv' });
   check(res.status === 200, `round ${round}: export ${res.status}`);
-  const rows = res.text.trimEnd().split('\n').slice(1).map((line) => line.split(','));
+  // Every field of the export is quoted ("" inside is a quote).
+  const rows = res.text.trimEnd().split('\n').slice(1)
+    .map((line) => line.slice(1, -1).split('","').map((f) => f.replaceAll('""', '"')));
   check(rows.length === db.codes.size, `round ${round}: the export lists ${rows.length} codes, the file holds ${db.codes.size}`);
   const seen = new Set();
   for (const [code, state, , customer, source] of rows) {

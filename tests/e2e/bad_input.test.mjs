@@ -99,7 +99,7 @@ const CASES = [
   ['render: text/plain', 'POST', '/render', '{"template": "x"}', { 'content-type': 'text/plain' }, 415, 'unsupported_media_type'],
   ['campaign: a syntax error', 'POST', '/campaigns/c1/send', { template: '{{ vouchers["p"].assign_available_code() ', customers: [{ id: 'x' }] }, {}, 422, 'template_syntax_error'],
   ['campaign: no customers', 'POST', '/campaigns/c1/send', { template: 'x', customers: [] }, {}, 400, 'invalid_customers'],
-  ['campaign: an empty customer id', 'POST', '/campaigns/c1/send', { template: 'x', customers: [{ id: '' }] }, {}, 400, 'invalid_customers'],
+  ['campaign: an empty customer id', 'POST', '/campaigns/c1/send', { template: 'x', customers: [{ id: '' }] }, {}, 400, 'invalid_customer_id'],
   ['campaign: 10,001 customers', 'POST', '/campaigns/c1/send', { template: '{{ vouchers["p"].assign_available_code() }}', customers: many(10_001, (i) => ({ id: `c${i}` })) }, {}, 400, 'invalid_customers'],
   ['campaign: an unknown pool', 'POST', '/campaigns/c1/send', { template: '{{ vouchers["ghost"].assign_available_code() }}', customers: [{ id: 'x' }, { id: 'y' }] }, {}, 404, 'unknown_pool'],
   ['campaign: a name with a space', 'POST', '/campaigns/c%201/send', { template: 'x', customers: [{ id: 'x' }] }, {}, 400, 'invalid_campaign_name'],

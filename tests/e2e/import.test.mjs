@@ -14,13 +14,16 @@ const counts = (report) => {
   return { total_rows, imported, duplicates_in_file, already_in_project, invalid };
 };
 
+/** The fields of one line of the export, where every field is quoted. */
+const fields = (line) => line.slice(1, -1).split('","').map((f) => f.replaceAll('""', '"'));
+
 /** Every code of a pool through the CSV export, as [code, state] rows. */
 async function exported(api, pool, params) {
   const res = await api.exportCsv(pool, params);
   assert.equal(res.status, 200, res.text.slice(0, 300));
   const [header, ...rows] = res.text.trimEnd().split('\n');
-  assert.equal(header, 'code,state,assigned_at,customer_id,source,redeemed_at');
-  return rows.map((row) => row.split(',').slice(0, 2));
+  assert.equal(header, '"code","state","assigned_at","customer_id","source","redeemed_at"');
+  return rows.map((row) => fields(row).slice(0, 2));
 }
 
 const messy = [
@@ -57,7 +60,7 @@ test('a messy CSV file: every row is counted and the counts add up', async () =>
     { line: 7, reason: 'code is empty' },
     { line: 10, reason: 'row has 1 field, the header has 3' },
     { line: 11, reason: 'code is 130 characters, at most 128 are allowed' },
-    { line: 12, reason: 'code contains a control character or unusual whitespace at position 4' },
+    { line: 12, reason: 'code contains U+000D at position 4: a control or invisible character that shoppers cannot see or type' },
     { line: 15, reason: 'row has 4 fields, the header has 3' },
   ]);
   const pool = (await api.getPool('spring')).json;
@@ -255,14 +258,14 @@ test('pools show their counts; codes are listed by page and state, and exported 
   assert.deepEqual(available.json.codes.map((c) => c.code), ['L-3', 'L-4', 'L-5']);
   assert.equal(available.json.next_cursor, null);
 
-  // The export: the same codes, a CSV writer's quoting, a download name.
+  // The export: the same codes, every field quoted, a download name.
   const csv = await api.exportCsv('p');
   assert.match(csv.headers.get('content-type'), /^text\/csv/);
   assert.match(csv.headers.get('content-disposition'), /filename="p-codes.csv"/);
   const lines = csv.text.trimEnd().split('\n');
   assert.equal(lines.length, 6);
-  assert.match(lines[1], /^L-1,assigned,\d{4}-[^,]+,"ada,""x""",layer:l,$/);
-  assert.equal(lines[3], 'L-3,available,,,,');
+  assert.match(lines[1], /^"L-1","assigned","\d{4}-[^"]+","ada,""x""","layer:l",""$/);
+  assert.equal(lines[3], '"L-3","available","","","",""');
   assert.deepEqual(await exported(api, 'p', { state: 'assigned' }), [['L-1', 'assigned'], ['L-2', 'assigned']]);
 
   for (const [params, code] of [

@@ -186,7 +186,7 @@ fn customer_ids_that_look_like_formulas_are_exported_as_text() {
     write_csv_rows(&page.codes, &mut out).unwrap();
     let csv = String::from_utf8(out).unwrap();
     assert!(csv.contains(",\"'=HYPERLINK(\"\"http://x\"\")\","), "{csv}");
-    assert!(csv.contains(",'-1+2,"), "{csv}");
+    assert!(csv.contains(",\"'-1+2\","), "{csv}");
     // The listing itself (JSON) shows the id as it was given.
     assert_eq!(
         page.codes[0].customer_id.as_deref(),
@@ -207,9 +207,10 @@ fn export_rows_match_the_listing() {
     write_csv_rows(&page.codes, &mut out).unwrap();
     assert_eq!(
         String::from_utf8(out).unwrap(),
-        "code,state,assigned_at,customer_id,source,redeemed_at\n\
-         A-0,assigned,2025-11-25T19:00:00.000Z,\"cust,1\",layer:welcome,\n\
-         A-1,available,,,,\n\
-         A-2,available,,,,\n"
+        // Every field quoted: a `;` or tab in a field never starts a cell.
+        "\"code\",\"state\",\"assigned_at\",\"customer_id\",\"source\",\"redeemed_at\"\n\
+         \"A-0\",\"assigned\",\"2025-11-25T19:00:00.000Z\",\"cust,1\",\"layer:welcome\",\"\"\n\
+         \"A-1\",\"available\",\"\",\"\",\"\",\"\"\n\
+         \"A-2\",\"available\",\"\",\"\",\"\",\"\"\n"
     );
 }

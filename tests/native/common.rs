@@ -55,6 +55,7 @@ pub fn redeem_purchases(store: &Store<'_, NativeDatabase>) {
             redemption: Some(RedemptionMapping {
                 event_type: "purchase".into(),
                 property: "voucher_code".into(),
+                require_holder: false,
             }),
             customer_signing_key: None,
         })

@@ -9,14 +9,20 @@
 //! committing.
 //!
 //! Expected format: `column: NAME` once the header was read, then one line
-//! per row (`LINE code CODE` or `LINE invalid REASON`), or
+//! per row (`LINE code CODE` or `LINE invalid REASON`), then a line for each
+//! code that several rows spell (`same code KEY: lines L1, L2, …`: one code
+//! by its key, `codepool::pool::code_key`, e.g. `CODE-1` and `code-1`; the
+//! store imports the first and counts the others as duplicates), or
 //! `error ERROR_CODE: MESSAGE` for a rejected file.
 
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use codepool::import::{ImportOptions, ImportParser, ImportRow};
+use codepool::pool::code_key;
 
 /// Chunk sizes every input is also parsed with.
 const CHUNK_SIZES: [usize; 5] = [1, 2, 3, 7, 64];
@@ -39,12 +45,20 @@ fn render(input: &[u8], options: &ImportOptions, chunk: usize) -> String {
     if let Some(column) = parser.column() {
         writeln!(text, "column: {column}").unwrap();
     }
+    let mut lines_by_key: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for row in &rows {
         match row {
-            ImportRow::Code { line, code } => writeln!(text, "{line} code {code}"),
+            ImportRow::Code { line, code } => {
+                lines_by_key.entry(code_key(code)).or_default().push(*line);
+                writeln!(text, "{line} code {code}")
+            }
             ImportRow::Invalid { line, reason } => writeln!(text, "{line} invalid {reason}"),
         }
         .unwrap();
+    }
+    for (key, lines) in lines_by_key.iter().filter(|(_, lines)| lines.len() > 1) {
+        let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+        writeln!(text, "same code {key}: lines {}", lines.join(", ")).unwrap();
     }
     if let Err(e) = result {
         // A rejected file must not have produced rows: they may be stored.

@@ -8,6 +8,8 @@
 //! - `draining`: pools that cannot be drained, layers that can be deleted,
 //!   free JSON bounded so nothing accepted breaks a later read.
 //! - `events`: redemption from tracked events, and the event log.
+//! - `identifiers`: customer ids and codes bounded and canonical, the CSV
+//!   export safe in any locale, redemption by someone other than the holder.
 //! - `import`: the CSV import parser, file-driven (`tests/import/`).
 //! - `projects`: projects exist once created; project keys and their scopes.
 //! - `render`: the rules of a render against the store.
@@ -24,6 +26,7 @@ mod campaign;
 mod codes;
 mod draining;
 mod events;
+mod identifiers;
 mod import;
 mod projects;
 mod render;

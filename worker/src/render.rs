@@ -42,6 +42,7 @@ pub async fn display(req: &Request, project: &Project, m: &Matched) -> Result<Re
     let name = m.param("layer");
     let key = (project.name().to_owned(), name.to_owned());
     let query: DisplayParams = read_query(req)?;
+    query.check()?;
     let expiry = query.expiry()?;
     let customer = query.customer().map(str::to_owned);
     let params = context_from(&query.params);

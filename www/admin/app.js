@@ -641,6 +641,7 @@ async function settingsView() {
   const redeem = h('input', { id: 'redeem-on', type: 'checkbox' });
   const eventType = h('input', { id: 'redeem-event', value: 'purchase', required: true });
   const property = h('input', { id: 'redeem-property', value: 'voucher_code', required: true });
+  const holder = h('input', { id: 'redeem-holder', type: 'checkbox' });
   const example = h('pre', { class: 'example' });
   const keyState = h('p', {});
   const key = h('input', { id: 'signing-key', autocomplete: 'off', minlength: 32, size: 48, spellcheck: 'false' });
@@ -649,7 +650,7 @@ async function settingsView() {
   const save = h('button', { class: 'primary', type: 'submit' }, 'Save settings');
 
   const showExample = () => {
-    const fields = [eventType, property];
+    const fields = [eventType, property, holder];
     for (const f of fields) f.disabled = !redeem.checked;
     example.textContent = redeem.checked
       ? `POST /v1/projects/${session.project}/events\n` + JSON.stringify({
@@ -674,6 +675,10 @@ async function settingsView() {
     h('div', { class: 'fields' },
       h('div', {}, h('label', { for: 'redeem-event' }, 'Event type'), eventType),
       h('div', {}, h('label', { for: 'redeem-property' }, 'Property with the code'), property)),
+    h('label', { class: 'check' }, holder, ' Only the customer a code was handed to can redeem it'),
+    h('p', { class: 'hint' }, 'A purchase by another customer is logged as holder_mismatch either way. Unchecked, it ' +
+      'still redeems the code (for shops that track purchases under another id than their layers use); checked, the ' +
+      'code stays with its holder.'),
     example,
     h('h2', {}, 'Customer signing key'),
     h('p', { class: 'hint' }, 'Layers that only show for signed customer ids check sig = HMAC-SHA256 of the id under this key. ' +
@@ -688,7 +693,11 @@ async function settingsView() {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     done.textContent = '';
-    const body = { redemption: redeem.checked ? { event_type: eventType.value, property: property.value } : null };
+    const body = {
+      redemption: redeem.checked
+        ? { event_type: eventType.value, property: property.value, require_holder: holder.checked }
+        : null,
+    };
     if (removeKey.checked) body.customer_signing_key = '';
     else if (key.value) body.customer_signing_key = key.value;
     save.disabled = true;
@@ -705,6 +714,7 @@ async function settingsView() {
     if (s.redemption) {
       eventType.value = s.redemption.event_type;
       property.value = s.redemption.property;
+      holder.checked = s.redemption.require_holder;
     }
     keyState.textContent = s.customer_signing_key_set ? 'A key is stored.' : 'No key is stored.';
     showExample();
