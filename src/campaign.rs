@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::customer::check_customer_id;
 use crate::error::{Error, ErrorKind, Result};
-use crate::json::check_object_depth;
+use crate::input::customer::check_customer_id;
+use crate::input::json::check_object_depth;
 use crate::pool::PoolCounts;
 use crate::render::sample_codes;
 use crate::render::{context_from, Template, Vouchers};

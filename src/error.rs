@@ -56,7 +56,7 @@ error_kinds! {
     /// A query parameter that is not valid UTF-8 once percent-decoded, or
     /// over its size limit, or too many parameters.
     InvalidParameter = 400 "invalid_parameter",
-    /// A customer id that breaks the rule of `src/customer.rs`: empty, too
+    /// A customer id that breaks the rule of `src/input/customer.rs`: empty, too
     /// long, not UTF-8, spaces at its ends, or an invisible, control or
     /// bidirectional character.
     InvalidCustomerId = 400 "invalid_customer_id",

@@ -3,9 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::customer::check_customer_id;
 use crate::error::{Error, ErrorKind, Result};
-use crate::json::check_object_depth;
+use crate::input::customer::check_customer_id;
+use crate::input::json::check_object_depth;
 use crate::time::parse_rfc3339;
 
 /// The most events one `POST /events` may carry.
@@ -80,7 +80,7 @@ pub fn events_from_body(body: serde_json::Value) -> Result<Vec<TrackedEvent>> {
                     "event {i}: {e} (an event is {{\"customer_id\", \"type\", \"timestamp\", \"properties\"}})"
                 ))
             })?;
-            // Bounded here, before the events go to the store: see crate::json.
+            // Bounded here, before the events go to the store: see crate::input::json.
             check_object_depth(&event.properties, &format!("the properties of event {i}"))?;
             if matches!(
                 event.timestamp,

@@ -30,35 +30,28 @@
 //!   states), listing, CSV export and activity.
 //! - [`layer`]: stored web layers and signed customer ids.
 //! - [`campaign`]: a send to many customers with one reservation.
-//! - [`event`]: tracked events, redemption and the event log;
-//!   [`settings`]: the project's settings.
-//! - [`project`]: a project exists once created (the registry of projects);
-//!   [`key`]: project keys and their scopes.
+//! - [`event`]: tracked events, redemption and the event log.
+//! - [`project`]: a project exists once created (the registry of projects),
+//!   its keys and their scopes, its settings.
 //! - [`store`]: every SQL statement, on the [`store::Database`] trait: the
 //!   schema, and [`store::NativeDatabase`] for tests and tools.
+//! - [`input`]: what input is accepted: names in URLs, customer ids, the
+//!   Unicode facts codes and ids are checked with, how deep free JSON nests.
 //! - [`error`]: [`Error`] and its [`ErrorKind`]s, each with its HTTP status;
-//!   [`name`]: the rule for names in URLs; [`customer`]: the rule for
-//!   customer ids; [`unicode`]: the Unicode facts identifiers are checked
-//!   with; [`json`]: how deep the free JSON of a body may nest; [`time`]:
-//!   timestamps.
+//!   [`time`]: timestamps.
 #![warn(missing_docs)]
 
 pub mod api;
 pub mod campaign;
-pub mod customer;
 pub mod error;
 pub mod event;
 pub mod import;
-pub mod json;
-pub mod key;
+pub mod input;
 pub mod layer;
-pub mod name;
 pub mod pool;
 pub mod project;
 pub mod render;
-pub mod settings;
 pub mod store;
 pub mod time;
-pub mod unicode;
 
 pub use error::{Error, ErrorKind, Result};

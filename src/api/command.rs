@@ -14,13 +14,13 @@ use serde::{Deserialize, Serialize};
 use crate::campaign::CampaignReservationRequest;
 use crate::error::{Error, Result};
 use crate::event::{EventFilter, TrackedEvent};
-use crate::key::{KeyRequest, Scope, StoredKey};
 use crate::layer::LayerSettings;
 use crate::pool::listing::CodeQuery;
 use crate::pool::PoolSettings;
+use crate::project::key::{KeyRequest, Scope, StoredKey};
+use crate::project::settings::{Settings, SettingsView};
 use crate::render::ReservationRequest;
 use crate::render::{Limits, Template};
-use crate::settings::{Settings, SettingsView};
 use crate::store::sql::Database;
 use crate::store::{Registry, Store};
 
@@ -141,7 +141,7 @@ pub enum Command {
     Authorize,
     /// Store a new project key.
     CreateKey {
-        /// Its id and hash ([`crate::key::NewKey`]).
+        /// Its id and hash ([`crate::project::key::NewKey`]).
         key: StoredKey,
         /// Its name and scope.
         request: KeyRequest,

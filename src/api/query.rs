@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::customer::check_customer_id;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::EventFilter;
+use crate::input::customer::check_customer_id;
 use crate::layer::signature::parse_expiry;
 use crate::pool::activity::{check_days, DEFAULT_ACTIVITY_DAYS};
 use crate::pool::listing::{decode_cursor, CodeQuery};

@@ -5,12 +5,12 @@
 //! and the auth test check themselves against [`ROUTES`].
 
 use crate::error::{Error, ErrorKind};
-use crate::key::Scope;
+use crate::project::key::Scope;
 
 /// Who may call a route.
 ///
 /// The deployment's `ADMIN_TOKEN` (the operator's) opens every route. A
-/// project key ([`crate::key`]) opens the [`Access::Project`] routes of its
+/// project key ([`crate::project::key`]) opens the [`Access::Project`] routes of its
 /// own project that its scope allows ([`Scope::allows`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

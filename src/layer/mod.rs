@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::json::check_object_depth;
+use crate::input::json::check_object_depth;
 
 pub mod signature;
 
@@ -88,7 +88,7 @@ pub struct LayerSettings {
 
 impl LayerSettings {
     /// Checks what compiling the template does not: settings that agree,
-    /// and variables within [`crate::json::MAX_DEPTH`] levels and
+    /// and variables within [`crate::input::json::MAX_DEPTH`] levels and
     /// [`MAX_VARIABLES_BYTES`], so that a stored layer can always be read,
     /// listed and sent between the Worker and the store.
     pub fn check(&self) -> Result<()> {

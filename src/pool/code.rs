@@ -8,7 +8,7 @@
 //! - A character nobody can see or type is refused ([`InvalidCode::NotPrintable`]):
 //!   controls, format characters (zero-width, bidirectional, tags),
 //!   variation selectors, fillers, spaces other than U+0020 (see
-//!   [`crate::unicode::is_invisible`]), and unassigned or private-use code
+//!   [`crate::input::unicode::is_invisible`]), and unassigned or private-use code
 //!   points. Such a code would be stored, but its lookalike without the
 //!   character would be a second code.
 //! - Lookalikes that Unicode normalization does not join are refused:
@@ -35,7 +35,7 @@ use std::fmt;
 
 use icu_normalizer::DecomposingNormalizerBorrowed;
 
-use crate::unicode::{
+use crate::input::unicode::{
     describe, is_dash, is_invisible, is_unassigned_or_private, script_name, script_of,
 };
 
@@ -61,7 +61,7 @@ pub enum InvalidCode {
     },
     /// Contains a character a shopper cannot see or type: a control or
     /// format character, whitespace other than a plain space, an invisible
-    /// character (see [`crate::unicode::is_invisible`]), or an unassigned
+    /// character (see [`crate::input::unicode::is_invisible`]), or an unassigned
     /// or private-use code point.
     NotPrintable {
         /// 1-based character position in the trimmed code, as a person counts.

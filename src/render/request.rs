@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use minijinja::Value;
 use serde::{Deserialize, Serialize};
 
-use crate::customer::check_customer_id;
 use crate::error::Result;
-use crate::json::check_object_depth;
+use crate::input::customer::check_customer_id;
+use crate::input::json::check_object_depth;
 use crate::render::job::Outcome;
 use crate::render::template::context_from;
 
@@ -29,7 +29,7 @@ pub struct RenderRequest {
 }
 
 impl RenderRequest {
-    /// Checks the body: a context within [`crate::json::MAX_DEPTH`] levels,
+    /// Checks the body: a context within [`crate::input::json::MAX_DEPTH`] levels,
     /// and the customer id by the rule of every route.
     pub fn check(&self) -> Result<()> {
         check_object_depth(&self.context, "the context's values")?;

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, Weak};
 use minijinja::value::{Object, Value};
 use minijinja::{ErrorKind, State};
 
-use crate::name::{check_name, NameOf};
+use crate::input::name::{check_name, NameOf};
 use crate::pool::PoolCounts;
 
 /// The codes and counts one render draws from, and what it asked for.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::campaign::{CampaignReservationRequest, CustomerCodes};
 use crate::error::Result;
-use crate::name::{check_name, NameOf};
+use crate::input::name::{check_name, NameOf};
 use crate::pool::PoolCounts;
 use crate::render::Source;
 use crate::store::sql::Database;

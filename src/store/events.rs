@@ -3,7 +3,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{EventFilter, EventPage, LoggedEvent, Redemption, TrackResult, TrackedEvent};
 use crate::pool::{code_key, CodeState};
-use crate::settings::Settings;
+use crate::project::settings::Settings;
 use crate::store::sql::{Database, Value};
 use crate::time::rfc3339;
 

@@ -2,12 +2,14 @@
 
 use super::Store;
 use crate::error::{Error, ErrorKind, Result};
-use crate::key::{unauthorized, KeyInfo, KeyRequest, PresentedKey, Scope, StoredKey, MAX_KEYS};
+use crate::project::key::{
+    unauthorized, KeyInfo, KeyRequest, PresentedKey, Scope, StoredKey, MAX_KEYS,
+};
 use crate::store::sql::{Database, Row, Value};
 use crate::time::rfc3339;
 
 impl<D: Database> Store<'_, D> {
-    /// Stores a new key (its id and hash, from [`crate::key::NewKey`]).
+    /// Stores a new key (its id and hash, from [`crate::project::key::NewKey`]).
     pub fn create_key(&self, key: &StoredKey, request: &KeyRequest, now: i64) -> Result<KeyInfo> {
         request.check()?;
         self.db.transaction(|| {
@@ -118,7 +120,7 @@ fn key_from_row(row: Row) -> Result<KeyInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::NewKey;
+    use crate::project::key::NewKey;
     use crate::store::NativeDatabase;
 
     #[test]
@@ -126,7 +128,7 @@ mod tests {
         let db = NativeDatabase::in_memory().unwrap();
         let store = Store::new(&db);
         store.open(true).unwrap();
-        let new = NewKey::from_random(&[7; crate::key::RANDOM_BYTES]);
+        let new = NewKey::from_random(&[7; crate::project::key::RANDOM_BYTES]);
         let request = KeyRequest {
             name: "dashboard".into(),
             scope: Scope::Read,
@@ -177,10 +179,10 @@ mod tests {
             scope: Scope::Tracking,
         };
         for i in 0..MAX_KEYS {
-            let new = NewKey::from_random(&[i as u8; crate::key::RANDOM_BYTES]);
+            let new = NewKey::from_random(&[i as u8; crate::project::key::RANDOM_BYTES]);
             store.create_key(&new.stored, &request, 1).unwrap();
         }
-        let one_more = NewKey::from_random(&[255; crate::key::RANDOM_BYTES]);
+        let one_more = NewKey::from_random(&[255; crate::project::key::RANDOM_BYTES]);
         assert_eq!(
             store
                 .create_key(&one_more.stored, &request, 1)

@@ -8,8 +8,8 @@
 
 use super::Store;
 use crate::error::{Error, ErrorKind, Result};
+use crate::input::name::{check_name, NameOf};
 use crate::layer::{Assignment, Layer, LayerSettings};
-use crate::name::{check_name, NameOf};
 use crate::store::sql::{Database, Value};
 use crate::time::rfc3339;
 

@@ -2,7 +2,7 @@
 
 use super::{PoolRow, Store};
 use crate::error::{Error, ErrorKind, Result};
-use crate::name::{check_name, NameOf};
+use crate::input::name::{check_name, NameOf};
 use crate::pool::{Pool, PoolCounts, PoolSettings};
 use crate::store::sql::{Database, Value};
 use crate::time::rfc3339;

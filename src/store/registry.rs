@@ -4,7 +4,7 @@
 
 use super::{has_table, schema};
 use crate::error::Result;
-use crate::name::{check_name, NameOf};
+use crate::input::name::{check_name, NameOf};
 use crate::project::{ProjectInfo, Registered};
 use crate::store::sql::{Database, Row};
 use crate::time::rfc3339;

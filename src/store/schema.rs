@@ -138,7 +138,7 @@ pub const MIGRATIONS: &[Migration] = &[
         version INTEGER NOT NULL
     )",
     ),
-    // Project keys (src/key.rs): only the SHA-256 of each key is kept.
+    // Project keys (src/project/key.rs): only the SHA-256 of each key is kept.
     Migration::Sql(
         "CREATE TABLE IF NOT EXISTS keys (
         id TEXT PRIMARY KEY,

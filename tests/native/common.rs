@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use codepool::event::TrackedEvent;
 use codepool::pool::PoolSettings;
+use codepool::project::settings::{RedemptionMapping, Settings};
 use codepool::render::{ReservationRequest, Source};
-use codepool::settings::{RedemptionMapping, Settings};
 use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 

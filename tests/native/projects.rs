@@ -4,8 +4,8 @@
 
 use crate::common::NOW;
 use codepool::api::command::{execute_registry, run, Call, Command, KeyCheck, RegistryCommand};
-use codepool::key::{KeyRequest, NewKey, Scope, RANDOM_BYTES};
 use codepool::pool::PoolSettings;
+use codepool::project::key::{KeyRequest, NewKey, Scope, RANDOM_BYTES};
 use codepool::project::Registered;
 use codepool::store::sqlite::NativeDatabase;
 use codepool::store::{Database, Migration, Registry, Store, MIGRATIONS};

@@ -177,7 +177,7 @@ fn pool_names_are_checked() {
 #[test]
 fn a_layer_can_require_signed_customer_ids() {
     use codepool::layer::signature::sign_customer;
-    use codepool::settings::Settings;
+    use codepool::project::settings::Settings;
 
     let db = NativeDatabase::in_memory().unwrap();
     let store = store_with(&db, &[("a", &["1", "2"])]);

@@ -7,7 +7,7 @@
 //! here, before anything is looked up.
 
 use codepool::api::Access;
-use codepool::key::PresentedKey;
+use codepool::project::key::PresentedKey;
 use codepool::{Error, ErrorKind};
 use subtle::ConstantTimeEq;
 use worker::{Env, Request};

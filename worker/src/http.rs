@@ -48,14 +48,14 @@ fn incident_id() -> String {
 
 /// Reads a JSON body of at most [`MAX_JSON_BODY`] bytes. An empty body is
 /// `None`; a body must come as `application/json`, and nest at most
-/// [`codepool::json::MAX_BODY_DEPTH`] levels.
+/// [`codepool::input::json::MAX_BODY_DEPTH`] levels.
 pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<Option<T>, Error> {
     let bytes = read_body(req, MAX_JSON_BODY).await?;
     if bytes.is_empty() {
         return Ok(None);
     }
     require_type(req, &["application/json"])?;
-    codepool::json::from_body(&bytes).map(Some)
+    codepool::input::json::from_body(&bytes).map(Some)
 }
 
 /// Reads a JSON body that must be there, of at most `limit` bytes, sent as
@@ -65,7 +65,7 @@ pub async fn read_json_body<T: DeserializeOwned>(
     limit: usize,
 ) -> Result<T, Error> {
     require_type(req, &["application/json"])?;
-    codepool::json::from_body(&read_body(req, limit).await?)
+    codepool::input::json::from_body(&read_body(req, limit).await?)
 }
 
 /// The request's content type without parameters, lower case (`text/csv`).

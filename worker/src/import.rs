@@ -260,7 +260,7 @@ fn already_stored(imported: u64) -> String {
 /// `{"codes": [...]}`: invalid entries are reported by 1-based position.
 async fn import_json(mut req: Request, target: &Target<'_>) -> Result<Response, Error> {
     let body = read_body(&mut req, MAX_JSON_IMPORT).await?;
-    let import: JsonImport = codepool::json::from_body(&body)?;
+    let import: JsonImport = codepool::input::json::from_body(&body)?;
     drop(body);
     let mut report = ImportReport::default();
     let mut valid = import.valid_codes(&mut report);

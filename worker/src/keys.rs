@@ -2,7 +2,7 @@
 //! `DELETE /keys/{key}`.
 
 use codepool::api::{Command, Matched};
-use codepool::key::{CreatedKey, KeyInfo, KeyRequest, NewKey, RANDOM_BYTES};
+use codepool::project::key::{CreatedKey, KeyInfo, KeyRequest, NewKey, RANDOM_BYTES};
 use codepool::{Error, ErrorKind};
 use worker::{Request, Response};
 

@@ -17,7 +17,7 @@ pub async fn put(mut req: Request, project: &Project, m: &Matched) -> Result<Res
         )
     })?;
     // Checked before it goes to the store, which could not read variables
-    // nested as deep as a body may be (see codepool::json).
+    // nested as deep as a body may be (see codepool::input::json).
     settings.check()?;
     let layer = m.param("layer").to_owned();
     project

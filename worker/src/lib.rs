@@ -40,7 +40,7 @@ use std::sync::OnceLock;
 
 use codepool::api::query::NoParams;
 use codepool::api::{Access, Matched, RouteId, Router};
-use codepool::name::{check_name, NameOf};
+use codepool::input::name::{check_name, NameOf};
 use codepool::Error;
 use worker::{event, Context, Env, Method, Request, Response};
 

@@ -3,7 +3,7 @@
 
 use codepool::api::command::{Command, KeyCheck};
 use codepool::api::{Access, Matched, RouteId};
-use codepool::key::Scope;
+use codepool::project::key::Scope;
 use codepool::project::NewProject;
 use codepool::store::unknown_project;
 use codepool::{Error, ErrorKind};

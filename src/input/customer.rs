@@ -9,7 +9,7 @@
 //! ids look alike or make an id show differently from what it is.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::unicode::{describe, is_invisible};
+use crate::input::unicode::{describe, is_invisible};
 
 /// The longest customer id, in characters (a UUID is 36, an e-mail address
 /// at most 254).

@@ -6,8 +6,13 @@
 //! not know is answered `unknown_project` before anything reaches a
 //! project's store, so a stranger who makes up project names creates no
 //! database, not even an empty one.
+//!
+//! A project has keys with scopes ([`key`]) and settings ([`settings`]).
 
 use serde::{Deserialize, Serialize};
+
+pub mod key;
+pub mod settings;
 
 /// A created project, as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
