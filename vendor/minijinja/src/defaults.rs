@@ -70,12 +70,14 @@ fn build_builtin_filters() -> BTreeMap<Cow<'static, str>, Value> {
     rv.insert("e".into(), escape);
     #[cfg(feature = "builtins")]
     {
-        rv.insert("lower".into(), Value::from_function(filters::lower));
-        rv.insert("upper".into(), Value::from_function(filters::upper));
-        rv.insert("title".into(), Value::from_function(filters::title));
+        // codepool patch: the case mappings, `split` and `lines` are
+        // checked against the fuel before they grow.
+        rv.insert("lower".into(), Value::from_function(filters::lower_fueled));
+        rv.insert("upper".into(), Value::from_function(filters::upper_fueled));
+        rv.insert("title".into(), Value::from_function(filters::title_fueled));
         rv.insert(
             "capitalize".into(),
-            Value::from_function(filters::capitalize),
+            Value::from_function(filters::capitalize_fueled),
         );
         rv.insert(
             "replace".into(),
@@ -95,8 +97,8 @@ fn build_builtin_filters() -> BTreeMap<Cow<'static, str>, Value> {
         );
         rv.insert("trim".into(), Value::from_function(filters::trim));
         rv.insert("join".into(), Value::from_function(filters::join));
-        rv.insert("split".into(), Value::from_function(filters::split));
-        rv.insert("lines".into(), Value::from_function(filters::lines));
+        rv.insert("split".into(), Value::from_function(filters::split_fueled));
+        rv.insert("lines".into(), Value::from_function(filters::lines_fueled));
         rv.insert("default".into(), Value::from_function(filters::default));
         rv.insert("d".into(), Value::from_function(filters::default));
         rv.insert("round".into(), Value::from_function(filters::round));

@@ -80,6 +80,8 @@ pub struct Environment<'source> {
     debug: bool,
     #[cfg(feature = "fuel")]
     fuel: Option<u64>,
+    #[cfg(feature = "fuel")]
+    data_limit: Option<u64>,
     recursion_limit: usize,
 }
 
@@ -122,6 +124,8 @@ impl<'source> Environment<'source> {
             debug: cfg!(debug_assertions),
             #[cfg(feature = "fuel")]
             fuel: None,
+            #[cfg(feature = "fuel")]
+            data_limit: None,
             recursion_limit: MAX_RECURSION,
         }
     }
@@ -145,6 +149,8 @@ impl<'source> Environment<'source> {
             debug: cfg!(debug_assertions),
             #[cfg(feature = "fuel")]
             fuel: None,
+            #[cfg(feature = "fuel")]
+            data_limit: None,
             recursion_limit: MAX_RECURSION,
         }
     }
@@ -623,6 +629,31 @@ impl<'source> Environment<'source> {
     #[cfg_attr(docsrs, doc(cfg(feature = "fuel")))]
     pub fn fuel(&self) -> Option<u64> {
         self.fuel
+    }
+
+    /// Sets the optional data limit of a render, in bytes (codepool patch).
+    ///
+    /// The data a render builds is charged against the fuel (see
+    /// [`set_fuel`](Self::set_fuel)) and, if a limit is set, against this
+    /// limit too: the bytes of the output (including captured output) and
+    /// of the strings, and the list slots, that a render creates, counted as
+    /// the fuel counts them.  Like fuel, it only goes down, so it bounds the
+    /// memory a template can allocate independently of how long it may run.
+    /// Every value is checked against it before it grows, including text
+    /// made from objects.  Once it is used up, rendering fails with
+    /// [`DataLimitExceeded`](crate::ErrorKind::DataLimitExceeded).  By
+    /// default there is no limit (`None`).
+    #[cfg(feature = "fuel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "fuel")))]
+    pub fn set_data_limit(&mut self, bytes: Option<u64>) {
+        self.data_limit = bytes;
+    }
+
+    /// Returns the configured data limit.
+    #[cfg(feature = "fuel")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "fuel")))]
+    pub fn data_limit(&self) -> Option<u64> {
+        self.data_limit
     }
 
     /// Sets the syntax for the environment.

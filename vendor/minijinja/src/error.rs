@@ -135,6 +135,10 @@ pub enum ErrorKind {
     /// Engine ran out of fuel
     #[cfg(feature = "fuel")]
     OutOfFuel,
+    /// A render built more data than its data limit allows (codepool patch,
+    /// see [`Environment::set_data_limit`](crate::Environment::set_data_limit)).
+    #[cfg(feature = "fuel")]
+    DataLimitExceeded,
     /// Invalid custom delimiters
     InvalidDelimiter,
     /// An unknown block was called
@@ -167,6 +171,8 @@ impl ErrorKind {
             ErrorKind::CannotDeserialize => "cannot deserialize",
             #[cfg(feature = "fuel")]
             ErrorKind::OutOfFuel => "engine ran out of fuel",
+            #[cfg(feature = "fuel")]
+            ErrorKind::DataLimitExceeded => "data limit exceeded",
             ErrorKind::InvalidDelimiter => "invalid custom delimiters",
             #[cfg(feature = "multi_template")]
             ErrorKind::UnknownBlock => "unknown block",

@@ -206,6 +206,41 @@ mod builtins {
         value.preserve_safety(output)
     }
 
+    /// Checks that a case mapping of `s` could be paid for before it is made
+    /// (codepool patch): a character maps to at most three times its bytes
+    /// (`ΐ` uppercases to three characters), an ASCII one to itself.
+    fn ensure_case_mapping(state: &State, s: &str) -> Result<(), Error> {
+        state.ensure_bytes(if s.is_ascii() {
+            s.len()
+        } else {
+            s.len().saturating_mul(3)
+        })
+    }
+
+    /// The `upper` filter as registered (codepool patch).
+    pub(crate) fn upper_fueled(state: &State, value: StringInput<'_>) -> Result<Value, Error> {
+        ok!(ensure_case_mapping(state, value.as_str()));
+        Ok(upper(value))
+    }
+
+    /// The `lower` filter as registered (codepool patch).
+    pub(crate) fn lower_fueled(state: &State, value: StringInput<'_>) -> Result<Value, Error> {
+        ok!(ensure_case_mapping(state, value.as_str()));
+        Ok(lower(value))
+    }
+
+    /// The `title` filter as registered (codepool patch).
+    pub(crate) fn title_fueled(state: &State, value: Cow<'_, str>) -> Result<String, Error> {
+        ok!(ensure_case_mapping(state, &value));
+        Ok(title(value))
+    }
+
+    /// The `capitalize` filter as registered (codepool patch).
+    pub(crate) fn capitalize_fueled(state: &State, value: StringInput<'_>) -> Result<Value, Error> {
+        ok!(ensure_case_mapping(state, value.as_str()));
+        Ok(capitalize(value))
+    }
+
     /// Converts a value to lowercase.
     ///
     /// ```jinja
@@ -781,14 +816,26 @@ mod builtins {
         attribute: Option<&str>,
         kwargs: Kwargs,
     ) -> Result<Value, Error> {
-        // The joiner is repeated for every item, so the size of the result is
-        // not bounded by the size of the items.  This charges for every item
-        // and checks that the output can be paid for before it grows.
-        fn charge_join(state: &State, output: &str, joiner: &str) -> Result<(), Error> {
+        // The joiner is repeated for every item, and so can be an item (a
+        // list may hold the same long string many times), so the size of
+        // the result is not bounded by the size of the items.  This charges
+        // for every item and checks that the output can be paid for before
+        // it grows (codepool patch: with the item, and without a joiner
+        // too; items that are not strings are checked as they are written).
+        fn charge_join(
+            state: &State,
+            output: &str,
+            joiner: &str,
+            item: &Value,
+        ) -> Result<(), Error> {
             ok!(state.charge_items(1));
-            if !joiner.is_empty() {
-                ok!(state.ensure_bytes(output.len().saturating_add(joiner.len())));
-            }
+            let item_len = item.as_str().map_or(0, str::len);
+            ok!(state.ensure_bytes(
+                output
+                    .len()
+                    .saturating_add(joiner.len())
+                    .saturating_add(item_len)
+            ));
             Ok(())
         }
 
@@ -799,7 +846,7 @@ mod builtins {
         ) -> Result<String, Error> {
             let mut output = String::new();
             for (idx, item) in iter.enumerate() {
-                ok!(charge_join(state, &output, joiner));
+                ok!(charge_join(state, &output, joiner, &item));
                 ok!(item.check());
                 if idx > 0 {
                     output.push_str(joiner);
@@ -820,7 +867,7 @@ mod builtins {
         ) -> Result<String, Error> {
             let mut output = String::new();
             for (idx, item) in iter.enumerate() {
-                ok!(charge_join(state, &output, joiner));
+                ok!(charge_join(state, &output, joiner, &item));
                 ok!(item.check());
                 if idx > 0 {
                     output.push_str(joiner);
@@ -910,6 +957,26 @@ mod builtins {
         split: Option<Arc<str>>,
         maxsplits: Option<i64>,
     ) -> Result<Value, Error> {
+        split_impl(None, value, split, maxsplits)
+    }
+
+    /// The `split` filter as registered: pieces are charged as they are made
+    /// (codepool patch).
+    pub(crate) fn split_fueled(
+        state: &State,
+        value: &Value,
+        split: Option<Arc<str>>,
+        maxsplits: Option<i64>,
+    ) -> Result<Value, Error> {
+        split_impl(Some(state), value, split, maxsplits)
+    }
+
+    fn split_impl(
+        state: Option<&State>,
+        value: &Value,
+        split: Option<Arc<str>>,
+        maxsplits: Option<i64>,
+    ) -> Result<Value, Error> {
         let string = Arc::<str>::try_from(value.clone())?;
         let maxsplits = maxsplits.and_then(|x| if x >= 0 { Some(x as usize + 1) } else { None });
         let preserve_safety = value.kind() == ValueKind::String && value.is_safe();
@@ -922,13 +989,19 @@ mod builtins {
         };
 
         // Materialize into a sequence (like `lines`) so negative indexing and
-        // slicing work, e.g. `("1.2.3"|split("."))[-1]`.
-        Ok(match (split, maxsplits) {
-            (None, None) => Value::from_iter(string.split_whitespace().map(wrap)),
-            (Some(sep), None) => Value::from_iter(string.split(sep.as_ref()).map(wrap)),
-            (None, Some(n)) => Value::from_iter(splitn_whitespace(&string, n).map(wrap)),
-            (Some(sep), Some(n)) => Value::from_iter(string.splitn(n, sep.as_ref()).map(wrap)),
-        })
+        // slicing work, e.g. `("1.2.3"|split("."))[-1]`.  codepool patch:
+        // every piece is charged before it is added, a short string splits
+        // into many pieces (one per character with an empty separator).
+        let pieces: Box<dyn Iterator<Item = Value>> = match (split.as_deref(), maxsplits) {
+            (None, None) => Box::new(string.split_whitespace().map(wrap)),
+            (Some(sep), None) => Box::new(string.split(sep).map(wrap)),
+            (None, Some(n)) => Box::new(splitn_whitespace(&string, n).map(wrap)),
+            (Some(sep), Some(n)) => Box::new(string.splitn(n, sep).map(wrap)),
+        };
+        Ok(Value::from(ok!(checked(State::opt_fuel_iter(
+            state, pieces
+        ))
+        .try_collect_vec())))
     }
 
     /// Splits a string into lines.
@@ -942,15 +1015,30 @@ mod builtins {
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "builtins")))]
     pub fn lines(value: &Value) -> Result<Value, Error> {
+        lines_impl(None, value)
+    }
+
+    /// The `lines` filter as registered: lines are charged as they are made
+    /// (codepool patch).
+    pub(crate) fn lines_fueled(state: &State, value: &Value) -> Result<Value, Error> {
+        lines_impl(Some(state), value)
+    }
+
+    fn lines_impl(state: Option<&State>, value: &Value) -> Result<Value, Error> {
         let string = Arc::<str>::try_from(value.clone())?;
         let preserve_safety = value.kind() == ValueKind::String && value.is_safe();
-        Ok(Value::from_iter(string.lines().map(|line| {
+        // codepool patch: every line is charged before it is added.
+        let lines = string.lines().map(|line| {
             if preserve_safety {
                 Value::from_safe_string(line.to_string())
             } else {
                 Value::from(line)
             }
-        })))
+        });
+        Ok(Value::from(ok!(checked(State::opt_fuel_iter(
+            state, lines
+        ))
+        .try_collect_vec())))
     }
 
     /// If the value is undefined it will return the passed default value,
@@ -2708,7 +2796,10 @@ mod builtins {
                 string,
                 &format_args,
                 |value, conversion, min_len| {
-                    min_output_len = min_output_len.saturating_add(min_len);
+                    // codepool patch: with the string being formatted, many
+                    // arguments can repeat one long string.
+                    min_output_len = min_output_len
+                        .saturating_add(min_len.max(value.as_str().map_or(0, str::len)));
                     ok!(state.charge_format_spec());
                     ok!(state.ensure_bytes(min_output_len));
                     ok!(undefined_behavior.assert_value_not_undefined(value));
@@ -2734,7 +2825,8 @@ mod builtins {
             Ok(Value::from_safe_string(output))
         } else {
             format_printf_with(string, &format_args, |value, _, min_len| {
-                min_output_len = min_output_len.saturating_add(min_len);
+                min_output_len =
+                    min_output_len.saturating_add(min_len.max(value.as_str().map_or(0, str::len)));
                 ok!(state.charge_format_spec());
                 ok!(state.ensure_bytes(min_output_len));
                 ok!(undefined_behavior.assert_value_not_undefined(value));

@@ -199,7 +199,13 @@ impl fmt::Write for Output<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         #[cfg(feature = "fuel")]
         {
-            self.uncharged_bytes = self.uncharged_bytes.saturating_add(s.len());
+            // codepool patch: a write that the render could not pay for is
+            // dropped (the render fails at its next charge).
+            let uncharged = self.uncharged_bytes.saturating_add(s.len());
+            if !crate::vm::fuel::output_fits(uncharged) {
+                return Ok(());
+            }
+            self.uncharged_bytes = uncharged;
         }
         fmt::Write::write_str(self.target(), s)
     }
@@ -208,7 +214,11 @@ impl fmt::Write for Output<'_> {
     fn write_char(&mut self, c: char) -> fmt::Result {
         #[cfg(feature = "fuel")]
         {
-            self.uncharged_bytes = self.uncharged_bytes.saturating_add(c.len_utf8());
+            let uncharged = self.uncharged_bytes.saturating_add(c.len_utf8());
+            if !crate::vm::fuel::output_fits(uncharged) {
+                return Ok(());
+            }
+            self.uncharged_bytes = uncharged;
         }
         fmt::Write::write_char(self.target(), c)
     }

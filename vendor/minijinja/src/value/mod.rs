@@ -670,8 +670,22 @@ impl fmt::Debug for ValueRepr {
                 }
                 write!(f, "'")
             }
-            ValueRepr::Object(ref val) => val.render(f),
+            ValueRepr::Object(ref val) => render_object(val, f),
         }
+    }
+}
+
+/// Renders an object, checked against the levels of the running render
+/// (codepool patch, see `vm::fuel::render_object`).
+#[inline]
+fn render_object(obj: &DynObject, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    #[cfg(feature = "fuel")]
+    {
+        crate::vm::fuel::render_object(obj, f)
+    }
+    #[cfg(not(feature = "fuel"))]
+    {
+        obj.render(f)
     }
 }
 
@@ -1007,7 +1021,7 @@ impl fmt::Display for Value {
             ValueRepr::SmallStr(ref val) => write!(f, "{}", val.as_str()),
             ValueRepr::Bytes(ref val) => write!(f, "{}", String::from_utf8_lossy(val)),
             ValueRepr::U128(val) => write!(f, "{}", { val.0 }),
-            ValueRepr::Object(ref x) => write!(f, "{x}"),
+            ValueRepr::Object(ref x) => render_object(x, f),
         }
     }
 }

@@ -356,6 +356,9 @@ pub fn slice(
                         .collect::<String>(),
                 ))
             } else {
+                // codepool patch: the characters take up to four times the
+                // bytes of the string.
+                ok!(state.ensure_bytes(s.len().saturating_mul(4)));
                 let chars: Vec<char> = s.chars().collect();
                 Ok(Value::from(
                     range_step_backwards(start, stop, -step as usize, chars.len())

@@ -23,11 +23,23 @@
 //! Once the fuel runs out, the tracker stays exhausted: every later charge
 //! fails.  That way code that cannot propagate an error directly (such as an
 //! iterator) can stop early and the engine fails at the next check.
-use std::cell::Cell;
+//!
+//! codepool patch: besides the fuel, the tracker keeps an optional data limit
+//! ([`Environment::set_data_limit`](crate::Environment::set_data_limit)): the
+//! bytes and list slots a render builds, which fail with
+//! [`DataLimitExceeded`](crate::ErrorKind::DataLimitExceeded) when used up.
+//! While a template runs, its levels are also reachable from code that has
+//! no state at hand ([`activate`]): turning objects into text
+//! ([`render_object`]) and writing output ([`output_fits`]) are checked
+//! against them before they grow, since their size is not known ahead of
+//! time.
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::Rc;
 
 use crate::compiler::instructions::Instruction;
 use crate::error::{Error, ErrorKind};
-use crate::value::{Value, ValueMap, ValueRepr};
+use crate::value::{DynObject, Value, ValueMap, ValueRepr};
 
 /// The internal resolution of fuel.
 ///
@@ -59,22 +71,77 @@ pub(crate) const SERIALIZED_BYTE_COST: u64 = 16;
 /// Cost of one format specifier in the `format` filter.
 pub(crate) const FORMAT_SPEC_COST: u64 = 4 * UNITS_PER_FUEL;
 
+/// The levels of one render, in units: its fuel and its data budget.
+///
+/// Shared between the tracker and [`activate`], so that code without access
+/// to the state can check them.
+pub(crate) struct Levels {
+    // The remaining fuel in units.
+    remaining: Cell<i64>,
+    // The remaining data budget in units (bytes and list slots built).
+    data: Cell<i64>,
+}
+
+impl Levels {
+    /// Whether `units` more could be built: both levels can pay for them.
+    #[inline]
+    fn fits(&self, units: u64) -> bool {
+        let units = i64::try_from(units).unwrap_or(i64::MAX);
+        units < self.remaining.get() && units < self.data.get()
+    }
+
+    /// Exhausts the level that cannot pay for `units`, so that the render
+    /// fails with the matching error at its next charge.
+    fn refuse(&self, units: u64) {
+        let units = i64::try_from(units).unwrap_or(i64::MAX);
+        if units >= self.data.get() {
+            self.data.set(0);
+        } else {
+            self.remaining.set(0);
+        }
+    }
+
+    /// Whether either level is used up.
+    #[inline]
+    fn exhausted(&self) -> bool {
+        self.remaining.get() <= 0 || self.data.get() <= 0
+    }
+
+    /// The error for an exhausted level: the data limit wins, since the
+    /// render then stopped because of what it built.
+    fn error(&self) -> Error {
+        if self.data.get() <= 0 {
+            Error::from(ErrorKind::DataLimitExceeded)
+        } else {
+            Error::from(ErrorKind::OutOfFuel)
+        }
+    }
+}
+
 /// Helper for tracking fuel consumption.
 pub(crate) struct FuelTracker {
     // The initial fuel level.
     initial: u64,
-    // The remaining fuel in units.
-    remaining: Cell<i64>,
+    levels: Rc<Levels>,
+}
+
+/// Converts a budget (`None`: no limit) to units.
+fn budget_units(budget: Option<u64>, units_per: u64) -> i64 {
+    budget.map_or(i64::MAX, |budget| {
+        i64::try_from(budget.saturating_mul(units_per)).unwrap_or(i64::MAX)
+    })
 }
 
 impl FuelTracker {
-    /// Creates a new fuel tracker.
-    pub fn new(fuel: u64) -> FuelTracker {
+    /// Creates a new fuel tracker with an optional fuel and an optional data
+    /// limit in bytes; `None` does not limit.
+    pub fn new(fuel: Option<u64>, data_limit: Option<u64>) -> FuelTracker {
         FuelTracker {
-            initial: fuel,
-            remaining: Cell::new(
-                i64::try_from(fuel.saturating_mul(UNITS_PER_FUEL)).unwrap_or(i64::MAX),
-            ),
+            initial: fuel.unwrap_or(u64::MAX / UNITS_PER_FUEL),
+            levels: Rc::new(Levels {
+                remaining: Cell::new(budget_units(fuel, UNITS_PER_FUEL)),
+                data: Cell::new(budget_units(data_limit, BYTE_COST)),
+            }),
         }
     }
 
@@ -83,16 +150,29 @@ impl FuelTracker {
     /// Fails if this exhausts the fuel or if the fuel was already exhausted.
     #[inline]
     pub fn consume(&self, units: u64) -> Result<(), Error> {
-        let remaining = self
+        let levels = &*self.levels;
+        let remaining = levels
             .remaining
             .get()
             .saturating_sub(i64::try_from(units).unwrap_or(i64::MAX));
-        self.remaining.set(remaining);
-        if remaining <= 0 {
-            Err(Error::from(ErrorKind::OutOfFuel))
+        levels.remaining.set(remaining);
+        if levels.exhausted() {
+            Err(levels.error())
         } else {
             Ok(())
         }
+    }
+
+    /// Consumes the given number of units for data that was built: from the
+    /// fuel and from the data limit.
+    #[inline]
+    pub fn consume_data(&self, units: u64) -> Result<(), Error> {
+        let data = &self.levels.data;
+        data.set(
+            data.get()
+                .saturating_sub(i64::try_from(units).unwrap_or(i64::MAX)),
+        );
+        self.consume(units)
     }
 
     /// Checks that the given number of units could still be consumed.
@@ -102,13 +182,20 @@ impl FuelTracker {
     /// fuel would run out, the tracker is exhausted immediately.
     #[inline]
     pub fn ensure(&self, units: u64) -> Result<(), Error> {
-        let remaining = self.remaining.get();
-        if remaining <= 0 || units >= remaining as u64 {
-            self.remaining.set(0);
-            Err(Error::from(ErrorKind::OutOfFuel))
+        let levels = &*self.levels;
+        if levels.exhausted() || !levels.fits(units) {
+            levels.refuse(units);
+            Err(levels.error())
         } else {
             Ok(())
         }
+    }
+
+    /// Checks like [`ensure`](Self::ensure), but leaves the tracker as it is
+    /// if the check fails.
+    #[inline]
+    pub fn fits(&self, units: u64) -> bool {
+        self.levels.fits(units)
     }
 
     /// Tracks an instruction.  If it runs out of fuel an error is returned.
@@ -124,17 +211,131 @@ impl FuelTracker {
     /// Returns the remaining fuel in units.
     #[inline]
     pub fn remaining_units(&self) -> u64 {
-        self.remaining.get().max(0) as u64
+        self.levels.remaining.get().max(0) as u64
     }
 
     /// Returns the remaining fuel.
     pub fn remaining(&self) -> u64 {
-        self.remaining.get().max(0) as u64 / UNITS_PER_FUEL
+        self.remaining_units() / UNITS_PER_FUEL
     }
 
     /// Returns the consumed fuel.
     pub fn consumed(&self) -> u64 {
         self.initial.saturating_sub(self.remaining())
+    }
+}
+
+thread_local! {
+    // The levels of the render running on this thread, if it tracks fuel.
+    static ACTIVE: RefCell<Option<Rc<Levels>>> = const { RefCell::new(None) };
+}
+
+/// Restores the previously active levels on drop.
+pub(crate) struct ActiveGuard(Option<Option<Rc<Levels>>>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        if let Some(previous) = self.0.take() {
+            ACTIVE.with(|active| *active.borrow_mut() = previous);
+        }
+    }
+}
+
+/// Makes the levels of `tracker` the ones that [`render_object`] and
+/// [`output_fits`] check, until the guard is dropped.
+pub(crate) fn activate(tracker: Option<&FuelTracker>) -> ActiveGuard {
+    ActiveGuard(
+        tracker.map(|tracker| ACTIVE.with(|active| active.replace(Some(tracker.levels.clone())))),
+    )
+}
+
+/// Whether `bytes` of output, written since the output was last charged,
+/// can be paid for.  If not, the active levels are exhausted and the write
+/// is to be dropped: the render fails at its next charge.
+#[inline]
+pub(crate) fn output_fits(bytes: usize) -> bool {
+    ACTIVE.with(|active| match *active.borrow() {
+        None => true,
+        Some(ref levels) => {
+            let units = cost_of(bytes, BYTE_COST);
+            levels.fits(units) || {
+                levels.refuse(units);
+                false
+            }
+        }
+    })
+}
+
+/// Renders an object (`Display` and `Debug` of a value), stopping once the
+/// text it writes could no longer be paid for.
+///
+/// The text of a container is not bounded by what its items cost (a list of
+/// a thousand references to one long string writes the string a thousand
+/// times), so it is checked while it is written.  When it would not fit, the
+/// levels are exhausted and the text is cut short: the render fails at its
+/// next charge.  Objects inside the object write through the same check.
+pub(crate) fn render_object(obj: &DynObject, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    struct Restore(Option<Rc<Levels>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ACTIVE.with(|active| *active.borrow_mut() = self.0.take());
+        }
+    }
+
+    struct Checked<'a, 'f> {
+        f: &'a mut fmt::Formatter<'f>,
+        levels: &'a Levels,
+        written: usize,
+        refused: bool,
+    }
+
+    impl fmt::Write for Checked<'_, '_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            let written = self.written.saturating_add(s.len());
+            let units = cost_of(written, BYTE_COST);
+            if self.refused || !self.levels.fits(units) {
+                if !self.refused {
+                    self.levels.refuse(units);
+                    self.refused = true;
+                }
+                // stops the walk, the error does not leave `render_object`
+                return Err(fmt::Error);
+            }
+            self.written = written;
+            self.f.write_str(s)
+        }
+    }
+
+    struct Render<'a>(&'a DynObject);
+
+    impl fmt::Display for Render<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.0.render(f)
+        }
+    }
+
+    // Objects inside this one find no active levels: they write through
+    // the check below.
+    let Some(levels) = ACTIVE.with(|active| active.borrow_mut().take()) else {
+        return obj.render(f);
+    };
+    let restore = Restore(Some(levels));
+    let alternate = f.alternate();
+    let mut checked = Checked {
+        f,
+        levels: restore.0.as_deref().expect("the levels were just taken"),
+        written: 0,
+        refused: false,
+    };
+    let rv = if alternate {
+        fmt::write(&mut checked, format_args!("{:#}", Render(obj)))
+    } else {
+        fmt::write(&mut checked, format_args!("{}", Render(obj)))
+    };
+    if checked.refused {
+        Ok(())
+    } else {
+        rv
     }
 }
 

@@ -257,6 +257,10 @@ impl<'env> Executor<'env> {
         mut stack: Stack,
         mut pc: u32,
     ) -> Result<Option<Value>, Error> {
+        // codepool patch: objects turned into text and output writes are
+        // checked against this render's levels (see `fuel::activate`).
+        #[cfg(feature = "fuel")]
+        let _active_fuel = fuel::activate(state.fuel_tracker.as_ref());
         let initial_auto_escape = state.auto_escape.clone();
         let undefined_behavior = state.undefined_behavior();
         let strict_undefined = matches!(
@@ -446,7 +450,7 @@ impl<'env> Executor<'env> {
                 ctx_ok!(tracker.track(instr));
                 let bytes = out.take_uncharged_bytes();
                 if bytes > 0 {
-                    ctx_ok!(tracker.consume(fuel::cost_of(bytes, fuel::BYTE_COST)));
+                    ctx_ok!(tracker.consume_data(fuel::cost_of(bytes, fuel::BYTE_COST)));
                 }
             }
 
@@ -1073,7 +1077,7 @@ impl<'env> Executor<'env> {
         #[cfg(feature = "fuel")]
         if let Some(ref tracker) = state.fuel_tracker {
             let bytes = out.take_uncharged_bytes();
-            ok!(tracker.consume(fuel::cost_of(bytes, fuel::BYTE_COST)));
+            ok!(tracker.consume_data(fuel::cost_of(bytes, fuel::BYTE_COST)));
         }
 
         Ok(stack.try_pop())

@@ -124,7 +124,10 @@ impl<'template, 'env> State<'template, 'env> {
             #[cfg(feature = "macros")]
             macro_context_pool: Default::default(),
             #[cfg(feature = "fuel")]
-            fuel_tracker: ctx.env().fuel().map(FuelTracker::new),
+            fuel_tracker: match (ctx.env().fuel(), ctx.env().data_limit()) {
+                (None, None) => None,
+                (fuel, data_limit) => Some(FuelTracker::new(fuel, data_limit)),
+            },
             #[cfg(feature = "debug")]
             undefined_origins: Default::default(),
             ctx,
@@ -518,7 +521,7 @@ impl<'template, 'env> State<'template, 'env> {
         #[cfg(feature = "fuel")]
         {
             if let Some(ref tracker) = self.fuel_tracker {
-                return tracker.consume(crate::vm::fuel::value_cost(_value));
+                return tracker.consume_data(crate::vm::fuel::value_cost(_value));
             }
         }
         Ok(())
@@ -805,9 +808,7 @@ impl State<'_, '_> {
         #[cfg(feature = "fuel")]
         {
             if let Some(ref tracker) = self.fuel_tracker {
-                if tracker.remaining_units()
-                    <= crate::vm::fuel::cost_of(_n, crate::vm::fuel::BYTE_COST)
-                {
+                if !tracker.fits(crate::vm::fuel::cost_of(_n, crate::vm::fuel::BYTE_COST)) {
                     return Err(Error::from(crate::ErrorKind::OutOfFuel));
                 }
             }
