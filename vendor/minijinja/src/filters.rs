@@ -998,10 +998,25 @@ mod builtins {
             (None, Some(n)) => Box::new(splitn_whitespace(&string, n).map(wrap)),
             (Some(sep), Some(n)) => Box::new(string.splitn(n, sep).map(wrap)),
         };
-        Ok(Value::from(ok!(checked(State::opt_fuel_iter(
-            state, pieces
-        ))
-        .try_collect_vec())))
+        collect_pieces(state, pieces)
+    }
+
+    /// Collects the pieces of a string into a list, checking each slot before
+    /// it is added (codepool patch): a string splits into up to one piece
+    /// per byte, and each piece is a value of 24 bytes.
+    fn collect_pieces(
+        state: Option<&State>,
+        pieces: impl Iterator<Item = Value>,
+    ) -> Result<Value, Error> {
+        let mut rv = Vec::new();
+        for piece in pieces {
+            if let Some(state) = state {
+                ok!(state.charge_items(1));
+                ok!(state.ensure_slots(rv.len().saturating_add(1)));
+            }
+            rv.push(piece);
+        }
+        Ok(Value::from(rv))
     }
 
     /// Splits a string into lines.
@@ -1035,10 +1050,7 @@ mod builtins {
                 Value::from(line)
             }
         });
-        Ok(Value::from(ok!(checked(State::opt_fuel_iter(
-            state, lines
-        ))
-        .try_collect_vec())))
+        collect_pieces(state, lines)
     }
 
     /// If the value is undefined it will return the passed default value,
