@@ -113,7 +113,8 @@ error_kinds! {
     UnsupportedMediaType = 415 "unsupported_media_type",
     /// A template does not parse (see [`Error::location`]).
     TemplateSyntaxError = 422 "template_syntax_error",
-    /// A template's source is over the size limit.
+    /// A template's source is over the size limit, or a render would build
+    /// more data than a render may (see `render::Limits::max_data_bytes`).
     TemplateTooLarge = 422 "template_too_large",
     /// A template nests deeper than the limit.
     TemplateTooComplex = 422 "template_too_complex",
