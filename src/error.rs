@@ -126,6 +126,9 @@ error_kinds! {
     OutputTooLarge = 422 "output_too_large",
     /// A template's voucher use kept changing with the counts.
     TemplateUnsettled = 422 "template_unsettled",
+    /// A campaign send whose messages would pass the size of an answer
+    /// (`campaign::MAX_SEND_ANSWER_BYTES`): refused before any code is reserved.
+    CampaignTooLarge = 422 "campaign_too_large",
     /// Too many public requests from one client.
     RateLimited = 429 "rate_limited",
     /// A failure of storage or of the platform: not the caller's fault.

@@ -47,7 +47,7 @@ impl Default for Limits {
             // through `{% set %}` blocks or macros. A render's peak memory is
             // about twice this (a value being grown is copied once it
             // doubles): the worst templates known peak at 8.2 MB natively
-            // (tests/template_memory.rs), a small share of the Worker's
+            // (tests/memory.rs), a small share of the Worker's
             // isolate (128 MB, shared by the requests it serves).
             max_data_bytes: 4 * 1024 * 1024,
             fuel: 200_000,

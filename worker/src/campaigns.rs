@@ -26,7 +26,8 @@ pub async fn send(mut req: Request, env: &Env, m: &Matched) -> Result<Response, 
     if !counted.is_empty() {
         job.set_counts(counts(env, project, counted).await?);
     }
-    let plan = job.plan();
+    // Refused here, before anything is reserved, if the answer would be too large.
+    let plan = job.plan()?;
     if job.is_test() {
         // Nothing is reserved, but the pools must exist.
         let pools: BTreeSet<String> = plan
@@ -35,7 +36,7 @@ pub async fn send(mut req: Request, env: &Env, m: &Matched) -> Result<Response, 
             .flat_map(|c| c.take.keys().cloned())
             .collect();
         counts(env, project, pools.into_iter().collect()).await?;
-        return json(&job.render_test());
+        return json(&job.render_samples(&plan));
     }
     let results: Vec<CustomerCodes> = call(env, project, &Command::ReserveCampaign(plan)).await?;
     json(&job.render(results))

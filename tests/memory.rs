@@ -1,15 +1,30 @@
-//! A render builds at most `Limits::max_data_bytes`, and is stopped before it
-//! builds more: templates within every other limit that would build gigabytes
-//! (text made from a list holding one long string a thousand times, joins,
-//! splits, escapes) answer `template_too_large`, and the memory the render
-//! takes stays a few times the limit. Each runs on a 1 MiB stack (the
-//! Worker's) under an allocator that counts the bytes of its own thread.
+//! Memory is bounded, not only time (issue 13).
+//!
+//! - A render builds at most `Limits::max_data_bytes`, and is stopped before
+//!   it builds more: templates within every other limit that would build
+//!   gigabytes (text made from a list holding one long string a thousand
+//!   times, joins, splits, escapes) answer `template_too_large`, and the
+//!   memory the render takes stays a few times the limit. Each runs on a
+//!   1 MiB stack (the Worker's) under an allocator that counts the bytes of
+//!   its own thread.
+//! - A campaign send is capped on its whole answer, and refused before it
+//!   reserves anything when it would pass the cap.
+
+mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
+use codepool::campaign::{
+    CampaignJob, CampaignReport, CampaignSend, Customer, MAX_SEND_ANSWER_BYTES,
+};
+use codepool::event::EventFilter;
 use codepool::render::{context_from, Limits, Template, Vouchers};
+use codepool::store::sqlite::NativeDatabase;
+use codepool::store::Store;
+use codepool::Error;
+use common::{store_with, NOW};
 use serde_json::json;
 
 /// Counts the bytes each thread holds, and the most it held.
@@ -222,4 +237,149 @@ fn templates_within_the_limit_render() {
         assert_eq!(code, None, "{source}");
         assert!(peak <= MAX_PEAK, "{source}: {peak} bytes at the peak");
     }
+}
+
+/// A send of `template` to customers `c1`, `c2`, ... `cN`.
+fn campaign(template: &str, customers: usize, test: bool) -> CampaignSend {
+    CampaignSend {
+        template: template.into(),
+        customers: (1..=customers)
+            .map(|i| Customer {
+                id: format!("c{i}"),
+                attributes: serde_json::Map::new(),
+            })
+            .collect(),
+        test,
+    }
+}
+
+/// Runs a send against the store, as the Worker does.
+fn send(store: &Store<'_, NativeDatabase>, send: CampaignSend) -> Result<CampaignReport, Error> {
+    let template = Template::compile(&send.template, Limits::default())?;
+    let mut job = CampaignJob::new(&template, "spring", send)?;
+    let counted = job.counted_pools();
+    job.set_counts(store.counts(&counted)?);
+    let plan = job.plan()?;
+    if job.is_test() {
+        return Ok(job.render_samples(&plan));
+    }
+    let results = store.reserve_campaign(&plan, NOW)?;
+    Ok(job.render(results))
+}
+
+/// Nothing happened in the store: every code available, no event.
+fn untouched(store: &Store<'_, NativeDatabase>, codes: i64) {
+    assert_eq!(store.pool("p").unwrap().counts.available, codes);
+    let events = store.events(&EventFilter::default()).unwrap();
+    assert!(events.events.is_empty(), "{:?}", events.events);
+}
+
+#[test]
+fn a_send_whose_answer_would_pass_the_cap_is_refused_before_it_reserves() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let codes: Vec<String> = (0..100).map(|i| format!("CODE{i:03}")).collect();
+    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    let store = store_with(&db, &[("p", &codes)]);
+    // Finding 1 of issue 13 (there with 10,000 customers): each message is
+    // 500 KB, within the output limit; together they are 50 MB.
+    let template = r#"{{ vouchers['p'].assign_available_code() }}{{ "x" * 500000 }}"#;
+    for test in [true, false] {
+        let err = send(&store, campaign(template, 100, test)).unwrap_err();
+        assert_eq!((err.status(), err.code()), (422, "campaign_too_large"));
+        // 16 messages of 500,155 bytes (JSON and a code at its longest) fit.
+        assert!(
+            err.message().contains("send at most 16 customers"),
+            "{}",
+            err.message()
+        );
+        untouched(&store, 100);
+    }
+    // As many as the message says fit.
+    let report = send(&store, campaign(template, 16, false)).unwrap();
+    assert_eq!((report.sent, report.failed), (16, 0));
+    let answer = serde_json::to_string(&report).unwrap();
+    assert!(answer.len() <= MAX_SEND_ANSWER_BYTES, "{}", answer.len());
+}
+
+#[test]
+fn an_answer_never_passes_twice_the_cap() {
+    // A template that prints its code 4,000 times: the plan (no codes)
+    // counts 128 bytes for it, the real messages are 400 KB each.
+    let db = NativeDatabase::in_memory().unwrap();
+    let codes: Vec<String> = (0..100).map(|i| format!("{i:0100}")).collect();
+    let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    let store = store_with(&db, &[("p", &codes)]);
+    let template = "{% set c = vouchers['p'].assign_available_code() %}{% for i in range(4000) %}{{ c }}{% endfor %}";
+    let report = send(&store, campaign(template, 100, false)).unwrap();
+    assert_eq!(report.sent + report.failed, 100);
+    assert!(report.failed > 0);
+    let answer = serde_json::to_string(&report).unwrap();
+    // The message that passed the cap is the last one rendered.
+    assert!(
+        answer.len() <= 2 * MAX_SEND_ANSWER_BYTES + 512 * 1024,
+        "{}",
+        answer.len()
+    );
+    assert!(
+        report.failures[0].reason.starts_with("not rendered"),
+        "{}",
+        report.failures[0].reason
+    );
+}
+
+/// The most memory parsing `body` as a JSON import took, beyond the body.
+fn json_import_peak(body: Vec<u8>) -> (usize, codepool::import::json::JsonImport) {
+    std::thread::Builder::new()
+        .stack_size(STACK)
+        .spawn(move || {
+            let start = LIVE.with(Cell::get);
+            PEAK.with(|peak| peak.set(start));
+            let import = codepool::import::json::JsonImport::parse(&body).unwrap();
+            (PEAK.with(Cell::get) - start, import)
+        })
+        .expect("a thread starts")
+        .join()
+        .expect("no panic")
+}
+
+#[test]
+fn a_json_import_keeps_its_valid_codes_and_nothing_else() {
+    const BODY: usize = 16 * 1024 * 1024;
+    // Finding 6 of issue 13: 16 MiB of zeros took 441 MB as JSON values.
+    let mut zeros = br#"{"codes":[0"#.to_vec();
+    let mut entries = 1;
+    while zeros.len() < BODY - 4 {
+        zeros.extend_from_slice(b",0");
+        entries += 1;
+    }
+    zeros.extend_from_slice(b"]}");
+    let (peak, import) = json_import_peak(zeros);
+    let (_, report) = import.into_windows();
+    assert_eq!(report.invalid, entries);
+    assert!(peak < 64 * 1024, "{peak} bytes at the peak");
+
+    // The shortest codes: as many as a body can hold.
+    let mut codes = br#"{"codes":["a""#.to_vec();
+    while codes.len() < BODY - 6 {
+        codes.extend_from_slice(br#","a""#);
+    }
+    codes.extend_from_slice(b"]}");
+    let (peak, import) = json_import_peak(codes);
+    assert_eq!(import.len(), (BODY - 12) / 4);
+    // The codes packed, while their text doubled once more: 12 MB.
+    assert!(peak <= BODY, "{peak} bytes at the peak");
+    // Then one window at a time.
+    let (windows, _) = import.into_windows();
+    let start = LIVE.with(Cell::get);
+    PEAK.with(|peak| peak.set(start));
+    let mut stored = 0;
+    for window in windows {
+        stored += window.len();
+    }
+    assert_eq!(stored, (BODY - 12) / 4);
+    let peak = PEAK.with(Cell::get) - start;
+    assert!(
+        peak <= 8 * 1024 * 1024,
+        "{peak} bytes at the peak of a window"
+    );
 }
