@@ -9,6 +9,8 @@
 //!   its own thread.
 //! - A campaign send is capped on its whole answer, and refused before it
 //!   reserves anything when it would pass the cap.
+//! - A JSON import keeps its valid codes, packed, and nothing else.
+//! - A render whose answer fails gives back the codes it took.
 
 mod common;
 
@@ -382,4 +384,59 @@ fn a_json_import_keeps_its_valid_codes_and_nothing_else() {
         peak <= 8 * 1024 * 1024,
         "{peak} bytes at the peak of a window"
     );
+}
+
+/// A display whose answer fails after its render (the Worker could not
+/// build the response) gives back the codes it took, and only those.
+#[test]
+fn a_render_that_cannot_be_answered_gives_its_codes_back() {
+    use codepool::layer::{Assignment, LayerSettings};
+    use codepool::render::{Outcome, RenderJob, Source};
+
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("p", &["A", "B", "C"])]);
+    let layer = store
+        .put_layer(
+            "welcome",
+            &LayerSettings {
+                template: "{{ vouchers['p'].assign_available_code() }}".into(),
+                active: true,
+                assignment: Assignment::PerCustomer,
+                signed_customer: false,
+                variables: Default::default(),
+            },
+            NOW,
+        )
+        .unwrap();
+    let template = Template::compile(&layer.template, Limits::default()).unwrap();
+    // Ada is answered once, then a second display fails after rendering.
+    let display = |answered: bool| {
+        let mut job = RenderJob::new(
+            &template,
+            context_from(&json!({})),
+            Some("ada".into()),
+            Source::Layer("welcome".into()),
+            Some(layer.version),
+        );
+        let outcome = job.run(|r| store.reserve(r, NOW)).unwrap();
+        if !answered {
+            if let Some(release) = job.release_undelivered() {
+                store.reserve(&release, NOW).unwrap();
+            }
+        }
+        outcome
+    };
+    let shown = |outcome: Outcome| match outcome {
+        Outcome::Rendered { output, .. } => output,
+        other => panic!("expected a rendered output, got {other:?}"),
+    };
+    // A first display that fails: its fresh code goes back.
+    assert_eq!(shown(display(false)), "A");
+    assert_eq!(store.pool("p").unwrap().counts.available, 3);
+    // Answered: Ada has A.
+    assert_eq!(shown(display(true)), "A");
+    // A failed display of the code she had keeps it hers.
+    assert_eq!(shown(display(false)), "A");
+    let pool = store.pool("p").unwrap();
+    assert_eq!((pool.counts.available, pool.counts.assigned), (2, 1));
 }

@@ -13,7 +13,7 @@ use codepool::pool::PoolCounts;
 use codepool::render::request::{RenderAnswer, RenderRequest};
 use codepool::render::{
     context_from, preview, DisplayContext, Limits, Outcome, PlanMemory, RenderJob, Reservation,
-    Source, Step, Template, Vouchers,
+    ReservationRequest, Source, Step, Template, Vouchers,
 };
 use codepool::{Error, ErrorKind};
 use worker::{Env, Request, Response};
@@ -86,7 +86,14 @@ pub async fn display(req: &Request, env: &Env, m: &Matched) -> Result<Response, 
         compiled.plans.borrow_mut().learn(&job);
         match outcome {
             Ok(Outcome::Rendered { output, .. }) => {
-                return Response::from_html(output).map_err(platform);
+                return match Response::from_html(output) {
+                    Ok(response) => Ok(response),
+                    Err(err) => {
+                        // Rendered but not answered: the codes go back.
+                        give_back(env, project, job.release_undelivered()).await;
+                        Err(platform(err))
+                    }
+                };
             }
             Ok(Outcome::Suppressed { .. }) => return Ok(no_layer()),
             Err(err) if err.kind() == ErrorKind::LayerPaused => {
@@ -130,7 +137,12 @@ pub async fn render(mut req: Request, env: &Env, m: &Matched) -> Result<Response
         )?));
     }
     let mut job = RenderJob::new(&template, context, body.customer_id, Source::Render, None);
-    json(&RenderAnswer::from(drive(&mut job, env, project).await?))
+    let answer = json(&RenderAnswer::from(drive(&mut job, env, project).await?));
+    if answer.is_err() {
+        // Rendered but not answered: the codes go back.
+        give_back(env, project, job.release_undelivered()).await;
+    }
+    answer
 }
 
 /// The counts of some pools, reserving nothing; an unknown pool is an error.
@@ -158,14 +170,19 @@ pub async fn drive(job: &mut RenderJob<'_>, env: &Env, project: &str) -> Result<
         match answer.and_then(|r| job.resume(r)) {
             Ok(next) => step = next,
             Err(err) => {
-                if let Some(release) = job.release() {
-                    // Best effort: if this fails too, the codes stay assigned
-                    // to this customer (never shown, but never handed twice).
-                    let _: Result<Reservation, Error> =
-                        call(env, project, &Command::Reserve(release)).await;
-                }
+                give_back(env, project, job.release()).await;
                 return Err(err);
             }
         }
+    }
+}
+
+/// Gives codes back to the store ([`RenderJob::release`]), if there are any.
+///
+/// Best effort: if this fails too, the codes stay assigned to this customer
+/// (never shown, but never handed twice).
+async fn give_back(env: &Env, project: &str, release: Option<ReservationRequest>) {
+    if let Some(release) = release {
+        let _: Result<Reservation, Error> = call(env, project, &Command::Reserve(release)).await;
     }
 }
