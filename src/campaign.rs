@@ -6,7 +6,7 @@
 //! ([`MAX_SEND_ANSWER_BYTES`]): the plan measures it before anything is
 //! reserved, and a send that would pass the cap is refused whole.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +131,9 @@ pub struct CampaignJob<'t> {
     campaign: String,
     send: CampaignSend,
     counts: BTreeMap<String, PoolCounts>,
+    /// The first customer past [`MAX_SEND_ANSWER_BYTES`], when the dry run
+    /// of [`CampaignJob::counted_pools`] already knows the plan would be.
+    oversized_at: Option<usize>,
 }
 
 impl<'t> CampaignJob<'t> {
@@ -156,17 +159,27 @@ impl<'t> CampaignJob<'t> {
             campaign: campaign.to_owned(),
             send,
             counts: BTreeMap::new(),
+            oversized_at: None,
         })
     }
 
     /// Pools whose counts the template reads, for some customer (a dry run
     /// of every customer; plan errors are reported later per customer).
-    pub fn counted_pools(&self) -> Vec<String> {
+    ///
+    /// While no customer has read a count, this dry run is the plan (counts
+    /// change nothing), so it stops where the plan's answer would pass
+    /// [`MAX_SEND_ANSWER_BYTES`]: [`CampaignJob::plan`] then refuses at once
+    /// instead of rendering every customer twice first.
+    pub fn counted_pools(&mut self) -> Vec<String> {
         let mut pools = std::collections::BTreeSet::new();
-        for customer in &self.send.customers {
-            let plan = Vouchers::new(BTreeMap::new(), BTreeMap::new());
-            if self.template.render(&self.context(customer), &plan).is_ok() {
-                pools.extend(plan.asked().count);
+        let mut answer = 0usize;
+        for (index, customer) in self.send.customers.iter().enumerate() {
+            let (_, bytes, counted) = self.plan_customer(customer, BTreeMap::new());
+            pools.extend(counted);
+            answer = answer.saturating_add(bytes);
+            if pools.is_empty() && answer > MAX_SEND_ANSWER_BYTES {
+                self.oversized_at = Some(index);
+                break;
             }
         }
         pools.into_iter().collect()
@@ -189,42 +202,16 @@ impl<'t> CampaignJob<'t> {
     /// each code it takes at its longest ([`MAX_CODE_CHARS`]): a plan renders
     /// without codes.
     pub fn plan(&self) -> Result<CampaignReservationRequest> {
+        if let Some(index) = self.oversized_at {
+            return Err(too_large(index));
+        }
         let mut answer = 0usize;
         let mut customers = Vec::with_capacity(self.send.customers.len());
         for (index, customer) in self.send.customers.iter().enumerate() {
-            let plan = Vouchers::new(BTreeMap::new(), self.counts.clone());
-            let needs = match self.template.render(&self.context(customer), &plan) {
-                Ok(output) => {
-                    let take = plan.asked().take;
-                    let codes: usize = take.values().sum();
-                    answer += message_bytes(&customer.id, &output)
-                        .saturating_add(codes.saturating_mul(MAX_CODE_CHARS));
-                    CustomerNeeds {
-                        customer_id: customer.id.clone(),
-                        take,
-                        error: None,
-                    }
-                }
-                Err(err) => {
-                    answer += message_bytes(&customer.id, err.message());
-                    CustomerNeeds {
-                        customer_id: customer.id.clone(),
-                        take: BTreeMap::new(),
-                        error: Some(err.message().to_owned()),
-                    }
-                }
-            };
+            let (needs, bytes, _) = self.plan_customer(customer, self.counts.clone());
+            answer = answer.saturating_add(bytes);
             if answer > MAX_SEND_ANSWER_BYTES {
-                return Err(Error::new(
-                    ErrorKind::CampaignTooLarge,
-                    format!(
-                        "the messages of this send would take more than {MAX_SEND_ANSWER_BYTES} \
-                         bytes (counted as JSON, each code at its longest) from customer {} on: \
-                         send at most {index} customers per call (the same campaign id keeps \
-                         giving each customer the same codes)",
-                        index + 1
-                    ),
-                ));
+                return Err(too_large(index));
             }
             customers.push(needs);
         }
@@ -232,6 +219,41 @@ impl<'t> CampaignJob<'t> {
             campaign: self.campaign.clone(),
             customers,
         })
+    }
+
+    /// Plans one customer with these counts: what they need, the bytes
+    /// their message or failure would take in the answer (each code at its
+    /// longest), and the pools whose counts the template read.
+    fn plan_customer(
+        &self,
+        customer: &Customer,
+        counts: BTreeMap<String, PoolCounts>,
+    ) -> (CustomerNeeds, usize, BTreeSet<String>) {
+        let plan = Vouchers::new(BTreeMap::new(), counts);
+        match self.template.render(&self.context(customer), &plan) {
+            Ok(output) => {
+                let asked = plan.asked();
+                let codes: usize = asked.take.values().sum();
+                let bytes = message_bytes(&customer.id, &output)
+                    .saturating_add(codes.saturating_mul(MAX_CODE_CHARS));
+                let needs = CustomerNeeds {
+                    customer_id: customer.id.clone(),
+                    take: asked.take,
+                    error: None,
+                };
+                (needs, bytes, asked.count)
+            }
+            Err(err) => {
+                let bytes = message_bytes(&customer.id, err.message());
+                let needs = CustomerNeeds {
+                    customer_id: customer.id.clone(),
+                    take: BTreeMap::new(),
+                    error: Some(err.message().to_owned()),
+                };
+                // What a failed render read is not known: as if nothing.
+                (needs, bytes, BTreeSet::new())
+            }
+        }
     }
 
     /// A test send: every customer rendered with sample codes. Refused like
@@ -318,6 +340,21 @@ impl<'t> CampaignJob<'t> {
             "campaign": { "id": self.campaign },
         }))
     }
+}
+
+/// The error for a send whose answer passes [`MAX_SEND_ANSWER_BYTES`] at
+/// the customer at `index` (from 0).
+fn too_large(index: usize) -> Error {
+    Error::new(
+        ErrorKind::CampaignTooLarge,
+        format!(
+            "the messages of this send would take more than {MAX_SEND_ANSWER_BYTES} bytes \
+             (counted as JSON, each code at its longest) from customer {} on: send at most \
+             {index} customers per call (the same campaign id keeps giving each customer the \
+             same codes)",
+            index + 1
+        ),
+    )
 }
 
 /// Bytes a message (or a failure) takes in the answer: its customer id and

@@ -296,6 +296,15 @@ fn a_send_whose_answer_would_pass_the_cap_is_refused_before_it_reserves() {
         );
         untouched(&store, 100);
     }
+    // A template that reads counts is planned with them, and refused alike.
+    let counting = r#"{% if vouchers['p'].count_available_codes() > 0 %}{{ vouchers['p'].assign_available_code() }}{{ "x" * 500000 }}{% endif %}"#;
+    let err = send(&store, campaign(counting, 100, false)).unwrap_err();
+    assert!(
+        err.message().contains("send at most 16 customers"),
+        "{}",
+        err.message()
+    );
+    untouched(&store, 100);
     // As many as the message says fit.
     let report = send(&store, campaign(template, 16, false)).unwrap();
     assert_eq!((report.sent, report.failed), (16, 0));
