@@ -19,6 +19,11 @@ use crate::render::{context_from, Template, Vouchers};
 /// The most customers one send may carry.
 pub const MAX_CUSTOMERS_PER_SEND: usize = 10_000;
 
+/// The most JSON values (numbers, strings, keys, lists, maps) a send's body
+/// may hold: 10,000 customers with about twenty attributes each. Parsed,
+/// they take about 12 MB (see [`crate::api::body`]).
+pub const MAX_SEND_VALUES: usize = 200_000;
+
 /// The most bytes the messages and failures of one send may take in its
 /// answer (as JSON). Each render is capped on its own (512 KiB); the answer
 /// holds them all, in the Worker's memory twice over while it is written

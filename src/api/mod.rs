@@ -1,6 +1,8 @@
 //! The HTTP contract: routes as data ([`routes`]), the typed calls to a
-//! project's store ([`command`]), and the routes' query types ([`query`]).
+//! project's store ([`command`]), the routes' query types ([`query`]), and
+//! the count of values a JSON body may hold ([`body`]).
 
+pub mod body;
 pub mod command;
 pub mod query;
 pub mod routes;

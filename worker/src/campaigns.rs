@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use codepool::api::{Command, Matched};
-use codepool::campaign::{CampaignJob, CampaignSend, CustomerCodes};
+use codepool::campaign::{CampaignJob, CampaignSend, CustomerCodes, MAX_SEND_VALUES};
 use codepool::render::{Limits, Template};
 use codepool::Error;
 use worker::{Env, Request, Response};
@@ -19,7 +19,7 @@ pub const MAX_SEND_BODY: usize = 8 * 1024 * 1024;
 /// `POST /campaigns/{campaign}/send`
 pub async fn send(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
     let (project, campaign) = (m.param("project"), m.param("campaign"));
-    let send: CampaignSend = read_json_body(&mut req, MAX_SEND_BODY).await?;
+    let send: CampaignSend = read_json_body(&mut req, MAX_SEND_BODY, MAX_SEND_VALUES).await?;
     let template = Template::compile(&send.template, Limits::default())?;
     let mut job = CampaignJob::new(&template, campaign, send)?;
     let counted = job.counted_pools();

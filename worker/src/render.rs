@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
+use codepool::api::body::MAX_JSON_VALUES;
 use codepool::api::query::DisplayParams;
 use codepool::api::{Command, Matched};
 use codepool::layer::Layer;
@@ -123,7 +124,7 @@ fn no_layer() -> Response {
 /// and consumes nothing, otherwise it assigns like a layer.
 pub async fn render(mut req: Request, env: &Env, m: &Matched) -> Result<Response, Error> {
     let project = m.param("project");
-    let body: RenderRequest = read_json_body(&mut req, MAX_JSON_BODY).await?;
+    let body: RenderRequest = read_json_body(&mut req, MAX_JSON_BODY, MAX_JSON_VALUES).await?;
     let template = Template::compile(&body.template, Limits::default())?;
     let context = body.context();
     if body.preview {
