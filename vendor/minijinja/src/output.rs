@@ -200,9 +200,12 @@ impl fmt::Write for Output<'_> {
         #[cfg(feature = "fuel")]
         {
             // codepool patch: a write that the render could not pay for is
-            // dropped (the render fails at its next charge).
+            // dropped (the render fails at its next charge). Small amounts
+            // go unchecked: they are charged after the instruction anyway.
             let uncharged = self.uncharged_bytes.saturating_add(s.len());
-            if !crate::vm::fuel::output_fits(uncharged) {
+            if uncharged > crate::vm::fuel::UNCHECKED_OUTPUT_BYTES
+                && !crate::vm::fuel::output_fits(uncharged)
+            {
                 return Ok(());
             }
             self.uncharged_bytes = uncharged;
@@ -215,7 +218,9 @@ impl fmt::Write for Output<'_> {
         #[cfg(feature = "fuel")]
         {
             let uncharged = self.uncharged_bytes.saturating_add(c.len_utf8());
-            if !crate::vm::fuel::output_fits(uncharged) {
+            if uncharged > crate::vm::fuel::UNCHECKED_OUTPUT_BYTES
+                && !crate::vm::fuel::output_fits(uncharged)
+            {
                 return Ok(());
             }
             self.uncharged_bytes = uncharged;

@@ -249,6 +249,11 @@ pub(crate) fn activate(tracker: Option<&FuelTracker>) -> ActiveGuard {
     )
 }
 
+/// Output an instruction may write before its writes are checked: the
+/// checks cost a thread local each, and what an instruction writes is
+/// charged right after it anyway.
+pub(crate) const UNCHECKED_OUTPUT_BYTES: usize = 64 * 1024;
+
 /// Whether `bytes` of output, written since the output was last charged,
 /// can be paid for.  If not, the active levels are exhausted and the write
 /// is to be dropped: the render fails at its next charge.
