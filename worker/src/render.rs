@@ -39,6 +39,13 @@ thread_local! {
 
 /// `GET /layers/{layer}/render?customer_id=…`: 200 with HTML, or 204 when a
 /// pool it assigns from is empty or the layer is paused.
+///
+/// Every failure after a reservation gives its codes back: a render error
+/// in [`drive`], a response that cannot be built here. What this code cannot
+/// cover is the isolate itself ending mid-display (killed over its memory,
+/// or a trap): the codes then stay assigned to the customer, never shown and
+/// never handed twice. Against that, every request's memory is bounded (a
+/// render's data, a campaign's answer, JSON bodies, imports: issue 13).
 pub async fn display(req: &Request, env: &Env, m: &Matched) -> Result<Response, Error> {
     let (project, name) = (m.param("project"), m.param("layer"));
     let key = (project.to_owned(), name.to_owned());
