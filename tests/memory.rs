@@ -11,8 +11,8 @@
 //!   reserves anything when it would pass the cap.
 //! - A JSON import keeps its valid codes, packed, and nothing else.
 //! - A render whose answer fails gives back the codes it took.
-
-mod common;
+//!
+//! A test binary of its own: the counting allocator is the whole binary's.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -22,11 +22,11 @@ use codepool::campaign::{
     CampaignJob, CampaignReport, CampaignSend, Customer, MAX_SEND_ANSWER_BYTES,
 };
 use codepool::event::EventFilter;
+use codepool::pool::PoolSettings;
 use codepool::render::{context_from, Limits, Template, Vouchers};
 use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 use codepool::Error;
-use common::{store_with, NOW};
 use serde_json::json;
 
 /// Counts the bytes each thread holds, and the most it held.
@@ -73,6 +73,22 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
+
+/// The clock of the tests: 2025-11-25T19:00:00Z in Unix milliseconds.
+const NOW: i64 = 1_764_097_200_000;
+
+/// A migrated store with these pools, each holding these codes (one import).
+fn store_with<'a>(db: &'a NativeDatabase, pools: &[(&str, &[&str])]) -> Store<'a, NativeDatabase> {
+    let store = Store::new(db);
+    store.migrate().unwrap();
+    for (pool, codes) in pools {
+        store.put_pool(pool, &PoolSettings::default(), NOW).unwrap();
+        let import = store.begin_import(pool, NOW).unwrap();
+        let codes: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+        store.import_batch(pool, import, &codes).unwrap();
+    }
+    store
+}
 
 /// Stack the renders run on: the Worker's WebAssembly stack is 1 MiB.
 const STACK: usize = 1024 * 1024;
