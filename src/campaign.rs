@@ -1,20 +1,36 @@
 //! Campaign sends: one template, an ordered list of customers, one
 //! reservation for the whole batch; customers are served in order while the
 //! codes last and the rest get an `enqueue_failed` campaign event.
+//!
+//! A send's answer holds every message, so its size is capped
+//! ([`MAX_SEND_ANSWER_BYTES`]): the plan measures it before anything is
+//! reserved, and a send that would pass the cap is refused whole.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::input::customer::check_customer_id;
 use crate::input::json::check_object_depth;
+use crate::pool::code::MAX_CODE_CHARS;
 use crate::pool::PoolCounts;
 use crate::render::sample_codes;
 use crate::render::{context_from, Template, Vouchers};
 
 /// The most customers one send may carry.
 pub const MAX_CUSTOMERS_PER_SEND: usize = 10_000;
+
+/// The most JSON values (numbers, strings, keys, lists, maps) a send's body
+/// may hold: 10,000 customers with about twenty attributes each. Parsed,
+/// they take about 12 MB (see [`crate::api::body`]).
+pub const MAX_SEND_VALUES: usize = 200_000;
+
+/// The most bytes the messages and failures of one send may take in its
+/// answer (as JSON). Each render is capped on its own (512 KiB); the answer
+/// holds them all, in the Worker's memory twice over while it is written
+/// (the report, then its JSON), so it is capped like a send's body (8 MiB).
+pub const MAX_SEND_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
 /// The body of `POST /campaigns/{campaign}/send`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +138,9 @@ pub struct CampaignJob<'t> {
     campaign: String,
     send: CampaignSend,
     counts: BTreeMap<String, PoolCounts>,
+    /// The first customer past [`MAX_SEND_ANSWER_BYTES`], when the dry run
+    /// of [`CampaignJob::counted_pools`] already knows the plan would be.
+    oversized_at: Option<usize>,
 }
 
 impl<'t> CampaignJob<'t> {
@@ -148,17 +167,27 @@ impl<'t> CampaignJob<'t> {
             campaign: campaign.to_owned(),
             send,
             counts: BTreeMap::new(),
+            oversized_at: None,
         })
     }
 
     /// Pools whose counts the template reads, for some customer (a dry run
     /// of every customer; plan errors are reported later per customer).
-    pub fn counted_pools(&self) -> Vec<String> {
+    ///
+    /// While no customer has read a count, this dry run is the plan (counts
+    /// change nothing), so it stops where the plan's answer would pass
+    /// [`MAX_SEND_ANSWER_BYTES`]: [`CampaignJob::plan`] then refuses at once
+    /// instead of rendering every customer twice first.
+    pub fn counted_pools(&mut self) -> Vec<String> {
         let mut pools = std::collections::BTreeSet::new();
-        for customer in &self.send.customers {
-            let plan = Vouchers::new(BTreeMap::new(), BTreeMap::new());
-            if self.template.render(&self.context(customer), &plan).is_ok() {
-                pools.extend(plan.asked().count);
+        let mut answer = 0usize;
+        for (index, customer) in self.send.customers.iter().enumerate() {
+            let (_, bytes, counted) = self.plan_customer(customer, BTreeMap::new());
+            pools.extend(counted);
+            answer = answer.saturating_add(bytes);
+            if pools.is_empty() && answer > MAX_SEND_ANSWER_BYTES {
+                self.oversized_at = Some(index);
+                break;
             }
         }
         pools.into_iter().collect()
@@ -175,36 +204,74 @@ impl<'t> CampaignJob<'t> {
     }
 
     /// Plans every customer: what each needs, in order.
-    pub fn plan(&self) -> CampaignReservationRequest {
-        let customers = self
-            .send
-            .customers
-            .iter()
-            .map(|customer| {
-                let plan = Vouchers::new(BTreeMap::new(), self.counts.clone());
-                match self.template.render(&self.context(customer), &plan) {
-                    Ok(_) => CustomerNeeds {
-                        customer_id: customer.id.clone(),
-                        take: plan.asked().take,
-                        error: None,
-                    },
-                    Err(err) => CustomerNeeds {
-                        customer_id: customer.id.clone(),
-                        take: BTreeMap::new(),
-                        error: Some(err.message().to_owned()),
-                    },
-                }
-            })
-            .collect();
-        CampaignReservationRequest {
+    ///
+    /// Refuses the send (`campaign_too_large`) as soon as its answer would
+    /// pass [`MAX_SEND_ANSWER_BYTES`], counting each message as planned plus
+    /// each code it takes at its longest ([`MAX_CODE_CHARS`]): a plan renders
+    /// without codes.
+    pub fn plan(&self) -> Result<CampaignReservationRequest> {
+        if let Some(index) = self.oversized_at {
+            return Err(too_large(index));
+        }
+        let mut answer = 0usize;
+        let mut customers = Vec::with_capacity(self.send.customers.len());
+        for (index, customer) in self.send.customers.iter().enumerate() {
+            let (needs, bytes, _) = self.plan_customer(customer, self.counts.clone());
+            answer = answer.saturating_add(bytes);
+            if answer > MAX_SEND_ANSWER_BYTES {
+                return Err(too_large(index));
+            }
+            customers.push(needs);
+        }
+        Ok(CampaignReservationRequest {
             campaign: self.campaign.clone(),
             customers,
+        })
+    }
+
+    /// Plans one customer with these counts: what they need, the bytes
+    /// their message or failure would take in the answer (each code at its
+    /// longest), and the pools whose counts the template read.
+    fn plan_customer(
+        &self,
+        customer: &Customer,
+        counts: BTreeMap<String, PoolCounts>,
+    ) -> (CustomerNeeds, usize, BTreeSet<String>) {
+        let plan = Vouchers::new(BTreeMap::new(), counts);
+        match self.template.render(&self.context(customer), &plan) {
+            Ok(output) => {
+                let asked = plan.asked();
+                let codes: usize = asked.take.values().sum();
+                let bytes = message_bytes(&customer.id, &output)
+                    .saturating_add(codes.saturating_mul(MAX_CODE_CHARS));
+                let needs = CustomerNeeds {
+                    customer_id: customer.id.clone(),
+                    take: asked.take,
+                    error: None,
+                };
+                (needs, bytes, asked.count)
+            }
+            Err(err) => {
+                let bytes = message_bytes(&customer.id, err.message());
+                let needs = CustomerNeeds {
+                    customer_id: customer.id.clone(),
+                    take: BTreeMap::new(),
+                    error: Some(err.message().to_owned()),
+                };
+                // What a failed render read is not known: as if nothing.
+                (needs, bytes, BTreeSet::new())
+            }
         }
     }
 
-    /// A test send: every customer rendered with sample codes.
-    pub fn render_test(&self) -> CampaignReport {
-        let plan = self.plan();
+    /// A test send: every customer rendered with sample codes. Refused like
+    /// a real send when its answer would be too large ([`CampaignJob::plan`]).
+    pub fn render_test(&self) -> Result<CampaignReport> {
+        Ok(self.render_samples(&self.plan()?))
+    }
+
+    /// Renders a test send's planned customers with sample codes.
+    pub fn render_samples(&self, plan: &CampaignReservationRequest) -> CampaignReport {
         let results = plan
             .customers
             .iter()
@@ -221,6 +288,12 @@ impl<'t> CampaignJob<'t> {
     }
 
     /// Renders the served customers with the codes the store gave them.
+    ///
+    /// The plan kept the answer under [`MAX_SEND_ANSWER_BYTES`] with every
+    /// code printed once; a template that prints its codes many times can
+    /// still pass that. The answer never passes twice the cap: customers
+    /// past it are listed as failures, unrendered (their codes stay theirs
+    /// in this campaign, a send again gives them the same ones).
     pub fn render(&self, results: Vec<CustomerCodes>) -> CampaignReport {
         let mut report = CampaignReport {
             campaign: self.campaign.clone(),
@@ -230,8 +303,14 @@ impl<'t> CampaignJob<'t> {
             messages: Vec::new(),
             failures: Vec::new(),
         };
+        let mut answer = 0usize;
         for (customer, result) in self.send.customers.iter().zip(results) {
             let rendered = match result {
+                _ if answer > 2 * MAX_SEND_ANSWER_BYTES => Err(format!(
+                    "not rendered: the messages of this send passed {} bytes, send this \
+                     customer again in a smaller send (the codes stay reserved for them)",
+                    2 * MAX_SEND_ANSWER_BYTES
+                )),
                 CustomerCodes::Served { codes } => {
                     let vouchers = Vouchers::new(codes, self.counts.clone());
                     self.template
@@ -239,6 +318,10 @@ impl<'t> CampaignJob<'t> {
                         .map_err(|e| e.message().to_owned())
                 }
                 CustomerCodes::Failed { reason } => Err(reason),
+            };
+            answer += match &rendered {
+                Ok(output) => message_bytes(&customer.id, output),
+                Err(reason) => message_bytes(&customer.id, reason),
             };
             match rendered {
                 Ok(output) => report.messages.push(Message {
@@ -256,6 +339,7 @@ impl<'t> CampaignJob<'t> {
         report
     }
 
+    /// The variables one customer's render sees.
     fn context(&self, customer: &Customer) -> minijinja::Value {
         let mut attributes = customer.attributes.clone();
         attributes.insert("id".into(), customer.id.clone().into());
@@ -264,4 +348,41 @@ impl<'t> CampaignJob<'t> {
             "campaign": { "id": self.campaign },
         }))
     }
+}
+
+/// The error for a send whose answer passes [`MAX_SEND_ANSWER_BYTES`] at
+/// the customer at `index` (from 0).
+fn too_large(index: usize) -> Error {
+    Error::new(
+        ErrorKind::CampaignTooLarge,
+        format!(
+            "the messages of this send would take more than {MAX_SEND_ANSWER_BYTES} bytes \
+             (counted as JSON, each code at its longest) from customer {} on: send at most \
+             {index} customers per call (the same campaign id keeps giving each customer the \
+             same codes)",
+            index + 1
+        ),
+    )
+}
+
+/// Bytes a message (or a failure) takes in the answer: its customer id and
+/// text as JSON strings, and the keys around them.
+fn message_bytes(customer_id: &str, text: &str) -> usize {
+    /// Counts what is written, keeps nothing.
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(r#"{"customer_id":,"output":},"#.len());
+    for string in [customer_id, text] {
+        // Writing a string to a counter cannot fail.
+        let _ = serde_json::to_writer(&mut count, string);
+    }
+    count.0
 }

@@ -141,7 +141,8 @@ error_kinds! {
     UnsupportedMediaType = 415 "unsupported_media_type",
     /// A template does not parse (see [`Error::location`]).
     TemplateSyntaxError = 422 "template_syntax_error",
-    /// A template's source is over the size limit.
+    /// A template's source is over the size limit, or a render would build
+    /// more data than a render may (see `render::Limits::max_data_bytes`).
     TemplateTooLarge = 422 "template_too_large",
     /// A template nests deeper than the limit.
     TemplateTooComplex = 422 "template_too_complex",
@@ -155,6 +156,9 @@ error_kinds! {
     OutputTooLarge = 422 "output_too_large",
     /// A template's voucher use kept changing with the counts.
     TemplateUnsettled = 422 "template_unsettled",
+    /// A campaign send whose messages would pass the size of an answer
+    /// (`campaign::MAX_SEND_ANSWER_BYTES`): refused before any code is reserved.
+    CampaignTooLarge = 422 "campaign_too_large",
     /// Too many public requests from one client.
     RateLimited = 429 "rate_limited",
     /// A failure of storage or of the platform: not the caller's fault.

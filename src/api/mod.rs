@@ -1,7 +1,9 @@
 //! The HTTP contract: routes as data ([`routes`]), the typed calls to a
 //! project's store ([`command`]), the routes' query types ([`query`]), and
-//! how the public route's rate limit tells clients apart ([`client`]).
+//! how the public route's rate limit tells clients apart ([`client`]); and
+//! the count of values a JSON body may hold ([`body`]).
 
+pub mod body;
 pub mod client;
 pub mod command;
 pub mod query;

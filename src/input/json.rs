@@ -27,8 +27,9 @@ pub const MAX_BODY_DEPTH: usize = 32;
 
 /// Parses a JSON body: one nested deeper than [`MAX_BODY_DEPTH`] is
 /// `json_too_deep`, measured before parsing; one that does not parse, or is
-/// not the shape `T`, is `invalid_json`.
-pub fn from_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+/// not the shape `T`, is `invalid_json`; one that holds more than
+/// `max_values` values is `body_too_large` (see [`crate::api::body`]).
+pub fn from_body<T: DeserializeOwned>(bytes: &[u8], max_values: usize) -> Result<T> {
     if text_depth(bytes, MAX_BODY_DEPTH) > MAX_BODY_DEPTH {
         return Err(Error::new(
             ErrorKind::JsonTooDeep,
@@ -38,6 +39,9 @@ pub fn from_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
             ),
         ));
     }
+    // Depth first: the count parses too, and would stop at serde's own
+    // recursion limit with a vaguer error.
+    crate::api::body::check_values(bytes, max_values)?;
     Ok(serde_json::from_slice(bytes)?)
 }
 
@@ -150,14 +154,17 @@ mod tests {
         assert_eq!(text_depth(br#"{"a": "[[[{\"[[", "b": "]]]"}"#, 32), 1);
         assert_eq!(text_depth(text(1_000_000).as_bytes(), 32), 33);
         for n in [0, 1, MAX_BODY_DEPTH] {
-            assert!(from_body::<Value>(text(n).as_bytes()).is_ok(), "{n}");
+            assert!(
+                from_body::<Value>(text(n).as_bytes(), usize::MAX).is_ok(),
+                "{n}"
+            );
         }
         // Deeper, and far deeper than serde_json reads: one answer.
         for n in [MAX_BODY_DEPTH + 1, 127, 128, 100_000] {
-            let err = from_body::<Value>(text(n).as_bytes()).unwrap_err();
+            let err = from_body::<Value>(text(n).as_bytes(), usize::MAX).unwrap_err();
             assert_eq!((err.status(), err.code()), (400, "json_too_deep"), "{n}");
         }
-        let err = from_body::<Value>(b"[1,").unwrap_err();
+        let err = from_body::<Value>(b"[1,", usize::MAX).unwrap_err();
         assert_eq!(err.code(), "invalid_json");
     }
 

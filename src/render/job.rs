@@ -59,7 +59,10 @@ pub struct RenderJob<'t> {
     signature_expiry: Option<i64>,
     requested: BTreeMap<String, usize>,
     counted: BTreeSet<String>,
+    /// Codes the last reservation took fresh, while the render is unfinished.
     held: Vec<String>,
+    /// Codes the finished render took fresh and showed.
+    shown: Vec<String>,
     rounds: usize,
     plan: Option<Asked>,
     speculative: bool,
@@ -86,6 +89,7 @@ impl<'t> RenderJob<'t> {
             requested: BTreeMap::new(),
             counted: BTreeSet::new(),
             held: Vec::new(),
+            shown: Vec::new(),
             rounds: 0,
             plan: None,
             speculative: false,
@@ -175,7 +179,7 @@ impl<'t> RenderJob<'t> {
         // real counts; otherwise the counts changed the plan (or the plan
         // came from an earlier render and was wrong for this one).
         if asked.take == self.requested && vouchers.counts_known(&asked) {
-            self.held.clear();
+            self.shown = std::mem::take(&mut self.held);
             self.settle(asked);
             return Ok(Step::Done(Outcome::Rendered {
                 output,
@@ -209,6 +213,17 @@ impl<'t> RenderJob<'t> {
         }
         let release = std::mem::take(&mut self.held);
         Ok(self.reserve(asked, release))
+    }
+
+    /// A reservation that gives back what a render took and its caller could
+    /// not deliver: the codes held by an unfinished render, and those a
+    /// finished one showed (not those the customer had before), if any.
+    ///
+    /// For a caller whose answer failed after the render (building the
+    /// response): codes nobody saw must not stay assigned.
+    pub fn release_undelivered(&mut self) -> Option<ReservationRequest> {
+        self.held.append(&mut self.shown);
+        self.release()
     }
 
     /// A reservation that gives back codes held by an unfinished render, if any.

@@ -21,7 +21,15 @@ pub struct Limits {
     pub max_template_bytes: usize,
     /// Largest rendered output, in bytes.
     pub max_output_bytes: usize,
-    /// Execution fuel (minijinja instructions) for one render.
+    /// Most data one render may build, in bytes: its output, the text of
+    /// `{% set %}` blocks and macros, and the strings and list slots its
+    /// expressions make, all counted as they are made (nothing is given back
+    /// when a value is dropped). Every value is checked before it grows (by
+    /// the patched minijinja, `vendor/minijinja/CODEPOOL.md`); going over is
+    /// `template_too_large`.
+    pub max_data_bytes: usize,
+    /// Execution fuel (minijinja instructions) for one render. It also pays
+    /// for data (64 bytes a unit), so it bounds the time spent copying.
     pub fuel: u64,
     /// Deepest nesting of macro calls and includes.
     pub recursion: usize,
@@ -35,6 +43,13 @@ impl Default for Limits {
         Limits {
             max_template_bytes: 64 * 1024,
             max_output_bytes: 512 * 1024,
+            // Eight times the output limit: room for a 512 KiB output built
+            // through `{% set %}` blocks or macros. A render's peak memory is
+            // about twice this (a value being grown is copied once it
+            // doubles): the worst templates known peak at 8.2 MB natively
+            // (tests/memory.rs), a small share of the Worker's
+            // isolate (128 MB, shared by the requests it serves).
+            max_data_bytes: 4 * 1024 * 1024,
             fuel: 200_000,
             recursion: 64,
             // Measured in the Worker: about 5,000 levels overflow its stack.
@@ -77,12 +92,13 @@ impl Template {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| AutoEscape::Html);
         env.set_fuel(Some(limits.fuel));
+        env.set_data_limit(Some(limits.max_data_bytes as u64));
         env.set_recursion_limit(limits.recursion);
         // Debug info would copy the context into every error; lines and
         // columns come from spans, which are kept regardless.
         env.set_debug(false);
         env.add_template_owned(NAME, source.to_owned())
-            .map_err(|err| template_error(&err, source))?;
+            .map_err(|err| template_error(&err, source, &limits))?;
         Ok(Template {
             env,
             source: source.to_owned(),
@@ -116,15 +132,14 @@ impl Template {
         let template = self
             .env
             .get_template(NAME)
-            .map_err(|err| template_error(&err, &self.source))?;
-        // minijinja charges every byte of output against the fuel (64 bytes
-        // a unit), so the fuel already bounds how much a render can write
-        // (about 12 MB at the default); the output limit is checked on the
-        // result. That is faster than checking while writing, which needs
-        // minijinja's io::Write path and an adapter for every write.
+            .map_err(|err| template_error(&err, &self.source, &self.limits))?;
+        // Every byte of output counts against the data limit before it is
+        // written, so the output cannot outgrow it; the output limit is
+        // checked on the result. That is faster than checking while writing,
+        // which needs minijinja's io::Write path and an adapter for every write.
         let output = template
             .render(root)
-            .map_err(|err| template_error(&err, &self.source))?;
+            .map_err(|err| template_error(&err, &self.source, &self.limits))?;
         if output.len() > self.limits.max_output_bytes {
             return Err(Error::new(
                 Kind::OutputTooLarge,
@@ -167,19 +182,25 @@ pub fn context_from<T: serde::Serialize>(value: &T) -> Value {
 }
 
 /// Turns a minijinja error into an API error naming line and column.
-fn template_error(err: &minijinja::Error, source: &str) -> Error {
+fn template_error(err: &minijinja::Error, source: &str, limits: &Limits) -> Error {
     let (code, what) = match err.kind() {
         ErrorKind::SyntaxError => (Kind::TemplateSyntaxError, "syntax error"),
         ErrorKind::OutOfFuel => (
             Kind::TemplateTooSlow,
             "the template ran out of fuel (an endless or very long loop?)",
         ),
+        ErrorKind::DataLimitExceeded => (Kind::TemplateTooLarge, "the template builds too much"),
         _ => (Kind::TemplateError, "template error"),
     };
     let kind = err.kind().to_string();
     let detail = err.detail().unwrap_or(&kind);
     let message = match err.kind() {
         ErrorKind::OutOfFuel => what.to_owned(),
+        ErrorKind::DataLimitExceeded => format!(
+            "{what}: a render may build at most {} bytes (its output, set blocks, \
+             macros, strings and lists together), build less (check loops and repetitions)",
+            limits.max_data_bytes
+        ),
         _ => format!("{what}: {detail}"),
     };
     let Some(line) = err.line() else {

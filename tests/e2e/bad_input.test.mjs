@@ -90,7 +90,7 @@ const CASES = [
   ['render: a loop without end', 'POST', '/render', { template: '{% for i in range(100000) %}{% for j in range(100000) %}{{ vouchers["p"].count_available_codes() }}{% endfor %}{% endfor %}' }, {}, 422, 'template_too_slow'],
   ['render: recursion without end', 'POST', '/render', { template: '{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}{{ vouchers["p"].assign_available_code() }}' }, {}, 422, 'template_error'],
   ['render: huge output', 'POST', '/render', { template: '{{ vouchers["p"].assign_available_code() }}{% for i in range(100) %}{{ "x" * 10000 }}{% endfor %}' }, {}, 422, 'output_too_large'],
-  ['render: a string blown up', 'POST', '/render', { template: '{{ vouchers["p"].assign_available_code() }}{{ "x" * 1000000000 }}' }, {}, 422, 'template_too_slow'],
+  ['render: a string blown up', 'POST', '/render', { template: '{{ vouchers["p"].assign_available_code() }}{{ "x" * 1000000000 }}' }, {}, 422, 'template_too_large'],
   ['render: an unknown pool', 'POST', '/render', { template: '{{ vouchers["ghost"].assign_available_code() }}' }, {}, 404, 'unknown_pool'],
   ['render: an unknown voucher function', 'POST', '/render', { template: '{{ vouchers["p"].drop_table() }}' }, {}, 422, 'template_error'],
   ['render: SQL as a pool name', 'POST', '/render', { template: `{{ vouchers["p'; DELETE FROM codes; --"].assign_available_code() }}` }, {}, 422, 'template_error'],

@@ -44,9 +44,9 @@ fn run(
     let counted = job.counted_pools();
     job.set_counts(store.counts(&counted).unwrap());
     if job.is_test() {
-        return job.render_test();
+        return job.render_test().unwrap();
     }
-    let results = store.reserve_campaign(&job.plan(), NOW).unwrap();
+    let results = store.reserve_campaign(&job.plan().unwrap(), NOW).unwrap();
     job.render(results)
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use codepool::api::{Command, Matched};
-use codepool::campaign::{CampaignJob, CampaignSend, CustomerCodes};
+use codepool::campaign::{CampaignJob, CampaignSend, CustomerCodes, MAX_SEND_VALUES};
 use codepool::render::{Limits, Template};
 use codepool::Error;
 use worker::{Request, Response};
@@ -19,14 +19,15 @@ pub const MAX_SEND_BODY: usize = 8 * 1024 * 1024;
 /// `POST /campaigns/{campaign}/send`
 pub async fn send(mut req: Request, project: &Project, m: &Matched) -> Result<Response, Error> {
     let campaign = m.param("campaign");
-    let send: CampaignSend = read_json_body(&mut req, MAX_SEND_BODY).await?;
+    let send: CampaignSend = read_json_body(&mut req, MAX_SEND_BODY, MAX_SEND_VALUES).await?;
     let template = Template::compile(&send.template, Limits::default())?;
     let mut job = CampaignJob::new(&template, campaign, send)?;
     let counted = job.counted_pools();
     if !counted.is_empty() {
         job.set_counts(counts(project, counted).await?);
     }
-    let plan = job.plan();
+    // Refused here, before anything is reserved, if the answer would be too large.
+    let plan = job.plan()?;
     if job.is_test() {
         // Nothing is reserved, but the pools must exist.
         let pools: BTreeSet<String> = plan
@@ -35,7 +36,7 @@ pub async fn send(mut req: Request, project: &Project, m: &Matched) -> Result<Re
             .flat_map(|c| c.take.keys().cloned())
             .collect();
         counts(project, pools.into_iter().collect()).await?;
-        return json(&job.render_test());
+        return json(&job.render_samples(&plan));
     }
     let results: Vec<CustomerCodes> = project.call(&Command::ReserveCampaign(plan)).await?;
     json(&job.render(results))

@@ -1,8 +1,11 @@
 //! HTTP plumbing: JSON answers, JSON errors, bodies with limits, CORS.
 
+use codepool::api::body::MAX_JSON_VALUES;
 use codepool::{Error, ErrorKind};
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use wasm_bindgen::JsCast;
 use worker::{Request, Response};
 
 /// Largest JSON body of an admin route (a layer template fits many times).
@@ -55,17 +58,19 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<Option<
         return Ok(None);
     }
     require_type(req, &["application/json"])?;
-    codepool::input::json::from_body(&bytes).map(Some)
+    codepool::input::json::from_body(&bytes, MAX_JSON_VALUES).map(Some)
 }
 
-/// Reads a JSON body that must be there, of at most `limit` bytes, sent as
-/// `application/json`.
+/// Reads a JSON body that must be there, of at most `limit` bytes and
+/// `max_values` values, sent as `application/json`.
 pub async fn read_json_body<T: DeserializeOwned>(
     req: &mut Request,
     limit: usize,
+    max_values: usize,
 ) -> Result<T, Error> {
     require_type(req, &["application/json"])?;
-    codepool::input::json::from_body(&read_body(req, limit).await?)
+    let bytes = read_body(req, limit).await?;
+    codepool::input::json::from_body(&bytes, max_values)
 }
 
 /// The request's content type without parameters, lower case (`text/csv`).
@@ -103,6 +108,12 @@ pub fn require_type(req: &Request, allowed: &[&str]) -> Result<(), Error> {
 }
 
 /// Reads a whole body, refusing more than `limit` bytes with 413.
+///
+/// The body's chunks are copied into the Worker's memory as they arrive,
+/// into a buffer sized once by the declared length: the platform never holds
+/// the whole body besides (reading it as one `ArrayBuffer` would, briefly
+/// doubling what a large body takes), and one larger than `limit` is refused
+/// at the chunk that passes it.
 pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
     let too_large = || {
         Error::new(
@@ -115,15 +126,41 @@ pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error
         .get("content-length")
         .ok()
         .flatten()
-        .and_then(|v| v.parse::<usize>().ok());
+        .and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let bytes = req.bytes().await.map_err(platform)?;
-    if bytes.len() > limit {
-        return Err(too_large());
+    let Some(stream) = req.inner().body() else {
+        return Ok(Vec::new());
+    };
+    let mut chunks = wasm_streams::ReadableStream::from_raw(stream).into_stream();
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk
+            .map_err(|err| incomplete(&format!("{err:?}")))?
+            .dyn_into::<js_sys::Uint8Array>()
+            .map_err(|_| Error::internal("the request body is not bytes"))?;
+        let start = body.len();
+        let end = start.saturating_add(chunk.length() as usize);
+        if end > limit {
+            return Err(too_large());
+        }
+        body.resize(end, 0);
+        chunk.copy_to(&mut body[start..]);
     }
-    Ok(bytes)
+    if let Some(declared) = declared.filter(|&n| body.len() < n) {
+        let got = body.len();
+        return Err(incomplete(&format!("{got} of {declared} bytes arrived")));
+    }
+    Ok(body)
+}
+
+/// A body that ended before it was whole (the client went away).
+fn incomplete(detail: &str) -> Error {
+    Error::new(
+        ErrorKind::BodyIncomplete,
+        format!("the body did not arrive completely ({detail}): send it again"),
+    )
 }
 
 /// Reads the request's query string into a route's query type

@@ -32,7 +32,8 @@ use crate::project::Project;
 /// Largest import body: 64 MiB, about 3 million codes of 20 characters.
 pub const MAX_IMPORT_BODY: u64 = 64 * 1024 * 1024;
 
-/// Largest JSON import body; JSON is parsed whole, so it stays smaller.
+/// Largest JSON import body. It is read whole, so that a body that is not
+/// valid JSON stores nothing, and so it stays smaller than a CSV file.
 pub const MAX_JSON_IMPORT: usize = 16 * 1024 * 1024;
 
 /// `POST /pools/{pool}/import`: `text/csv` or `application/json`.
@@ -258,18 +259,20 @@ fn already_stored(imported: u64) -> String {
 }
 
 /// `{"codes": [...]}`: invalid entries are reported by 1-based position.
+///
+/// The body is parsed whole before anything is stored, each entry checked
+/// as it is read: what stays is the valid codes, packed (`JsonImport`), and
+/// one window of them at a time while it is stored.
 async fn import_json(mut req: Request, target: &Target<'_>) -> Result<Response, Error> {
     let body = read_body(&mut req, MAX_JSON_IMPORT).await?;
-    let import: JsonImport = codepool::input::json::from_body(&body)?;
+    let import = JsonImport::parse(&body)?;
     drop(body);
-    let mut report = ImportReport::default();
-    let mut valid = import.valid_codes(&mut report);
+    let (windows, mut report) = import.into_windows();
     let import_id = target.begin().await?;
     let mut stored = BatchCounts::default();
-    for window in valid.chunks_mut(IMPORT_WINDOW) {
-        sort_window(window);
+    for window in windows {
         target
-            .store(import_id, window.to_vec(), &mut stored)
+            .store(import_id, window, &mut stored)
             .await
             .map_err(|err| with_progress(err, &stored))?;
     }

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
+use codepool::api::body::MAX_JSON_VALUES;
 use codepool::api::query::DisplayParams;
 use codepool::api::{Command, Matched};
 use codepool::layer::Layer;
@@ -13,7 +14,7 @@ use codepool::pool::PoolCounts;
 use codepool::render::request::{RenderAnswer, RenderRequest};
 use codepool::render::{
     context_from, preview, DisplayContext, Limits, Outcome, PlanMemory, RenderJob, Reservation,
-    Source, Step, Template, Vouchers,
+    ReservationRequest, Source, Step, Template, Vouchers,
 };
 use codepool::{Error, ErrorKind};
 use worker::{Request, Response};
@@ -38,6 +39,13 @@ thread_local! {
 
 /// `GET /layers/{layer}/render?customer_id=…`: 200 with HTML, or 204 when a
 /// pool it assigns from is empty or the layer is paused.
+///
+/// Every failure after a reservation gives its codes back: a render error
+/// in [`drive`], a response that cannot be built here. What this code cannot
+/// cover is the isolate itself ending mid-display (killed over its memory,
+/// or a trap): the codes then stay assigned to the customer, never shown and
+/// never handed twice. Against that, every request's memory is bounded (a
+/// render's data, a campaign's answer, JSON bodies, imports: issue 13).
 pub async fn display(req: &Request, project: &Project, m: &Matched) -> Result<Response, Error> {
     let name = m.param("layer");
     let key = (project.name().to_owned(), name.to_owned());
@@ -85,7 +93,14 @@ pub async fn display(req: &Request, project: &Project, m: &Matched) -> Result<Re
         compiled.plans.borrow_mut().learn(&job);
         match outcome {
             Ok(Outcome::Rendered { output, .. }) => {
-                return Response::from_html(output).map_err(platform);
+                return match Response::from_html(output) {
+                    Ok(response) => Ok(response),
+                    Err(err) => {
+                        // Rendered but not answered: the codes go back.
+                        give_back(project, job.release_undelivered()).await;
+                        Err(platform(err))
+                    }
+                };
             }
             Ok(Outcome::Suppressed { .. }) => return Ok(no_layer()),
             Err(err) if err.kind() == ErrorKind::LayerPaused => {
@@ -120,7 +135,7 @@ fn no_layer() -> Response {
 /// `POST /render`: renders any template; `"preview": true` uses sample codes
 /// and consumes nothing, otherwise it assigns like a layer.
 pub async fn render(mut req: Request, project: &Project) -> Result<Response, Error> {
-    let body: RenderRequest = read_json_body(&mut req, MAX_JSON_BODY).await?;
+    let body: RenderRequest = read_json_body(&mut req, MAX_JSON_BODY, MAX_JSON_VALUES).await?;
     body.check()?;
     let template = Template::compile(&body.template, Limits::default())?;
     let context = body.context();
@@ -135,7 +150,12 @@ pub async fn render(mut req: Request, project: &Project) -> Result<Response, Err
         )?));
     }
     let mut job = RenderJob::new(&template, context, body.customer_id, Source::Render, None);
-    json(&RenderAnswer::from(drive(&mut job, project).await?))
+    let answer = json(&RenderAnswer::from(drive(&mut job, project).await?));
+    if answer.is_err() {
+        // Rendered but not answered: the codes go back.
+        give_back(project, job.release_undelivered()).await;
+    }
+    answer
 }
 
 /// The counts of some pools, reserving nothing; an unknown pool is an error.
@@ -161,14 +181,19 @@ pub async fn drive(job: &mut RenderJob<'_>, project: &Project) -> Result<Outcome
         match answer.and_then(|r| job.resume(r)) {
             Ok(next) => step = next,
             Err(err) => {
-                if let Some(release) = job.release() {
-                    // Best effort: if this fails too, the codes stay assigned
-                    // to this customer (never shown, but never handed twice).
-                    let _: Result<Reservation, Error> =
-                        project.call(&Command::Reserve(release)).await;
-                }
+                give_back(project, job.release()).await;
                 return Err(err);
             }
         }
+    }
+}
+
+/// Gives codes back to the store ([`RenderJob::release`]), if there are any.
+///
+/// Best effort: if this fails too, the codes stay assigned to this customer
+/// (never shown, but never handed twice).
+async fn give_back(project: &Project, release: Option<ReservationRequest>) {
+    if let Some(release) = release {
+        let _: Result<Reservation, Error> = project.call(&Command::Reserve(release)).await;
     }
 }
