@@ -1,6 +1,6 @@
 //! Listing a pool's codes on native SQLite: pages, cursor, state filter, export.
 
-use codepool::layer::LayerSettings;
+use codepool::layer::Assignment;
 use codepool::pool::export::{write_csv_header, write_csv_rows};
 use codepool::pool::CodeQuery;
 use codepool::pool::CodeState;
@@ -9,7 +9,7 @@ use codepool::render::Source;
 use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
-use crate::common::{take, NOW};
+use crate::common::{layer_taking, take, NOW};
 
 /// A store with pools `a` (codes A-0..A-{n-1}) and `b` (codes B-0..B-4),
 /// imported interleaved so that the pools' ids are not contiguous, and the
@@ -17,14 +17,7 @@ use crate::common::{take, NOW};
 fn interleaved_store(db: &NativeDatabase, n: usize) -> Store<'_, NativeDatabase> {
     let store = Store::new(db);
     store.migrate().unwrap();
-    let layer = LayerSettings {
-        template: "{{ vouchers['a'].assign_available_code() }}".into(),
-        active: true,
-        assignment: Default::default(),
-        signed_customer: false,
-        require_expiry: false,
-        variables: Default::default(),
-    };
+    let layer = layer_taking("a", Assignment::default());
     store.put_layer("welcome", &layer, NOW).unwrap();
     for pool in ["a", "b"] {
         store.put_pool(pool, &PoolSettings::default(), NOW).unwrap();

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use codepool::event::TrackedEvent;
+use codepool::layer::{Assignment, LayerSettings};
 use codepool::pool::PoolSettings;
 use codepool::project::settings::{RedemptionMapping, Settings};
 use codepool::render::{ReservationRequest, Source};
@@ -85,4 +86,17 @@ pub fn on_worker_stack<T: Send + 'static>(
         .spawn(f)
         .expect("a thread starts")
         .join()
+}
+
+/// An active layer whose template takes one code of `pool`, as the tests
+/// of reservations and listings need it.
+pub fn layer_taking(pool: &str, assignment: Assignment) -> LayerSettings {
+    LayerSettings {
+        template: format!("{{{{ vouchers['{pool}'].assign_available_code() }}}}"),
+        active: true,
+        assignment,
+        signed_customer: false,
+        require_expiry: false,
+        variables: Default::default(),
+    }
 }

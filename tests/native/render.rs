@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use codepool::layer::{Assignment, LayerSettings};
+use codepool::layer::Assignment;
 use codepool::render::Source;
 use codepool::render::{context_from, Limits, Template};
 use codepool::render::{Outcome, PlanMemory, RenderJob};
@@ -10,7 +10,7 @@ use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 use serde_json::json;
 
-use crate::common::{store_with, NOW};
+use crate::common::{layer_taking, store_with, NOW};
 
 /// Renders `source` for `customer`, reserving from `store`.
 fn render(
@@ -197,18 +197,7 @@ fn per_customer_layers_give_the_same_code_again() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = store_with(&db, &[("p", &["A", "B", "C"])]);
     let layer = store
-        .put_layer(
-            "welcome",
-            &LayerSettings {
-                template: "{{ vouchers['p'].assign_available_code() }}".into(),
-                active: true,
-                assignment: Assignment::PerCustomer,
-                signed_customer: false,
-                require_expiry: false,
-                variables: Default::default(),
-            },
-            NOW,
-        )
+        .put_layer("welcome", &layer_taking("p", Assignment::PerCustomer), NOW)
         .unwrap();
     let template = Template::compile(&layer.template, Limits::default()).unwrap();
     let show = |customer: &str| {

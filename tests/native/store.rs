@@ -1,12 +1,12 @@
 //! The store's statements on native SQLite: pools, imports, reservations.
 
-use codepool::layer::LayerSettings;
+use codepool::layer::{Assignment, LayerSettings};
 use codepool::pool::PoolSettings;
 use codepool::render::Source;
 use codepool::store::sqlite::NativeDatabase;
 use codepool::store::Store;
 
-use crate::common::{store_with, take, NOW};
+use crate::common::{layer_taking, store_with, take, NOW};
 
 /// Owned codes, as an import takes them and a reservation answers them.
 fn codes(list: &[&str]) -> Vec<String> {
@@ -120,14 +120,7 @@ fn a_reservation_from_an_unknown_pool_fails_and_takes_nothing() {
 fn a_paused_or_changed_layer_hands_out_nothing() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = store_with(&db, &[("a", &["1"])]);
-    let settings = LayerSettings {
-        template: "{{ vouchers['a'].assign_available_code() }}".into(),
-        active: true,
-        assignment: Default::default(),
-        signed_customer: false,
-        require_expiry: false,
-        variables: Default::default(),
-    };
+    let settings = layer_taking("a", Assignment::default());
     let v1 = store.put_layer("l", &settings, NOW).unwrap();
     let v2 = store.put_layer("l", &settings, NOW).unwrap();
     assert_eq!(v2.version, v1.version + 1);
