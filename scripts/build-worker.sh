@@ -9,6 +9,10 @@ source scripts/env.sh
 out=${OUT_DIR:-build}
 # Cargo profile `worker` (Cargo.toml): release, optimised for size.
 worker-build --profile worker --out-dir "../$out" worker "$@"
+# The entry module wraps the Durable Object classes for RPC (worker/entry.js);
+# worker-build's own module becomes the glue it imports.
+mv "$out/index.js" "$out/glue.js"
+cp worker/entry.js "$out/index.js"
 
 # wasm-opt is run here rather than by worker-build, which keeps the names
 # section (a fifth of the module) and offers no way to drop it. Rust's wasm32

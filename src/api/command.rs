@@ -108,6 +108,13 @@ pub enum Command {
     },
     /// Reserve codes and read counts.
     Reserve(ReservationRequest),
+    /// Reserve for several renders that share one store call (displays
+    /// arriving together): each in its own transaction, with its own
+    /// answer, in order ([`crate::store::Store::reserve_each`]).
+    ReserveEach {
+        /// The renders' reservations, in order.
+        requests: Vec<ReservationRequest>,
+    },
     /// Counts of some pools, reserving nothing (previews, campaign snapshots).
     Counts {
         /// Pool names.
@@ -218,6 +225,7 @@ pub fn execute<D: Database>(store: &Store<'_, D>, command: &Command, now: i64) -
         Command::ListLayers => json(&serde_json::json!({ "layers": store.layers()? })),
         Command::DeleteLayer { layer } => json(&store.delete_layer(layer)?),
         Command::Reserve(request) => json(&store.reserve(request, now)?),
+        Command::ReserveEach { requests } => json(&store.reserve_each(requests, now)),
         Command::Counts { pools } => json(&store.counts(pools)?),
         Command::ReserveCampaign(request) => json(&store.reserve_campaign(request, now)?),
         Command::GetSettings => json(&SettingsView::from(&store.settings()?)),

@@ -65,6 +65,19 @@ impl<D: Database> Store<'_, D> {
         })
     }
 
+    /// Reserves for several renders, one after the other, each as its own
+    /// transaction ([`Store::reserve`]): one refused, failing or short
+    /// changes nothing for the others, and a `per_customer` customer met
+    /// twice finds the code the first took. The answers are in the order of
+    /// the requests.
+    pub fn reserve_each(
+        &self,
+        requests: &[ReservationRequest],
+        now: i64,
+    ) -> Vec<Result<Reservation>> {
+        requests.iter().map(|r| self.reserve(r, now)).collect()
+    }
+
     /// The layer's assignment mode, after checking the layer may render
     /// this request: active, the version the caller planned with, a
     /// customer id where the mode needs one, a signature where it must be

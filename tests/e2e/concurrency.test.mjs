@@ -189,3 +189,74 @@ test('one customer on many clients at once gets one code from a per_customer lay
   assert.deepEqual(assigned.map((c) => c.customer_id).sort(), customers);
   for (const c of assigned) assert.ok(byCustomer.get(c.customer_id).has(c.code));
 });
+
+test('displays sharing store calls: layers, pools, per_customer repeats, an empty pool and a layer changed mid-flight', async (t) => {
+  // 48 clients at once: the displays that arrive while a store call is in
+  // flight go together in the next (worker/src/batch.rs), so calls here mix
+  // all of these. Each display must come out as if it had been alone.
+  const api = await createProject(worker.base, 'shared');
+  await poolWith(api, 'a', codeNames('A', 400));
+  await poolWith(api, 'b', codeNames('B', 400));
+  assert.equal((await api.putPool('e')).status, 200);
+  const take = (pool) => `{{ vouchers["${pool}"].assign_available_code() }}`;
+  const layers = {
+    plain: { template: take('a') },
+    loyal: { template: take('b'), assignment: 'per_customer' },
+    empty: { template: `x${take('e')}` },
+    both: { template: `${take('a')} ${take('b')}` },
+  };
+  for (const [name, body] of Object.entries(layers)) assert.equal((await api.putLayer(name, body)).status, 200);
+
+  const loyalCustomers = Array.from({ length: 6 }, (_, i) => `loyal-${i}`);
+  const answers = [];
+  let sent = 0;
+  const client = async (n) => {
+    for (let i = 0; i < 12; i++) {
+      const layer = Object.keys(layers)[(n + i) % 4];
+      const customer = layer === 'loyal' ? loyalCustomers[(n * 7 + i) % loyalCustomers.length] : `v${n}-${i}`;
+      // Halfway, the plain layer changes: displays planned on the old
+      // version are refused by the store and render again on the new one.
+      if (++sent === 200) assert.equal((await api.putLayer('plain', { template: `new ${take('a')}` })).status, 200);
+      const res = await fetch(`${worker.base}/v1/projects/shared/layers/${layer}/render?customer_id=${customer}`);
+      answers.push({ layer, customer, status: res.status, text: await res.text() });
+    }
+  };
+  await Promise.all(Array.from({ length: 48 }, (_, n) => client(n)));
+
+  const received = new Map();
+  const loyalCodes = new Map();
+  for (const a of answers) {
+    if (a.layer === 'empty') {
+      assert.deepEqual([a.status, a.text], [204, ''], a.customer);
+      continue;
+    }
+    assert.equal(a.status, 200, `${a.layer} ${a.customer}: ${a.text.slice(0, 200)}`);
+    const codes = a.text.replace(/^new /, '').split(' ');
+    if (a.layer === 'loyal') {
+      loyalCodes.set(a.customer, new Set([...(loyalCodes.get(a.customer) ?? []), codes[0]]));
+      continue;
+    }
+    for (const code of codes) {
+      assert.ok(!received.has(code), `${code} handed out twice`);
+      received.set(code, { customer: a.customer, layer: a.layer });
+    }
+  }
+  // A loyal customer met on many clients at once has one code.
+  for (const [customer, codes] of loyalCodes) {
+    assert.equal(codes.size, 1, `${customer} saw ${[...codes]}`);
+    const code = [...codes][0];
+    assert.ok(!received.has(code), `${code} given to a loyal customer and another`);
+    received.set(code, { customer, layer: 'loyal' });
+  }
+  assert.ok(answers.some((a) => a.layer === 'plain' && a.text.startsWith('new ')), 'the changed layer rendered');
+
+  // The store recorded every code as it was handed out, and nothing more.
+  const codes = new Map([...(await checkPool(api, 'a')), ...(await checkPool(api, 'b'))]);
+  const assigned = [...codes.values()].filter((c) => c.state === 'assigned');
+  assert.equal(assigned.length, received.size, 'the store assigned exactly the codes received');
+  for (const [code, { customer, layer }] of received) {
+    const c = codes.get(code);
+    assert.deepEqual([c.state, c.customer_id, c.source], ['assigned', customer, `layer:${layer}`], code);
+  }
+  t.diagnostic(`${answers.length} displays, ${received.size} codes handed out`);
+});

@@ -3,6 +3,7 @@
 //!
 //! - `activity`: a pool's assignments and redemptions per day (the chart).
 //! - `api`: `openapi.json` against the served routes and the error codes.
+//! - `batch`: displays that share one store call, each on its own.
 //! - `campaign`: campaign sends, served in order while codes last.
 //! - `codes`: listing a pool's codes: pages, cursor, state filter, export.
 //! - `draining`: pools that cannot be drained, layers that can be deleted,
@@ -22,6 +23,7 @@ mod common;
 
 mod activity;
 mod api;
+mod batch;
 mod campaign;
 mod codes;
 mod draining;

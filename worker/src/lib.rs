@@ -20,6 +20,7 @@
 //! `rate_limit.rs` guards the public route.
 
 mod auth;
+mod batch;
 mod campaigns;
 mod codes;
 mod database;
@@ -34,6 +35,7 @@ mod projects;
 mod rate_limit;
 mod registry;
 mod render;
+mod rpc;
 mod settings;
 
 use std::sync::OnceLock;
@@ -54,7 +56,7 @@ fn router() -> &'static Router {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let path = req.path();
     #[cfg(feature = "bench")]
     if let Some(route) = path.strip_prefix("/v1/bench/") {
@@ -78,7 +80,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Err(_) => false,
     };
     let response = match found {
-        Ok(m) => handle(req, &env, m).await,
+        Ok(m) => handle(req, &env, m, ctx).await,
         Err(err) => Err(err),
     }
     .unwrap_or_else(|err| {
@@ -137,7 +139,7 @@ async fn bench(env: &Env, route: &str) -> Result<Response, Error> {
     Response::ok(answer).map_err(http::platform)
 }
 
-async fn handle(req: Request, env: &Env, m: Matched) -> Result<Response, Error> {
+async fn handle(req: Request, env: &Env, m: Matched, ctx: Context) -> Result<Response, Error> {
     // Authenticate before anything else answers, so strangers learn nothing.
     let caller = auth::caller(m.route.access, &req, env)?;
     if m.route.id == RouteId::RenderLayer {
@@ -155,7 +157,7 @@ async fn handle(req: Request, env: &Env, m: Matched) -> Result<Response, Error> 
         return openapi();
     }
     // Nothing reaches the store of a project that was never created.
-    let project = projects::open(env, &m, caller).await?;
+    let project = projects::open(env, &m, caller).await?.with_context(ctx);
     let answer = async {
         // One policy for query strings: a route reads its own type, the
         // others take none, so a misspelt parameter is never silently ignored.

@@ -10,21 +10,21 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use codepool::api::command::{self, Call, Command, KeyCheck, Ran};
+use codepool::render::{Reservation, ReservationRequest};
 use codepool::store::Store;
 use codepool::{Error, ErrorKind};
-use js_sys::futures::JsFuture;
 use serde::de::DeserializeOwned;
-use wasm_bindgen::{JsCast, JsValue};
-use worker::{durable_object, web_sys, worker_sys, DurableObject, Env, Request, Response, State};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::{durable_object, Context, DurableObject, Env, Request, Response, State};
 
+use crate::batch;
 use crate::database::DurableDatabase;
 use crate::http::platform;
+use crate::rpc::{self, Answer};
 
 /// The binding name of the ProjectStore namespace in wrangler.toml.
 pub const BINDING: &str = "PROJECTS";
-
-/// The header with which the store says it accepted the call's key.
-const KEY_ACCEPTED: &str = "x-codepool-key-accepted";
 
 /// One project's pools, codes, layers and keys in Durable Object SQLite.
 #[durable_object]
@@ -44,11 +44,19 @@ impl DurableObject for ProjectStore {
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        // No await between reading the command and answering: the store's
-        // statements run without other requests interleaving.
-        let body = req.bytes().await?;
-        let ran = match serde_json::from_slice::<Call>(&body) {
+    /// Commands come over RPC ([`ProjectStore::command`]), never as HTTP.
+    async fn fetch(&self, _req: Request) -> worker::Result<Response> {
+        Response::error("the project store answers RPC calls only", 404)
+    }
+}
+
+#[wasm_bindgen]
+impl ProjectStore {
+    /// Runs one command (the JSON of a [`Call`]): the RPC method the Worker
+    /// calls ([`crate::rpc`]). Synchronous from the command to the answer,
+    /// so the store's statements never interleave with another call's.
+    pub fn command(&self, body: String) -> JsValue {
+        let ran = match serde_json::from_str::<Call>(&body) {
             Ok(call) => {
                 let store = Store::new(&self.db);
                 match self.open(&store, &call) {
@@ -62,15 +70,16 @@ impl DurableObject for ProjectStore {
                 "the store could not read a command: {e}"
             ))),
         };
-        let response = match ran.answer {
-            Ok(json) => Response::ok(json)?,
-            Err(err) => Response::from_json(&err)?.with_status(err.status()),
-        };
-        if ran.key_accepted {
-            response.headers().set(KEY_ACCEPTED, "1")?;
+        match ran.answer {
+            Ok(json) => Answer::encode(200, ran.key_accepted, &json),
+            Err(err) => Answer::encode(err.status(), ran.key_accepted, &to_json(&err)),
         }
-        Ok(response)
     }
+}
+
+/// An error as the JSON the Worker reads back.
+pub fn to_json(err: &Error) -> String {
+    serde_json::to_string(err).unwrap_or_else(|_| String::from("{}"))
 }
 
 impl ProjectStore {
@@ -101,6 +110,9 @@ pub struct Project {
     /// Whether a store call accepted the key already (shared by clones, as
     /// an export's pages are).
     checked: Rc<Cell<bool>>,
+    /// The request's context: with it, reservations share store calls
+    /// ([`batch`]).
+    ctx: Option<Rc<Context>>,
 }
 
 impl Project {
@@ -111,6 +123,16 @@ impl Project {
             name: name.to_owned(),
             key,
             checked: Rc::default(),
+            ctx: None,
+        }
+    }
+
+    /// The same project, its reservations sharing store calls with other
+    /// requests' ([`batch`]) under this request's context.
+    pub fn with_context(self, ctx: Context) -> Self {
+        Project {
+            ctx: Some(Rc::new(ctx)),
+            ..self
         }
     }
 
@@ -166,6 +188,16 @@ impl Project {
         Ok(response)
     }
 
+    /// Reserves codes for a render. Without a project key the reservation
+    /// goes in the next call its project's displays share ([`batch`]); a
+    /// call with a key goes alone, as the store checks one key per call.
+    pub async fn reserve(&self, request: ReservationRequest) -> Result<Reservation, Error> {
+        match (&self.key, &self.ctx) {
+            (None, Some(ctx)) => batch::reserve(self, ctx, request).await,
+            _ => self.call(&Command::Reserve(request)).await,
+        }
+    }
+
     /// Sends a command and returns its answer.
     pub async fn call<T: DeserializeOwned>(&self, command: &Command) -> Result<T, Error> {
         // Only the decoding is generic: one copy of the call for every answer type.
@@ -179,7 +211,7 @@ impl Project {
             command: Cow::Borrowed(command),
         };
         let body = serde_json::to_string(&call).map_err(|e| Error::internal(e.to_string()))?;
-        let answer = call_object(&self.env, BINDING, &self.name, body).await?;
+        let answer = rpc::call(&self.env, BINDING, &self.name, body).await?;
         // The store says whether it accepted the key, whatever the command
         // answered (success, or the command's own error).
         if answer.key_accepted {
@@ -187,63 +219,4 @@ impl Project {
         }
         answer.into_result()
     }
-}
-
-/// A Durable Object's answer to a call.
-pub struct ObjectAnswer {
-    status: u16,
-    text: String,
-    /// Whether the store accepted the call's project key.
-    key_accepted: bool,
-}
-
-impl ObjectAnswer {
-    /// The JSON answer, or the error the object answered with.
-    pub fn into_result(self) -> Result<String, Error> {
-        let ObjectAnswer { status, text, .. } = self;
-        if status == 200 {
-            Ok(text)
-        } else {
-            Err(serde_json::from_str::<Error>(&text)
-                .unwrap_or_else(|_| Error::internal(format!("store answered {status}: {text}"))))
-        }
-    }
-}
-
-/// Sends a JSON body to the Durable Object `name` of namespace `binding`
-/// and returns its answer.
-///
-/// Speaks to the stub with the platform's own `Request` and `Response`: the
-/// `worker` crate's wrappers read the answer through a stream reader, which
-/// cost every display about 100 µs (V8 CPU profile of the hot path).
-pub async fn call_object(
-    env: &Env,
-    binding: &str,
-    name: &str,
-    body: String,
-) -> Result<ObjectAnswer, Error> {
-    let namespace = env.durable_object(binding).map_err(platform)?;
-    let stub: worker_sys::DurableObject = namespace
-        .id_from_name(name)
-        .and_then(|id| id.get_stub())
-        .map_err(platform)?
-        .into_rpc();
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(&body));
-    async {
-        let req = web_sys::Request::new_with_str_and_init("https://project.store/", &init)?;
-        let resp: web_sys::Response = JsFuture::from(stub.fetch_with_request(&req)?)
-            .await?
-            .dyn_into()?;
-        let key_accepted = resp.headers().has(KEY_ACCEPTED)?;
-        let text = JsFuture::from(resp.text()?).await?;
-        Ok::<_, JsValue>(ObjectAnswer {
-            status: resp.status(),
-            text: text.as_string().unwrap_or_default(),
-            key_accepted,
-        })
-    }
-    .await
-    .map_err(|e| Error::internal(format!("platform: the {binding} object failed: {e:?}")))
 }

@@ -16,10 +16,13 @@ use codepool::project::{ProjectInfo, Registered};
 use codepool::store::Registry;
 use codepool::Error;
 use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
 use worker::{durable_object, DurableObject, Env, Request, Response, State};
 
 use crate::database::DurableDatabase;
-use crate::project::{call_object, now};
+use crate::project::{now, to_json};
+use crate::rpc::{self, Answer};
 
 /// The binding name of the ProjectRegistry namespace in wrangler.toml.
 pub const BINDING: &str = "REGISTRY";
@@ -40,16 +43,25 @@ impl DurableObject for ProjectRegistry {
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let body = req.bytes().await?;
+    /// Commands come over RPC ([`ProjectRegistry::command`]), never as HTTP.
+    async fn fetch(&self, _req: Request) -> worker::Result<Response> {
+        Response::error("the registry answers RPC calls only", 404)
+    }
+}
+
+#[wasm_bindgen]
+impl ProjectRegistry {
+    /// Runs one [`RegistryCommand`] (its JSON): the RPC method the Worker
+    /// calls ([`crate::rpc`]).
+    pub fn command(&self, body: String) -> JsValue {
         // The Worker built this command: one the registry cannot read is a
         // bug of the Worker's, not the caller's.
-        let result = serde_json::from_slice::<RegistryCommand>(&body)
+        let result = serde_json::from_str::<RegistryCommand>(&body)
             .map_err(|e| Error::internal(format!("the registry could not read a command: {e}")))
             .and_then(|cmd| command::execute_registry(&Registry::new(&self.db), &cmd, now()));
         match result {
-            Ok(json) => Response::ok(json),
-            Err(err) => Ok(Response::from_json(&err)?.with_status(err.status())),
+            Ok(json) => Answer::encode(200, false, &json),
+            Err(err) => Answer::encode(err.status(), false, &to_json(&err)),
         }
     }
 }
@@ -67,7 +79,7 @@ fn remember(name: &str) {
 
 async fn call<T: DeserializeOwned>(env: &Env, command: &RegistryCommand) -> Result<T, Error> {
     let body = serde_json::to_string(command).map_err(|e| Error::internal(e.to_string()))?;
-    let text = call_object(env, BINDING, INSTANCE, body)
+    let text = rpc::call(env, BINDING, INSTANCE, body)
         .await?
         .into_result()?;
     serde_json::from_str(&text).map_err(|e| Error::internal(format!("registry answer: {e}")))

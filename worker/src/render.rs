@@ -177,7 +177,7 @@ pub async fn drive(job: &mut RenderJob<'_>, project: &Project) -> Result<Outcome
             Step::Done(outcome) => return Ok(outcome),
             Step::Reserve(request) => request,
         };
-        let answer: Result<Reservation, Error> = project.call(&Command::Reserve(request)).await;
+        let answer = project.reserve(request).await;
         match answer.and_then(|r| job.resume(r)) {
             Ok(next) => step = next,
             Err(err) => {
