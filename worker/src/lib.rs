@@ -9,8 +9,10 @@
 //! Durable Object ([`project::ProjectStore`], statements on [`database`])
 //! through [`project::Project`], which carries the caller's project key for
 //! the store to check; routes that only forward a command answer with the
-//! store's JSON as it is ([`project::Project::forward`]). Static files
-//! (`www/`) are served by the assets binding.
+//! store's JSON as it is ([`project::Project::forward`]). Calls go over
+//! Durable Object RPC ([`rpc`], with `worker/entry.js`), and the
+//! reservations of displays arriving together share one ([`batch`]).
+//! Static files (`www/`) are served by the assets binding.
 //!
 //! One file per resource: `projects.rs` (creating and showing projects),
 //! `keys.rs` (project keys), `pools.rs` (with activity), `codes.rs`
