@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 out=${OUT_DIR:-build}
+# GET /v1/openapi.json answers openapi.json from the static files (the
+# assets binding) rather than from the wasm: see openapi() in worker/src/lib.rs.
+mkdir -p www/v1
+cp openapi.json www/v1/openapi.json
 # Cargo profile `worker` (Cargo.toml): release, optimised for size.
 worker-build --profile worker --out-dir "../$out" worker "$@"
 
