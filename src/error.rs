@@ -233,8 +233,16 @@ impl fmt::Display for Location {
 ///
 /// The Durable Object sends errors to the Worker in this same shape
 /// (serde), so nothing is lost crossing that boundary.
+///
+/// Boxed, so that a `Result` carrying it is small: results are moved
+/// through every call, and a wide error made each move a copy of it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Error(Box<Inner>);
+
+/// What an [`Error`] holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Error {
+struct Inner {
     #[serde(rename = "code")]
     kind: ErrorKind,
     message: String,
@@ -255,12 +263,12 @@ impl Error {
     /// An error of `kind`. For [`ErrorKind::Internal`] the message is the
     /// detail for the log, never shown to a client ([`Error::to_body`]).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
             message: message.into(),
             location: None,
             allowed: Vec::new(),
-        }
+        }))
     }
 
     /// A failure of storage or of the platform; `detail` goes to the log.
@@ -271,51 +279,50 @@ impl Error {
     /// 405: `method` is not served at this path, `allowed` are.
     pub fn method_not_allowed(method: &str, allowed: Vec<String>) -> Self {
         let message = format!("{method} is not allowed here; use {}", allowed.join(", "));
-        Error {
-            allowed,
-            ..Self::new(ErrorKind::MethodNotAllowed, message)
-        }
+        let mut error = Self::new(ErrorKind::MethodNotAllowed, message);
+        error.0.allowed = allowed;
+        error
     }
 
     /// The same error, placed in a template's source.
     pub fn at(mut self, location: Location) -> Self {
-        self.location = Some(location);
+        self.0.location = Some(location);
         self
     }
 
     /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The stable code, e.g. `unknown_pool`.
     pub fn code(&self) -> &'static str {
-        self.kind.code()
+        self.0.kind.code()
     }
 
     /// The HTTP status.
     pub fn status(&self) -> u16 {
-        self.kind.status()
+        self.0.kind.status()
     }
 
     /// What went wrong and what to do; for a 5xx, the detail for the log.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// Where in a template's source, for template errors that can say.
     pub fn location(&self) -> Option<Location> {
-        self.location
+        self.0.location
     }
 
     /// The methods the path allows, for [`ErrorKind::MethodNotAllowed`].
     pub fn allowed(&self) -> &[String] {
-        &self.allowed
+        &self.0.allowed
     }
 
     /// Adds to the message (e.g. how far an import got before it failed).
     pub fn append(mut self, more: &str) -> Self {
-        self.message.push_str(more);
+        self.0.message.push_str(more);
         self
     }
 
@@ -327,13 +334,13 @@ impl Error {
     pub fn to_body(&self, incident: &str) -> serde_json::Value {
         let mut error = serde_json::Map::new();
         error.insert("code".into(), self.code().into());
-        if self.kind.is_server_error() {
+        if self.0.kind.is_server_error() {
             error.insert("message".into(), INTERNAL_MESSAGE.into());
             error.insert("id".into(), incident.into());
         } else {
-            error.insert("message".into(), self.message.clone().into());
+            error.insert("message".into(), self.0.message.clone().into());
         }
-        if let Some(at) = self.location {
+        if let Some(at) = self.0.location {
             error.insert("line".into(), at.line.into());
             if let Some(column) = at.column {
                 error.insert("column".into(), column.into());
@@ -343,9 +350,20 @@ impl Error {
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.0.kind)
+            .field("message", &self.0.message)
+            .field("location", &self.0.location)
+            .field("allowed", &self.0.allowed)
+            .finish()
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.kind)
+        write!(f, "{} ({})", self.0.message, self.0.kind)
     }
 }
 

@@ -30,6 +30,12 @@ pub const MAX_BODY_DEPTH: usize = 32;
 /// not the shape `T`, is `invalid_json`; one that holds more than
 /// `max_values` values is `body_too_large` (see [`crate::api::body`]).
 pub fn from_body<T: DeserializeOwned>(bytes: &[u8], max_values: usize) -> Result<T> {
+    check_body(bytes, max_values)?;
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+/// The checks of [`from_body`] before parsing, in one copy for every `T`.
+fn check_body(bytes: &[u8], max_values: usize) -> Result<()> {
     if text_depth(bytes, MAX_BODY_DEPTH) > MAX_BODY_DEPTH {
         return Err(Error::new(
             ErrorKind::JsonTooDeep,
@@ -41,8 +47,7 @@ pub fn from_body<T: DeserializeOwned>(bytes: &[u8], max_values: usize) -> Result
     }
     // Depth first: the count parses too, and would stop at serde's own
     // recursion limit with a vaguer error.
-    crate::api::body::check_values(bytes, max_values)?;
-    Ok(serde_json::from_slice(bytes)?)
+    crate::api::body::check_values(bytes, max_values)
 }
 
 /// How many levels of arrays and objects JSON text opens, looking no

@@ -12,14 +12,16 @@ use crate::render::vouchers::Vouchers;
 /// Sample codes for a preview or a test send: `SAMPLE-<POOL>-<n>`, as many
 /// as asked for; nothing is reserved.
 pub fn sample_codes(take: &BTreeMap<String, usize>) -> BTreeMap<String, Vec<String>> {
-    take.iter()
-        .map(|(pool, &n)| {
-            let codes = (1..=n)
-                .map(|i| format!("SAMPLE-{}-{i}", pool.to_uppercase()))
-                .collect();
-            (pool.clone(), codes)
-        })
-        .collect()
+    // Inserted one by one: `take` is sorted already, and collecting into a
+    // map would bring a sort of its own into the Worker's wasm.
+    let mut samples = BTreeMap::new();
+    for (pool, &n) in take {
+        let codes = (1..=n)
+            .map(|i| format!("SAMPLE-{}-{i}", pool.to_uppercase()))
+            .collect();
+        samples.insert(pool.clone(), codes);
+    }
+    samples
 }
 
 /// Renders a template with sample codes and the given counts, consuming

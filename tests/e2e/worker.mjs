@@ -29,6 +29,9 @@ function assetsOptions() {
 /**
  * Starts a Worker with empty storage; call `stop()` when done. With
  * `assets: true` it also serves `www/` (the loader, demo page and console).
+ * Without, the Worker still has its `ASSETS` binding, on the files of `www/`
+ * (it answers `GET /v1/openapi.json` from `www/v1/openapi.json`), but no
+ * static routing in front of it.
  */
 export async function startWorker({ persistTo, assets = false, ...options } = {}) {
   const mf = new Miniflare({
@@ -47,7 +50,9 @@ export async function startWorker({ persistTo, assets = false, ...options } = {}
     },
     durableObjectsPersist: persistTo ?? false,
     cf: false,
-    ...(assets ? { assets: assetsOptions() } : {}),
+    ...(assets
+      ? { assets: assetsOptions() }
+      : { serviceBindings: { ASSETS: { disk: { path: path.join(root, 'www'), writable: false } } } }),
     ...options,
   });
   const url = await mf.ready;
