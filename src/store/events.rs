@@ -17,7 +17,7 @@ impl<D: Database> Store<'_, D> {
             .db
             .query("SELECT value FROM settings WHERE key = 'settings'", &[])?;
         match rows.into_iter().next() {
-            Some(row) => serde_json::from_str(row[0].as_opt_str().unwrap_or("{}"))
+            Some(row) => serde_json::from_slice(row[0].as_opt_str().unwrap_or("{}").as_bytes())
                 .map_err(|e| Error::internal(format!("stored settings: {e}"))),
             None => Ok(Settings::default()),
         }
@@ -214,6 +214,7 @@ fn logged_event(row: Vec<Value>) -> LoggedEvent {
         campaign: text(next()),
         code: text(next()),
         timestamp: rfc3339(next().as_i64()),
-        properties: serde_json::from_str(next().as_opt_str().unwrap_or("{}")).unwrap_or_default(),
+        properties: serde_json::from_slice(next().as_opt_str().unwrap_or("{}").as_bytes())
+            .unwrap_or_default(),
     }
 }

@@ -114,7 +114,8 @@ fn layer_from_row(row: Vec<Value>) -> Layer {
         assignment: Assignment::from_stored(assignment.as_opt_str().unwrap_or_default()),
         signed_customer: signed != ANY_ID,
         require_expiry: signed == SIGNED_WITH_EXPIRY,
-        variables: serde_json::from_str(next().as_opt_str().unwrap_or("{}")).unwrap_or_default(),
+        variables: serde_json::from_slice(next().as_opt_str().unwrap_or("{}").as_bytes())
+            .unwrap_or_default(),
         version: next().as_i64(),
         updated_at: rfc3339(next().as_i64()),
     }

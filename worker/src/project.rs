@@ -56,7 +56,7 @@ impl ProjectStore {
     /// calls ([`crate::rpc`]). Synchronous from the command to the answer,
     /// so the store's statements never interleave with another call's.
     pub fn command(&self, body: String) -> JsValue {
-        let ran = match serde_json::from_str::<Call>(&body) {
+        let ran = match serde_json::from_slice::<Call>(body.as_bytes()) {
             Ok(call) => {
                 let store = Store::new(&self.db);
                 match self.open(&store, &call) {
@@ -202,7 +202,8 @@ impl Project {
     pub async fn call<T: DeserializeOwned>(&self, command: &Command) -> Result<T, Error> {
         // Only the decoding is generic: one copy of the call for every answer type.
         let text = self.call_text(command).await?;
-        serde_json::from_str(&text).map_err(|e| Error::internal(format!("store answer: {e}")))
+        serde_json::from_slice(text.as_bytes())
+            .map_err(|e| Error::internal(format!("store answer: {e}")))
     }
 
     async fn call_text(&self, command: &Command) -> Result<String, Error> {

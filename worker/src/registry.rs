@@ -56,7 +56,7 @@ impl ProjectRegistry {
     pub fn command(&self, body: String) -> JsValue {
         // The Worker built this command: one the registry cannot read is a
         // bug of the Worker's, not the caller's.
-        let result = serde_json::from_str::<RegistryCommand>(&body)
+        let result = serde_json::from_slice::<RegistryCommand>(body.as_bytes())
             .map_err(|e| Error::internal(format!("the registry could not read a command: {e}")))
             .and_then(|cmd| command::execute_registry(&Registry::new(&self.db), &cmd, now()));
         match result {
@@ -82,7 +82,8 @@ async fn call<T: DeserializeOwned>(env: &Env, command: &RegistryCommand) -> Resu
     let text = rpc::call(env, BINDING, INSTANCE, body)
         .await?
         .into_result()?;
-    serde_json::from_str(&text).map_err(|e| Error::internal(format!("registry answer: {e}")))
+    serde_json::from_slice(text.as_bytes())
+        .map_err(|e| Error::internal(format!("registry answer: {e}")))
 }
 
 /// Whether the project was created; asks the registry only for a name this

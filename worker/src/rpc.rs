@@ -56,7 +56,7 @@ impl Answer {
         if status == 200 {
             Ok(text)
         } else {
-            Err(serde_json::from_str::<Error>(&text)
+            Err(serde_json::from_slice::<Error>(text.as_bytes())
                 .unwrap_or_else(|_| Error::internal(format!("store answered {status}: {text}"))))
         }
     }
