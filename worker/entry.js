@@ -5,7 +5,8 @@
 // - The Rust Durable Object classes come out of the glue as plain classes;
 //   workerd answers RPC calls only for classes declared with `extends
 //   DurableObject`, so each is wrapped here and its one RPC method,
-//   `command`, forwarded to Rust (worker/src/rpc.rs).
+//   `command`, forwarded to Rust (worker/src/rpc.rs); `fetch` too, for the
+//   Workers of a deploy before RPC.
 // - The `worker` crate converts `request.cf` for every request it is handed,
 //   which workerd builds afresh on each read: 5% of the CPU of a store call
 //   in the V8 profile (bench/profile.mjs). codepool reads nothing of it, so
@@ -29,6 +30,9 @@ export class ProjectStore extends DurableObject {
   command(body) {
     return this.rust.command(body);
   }
+  fetch(request) {
+    return this.rust.fetch(request);
+  }
 }
 
 /** The deployment's registry of created projects (worker/src/registry.rs). */
@@ -39,5 +43,8 @@ export class ProjectRegistry extends DurableObject {
   }
   command(body) {
     return this.rust.command(body);
+  }
+  fetch(request) {
+    return this.rust.fetch(request);
   }
 }

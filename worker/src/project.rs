@@ -44,9 +44,21 @@ impl DurableObject for ProjectStore {
         }
     }
 
-    /// Commands come over RPC ([`ProjectStore::command`]), never as HTTP.
-    async fn fetch(&self, _req: Request) -> worker::Result<Response> {
-        Response::error("the project store answers RPC calls only", 404)
+    /// The same commands as [`ProjectStore::command`], as HTTP: how Workers
+    /// before RPC called the store, still answered so that a deploy does
+    /// not fail the requests of the Workers it replaces.
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        // No await between reading the command and answering.
+        let body = req.bytes().await?;
+        let ran = self.run(&body);
+        let response = match ran.answer {
+            Ok(json) => Response::ok(json)?,
+            Err(err) => Response::ok(to_json(&err))?.with_status(err.status()),
+        };
+        if ran.key_accepted {
+            response.headers().set("x-codepool-key-accepted", "1")?;
+        }
+        Ok(response)
     }
 }
 
@@ -56,20 +68,7 @@ impl ProjectStore {
     /// calls ([`crate::rpc`]). Synchronous from the command to the answer,
     /// so the store's statements never interleave with another call's.
     pub fn command(&self, body: String) -> JsValue {
-        let ran = match serde_json::from_slice::<Call>(body.as_bytes()) {
-            Ok(call) => {
-                let store = Store::new(&self.db);
-                match self.open(&store, &call) {
-                    Ok(()) => command::run(&store, &call, now()),
-                    Err(err) => Ran::stopped(err),
-                }
-            }
-            // The Worker built this command from a checked request: one the
-            // store cannot read is the Worker's bug, not the caller's.
-            Err(e) => Ran::stopped(Error::internal(format!(
-                "the store could not read a command: {e}"
-            ))),
-        };
+        let ran = self.run(body.as_bytes());
         match ran.answer {
             Ok(json) => Answer::encode(200, ran.key_accepted, &json),
             Err(err) => Answer::encode(err.status(), ran.key_accepted, &to_json(&err)),
@@ -83,6 +82,24 @@ pub fn to_json(err: &Error) -> String {
 }
 
 impl ProjectStore {
+    /// Runs the JSON of a [`Call`].
+    fn run(&self, body: &[u8]) -> Ran {
+        match serde_json::from_slice::<Call>(body) {
+            Ok(call) => {
+                let store = Store::new(&self.db);
+                match self.open(&store, &call) {
+                    Ok(()) => command::run(&store, &call, now()),
+                    Err(err) => Ran::stopped(err),
+                }
+            }
+            // The Worker built this command from a checked request: one the
+            // store cannot read is the Worker's bug, not the caller's.
+            Err(e) => Ran::stopped(Error::internal(format!(
+                "the store could not read a command: {e}"
+            ))),
+        }
+    }
+
     /// Opens the store once per instance ([`Store::open`]): only a project
     /// being created, or created before, gets its tables.
     fn open(&self, store: &Store<'_, DurableDatabase>, call: &Call<'_>) -> Result<(), Error> {

@@ -43,9 +43,14 @@ impl DurableObject for ProjectRegistry {
         }
     }
 
-    /// Commands come over RPC ([`ProjectRegistry::command`]), never as HTTP.
-    async fn fetch(&self, _req: Request) -> worker::Result<Response> {
-        Response::error("the registry answers RPC calls only", 404)
+    /// The same commands as [`ProjectRegistry::command`], as HTTP: how
+    /// Workers before RPC called the registry (see `ProjectStore::fetch`).
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let body = req.bytes().await?;
+        match self.run(&body) {
+            Ok(json) => Response::ok(json),
+            Err(err) => Ok(Response::ok(to_json(&err))?.with_status(err.status())),
+        }
     }
 }
 
@@ -54,15 +59,21 @@ impl ProjectRegistry {
     /// Runs one [`RegistryCommand`] (its JSON): the RPC method the Worker
     /// calls ([`crate::rpc`]).
     pub fn command(&self, body: String) -> JsValue {
-        // The Worker built this command: one the registry cannot read is a
-        // bug of the Worker's, not the caller's.
-        let result = serde_json::from_slice::<RegistryCommand>(body.as_bytes())
-            .map_err(|e| Error::internal(format!("the registry could not read a command: {e}")))
-            .and_then(|cmd| command::execute_registry(&Registry::new(&self.db), &cmd, now()));
-        match result {
+        match self.run(body.as_bytes()) {
             Ok(json) => Answer::encode(200, false, &json),
             Err(err) => Answer::encode(err.status(), false, &to_json(&err)),
         }
+    }
+}
+
+impl ProjectRegistry {
+    /// Runs the JSON of a [`RegistryCommand`].
+    fn run(&self, body: &[u8]) -> Result<String, Error> {
+        // The Worker built this command: one the registry cannot read is a
+        // bug of the Worker's, not the caller's.
+        serde_json::from_slice::<RegistryCommand>(body)
+            .map_err(|e| Error::internal(format!("the registry could not read a command: {e}")))
+            .and_then(|cmd| command::execute_registry(&Registry::new(&self.db), &cmd, now()))
     }
 }
 
