@@ -91,7 +91,10 @@ pub async fn reserve(
         lane.queue.push(slot.clone());
         lane.displays += 1;
     });
-    let _present = Present(name);
+    let _present = Present {
+        project: name,
+        slot: slot.clone(),
+    };
     let since = js_sys::Date::now();
     loop {
         if let Some(answer) = slot.answer.borrow_mut().take() {
@@ -112,17 +115,18 @@ pub async fn reserve(
             });
             (batch, lane.displays == 1)
         });
-        let woken = js_sys::Promise::new(&mut |wake, _| {
-            // A display alone is woken by its own call's end. Any other
-            // looks again on a timer, as every display of the lane does:
-            // woken at once by its own call, a sender would run ahead of
-            // the displays its call answered, whose timers wait for the
-            // event loop to be idle.
-            let done = alone.then(|| wake.clone());
-            if let Some(batch) = batch.take() {
-                ctx.wait_until(send(project.clone(), batch, done));
+        let woken = js_sys::Promise::new(&mut |wake, _| match batch.take() {
+            // A display alone is woken by its own call's end.
+            Some(batch) if alone => ctx.wait_until(send(project.clone(), batch, Some(wake))),
+            // Any other looks again on a timer, its call's sender too:
+            // woken at once by its call, a sender would run ahead of the
+            // displays that call answered, whose timers wait for the event
+            // loop to be idle.
+            Some(batch) => {
+                ctx.wait_until(send(project.clone(), batch, None));
+                set_timeout(&wake, POLL_MS);
             }
-            if !alone {
+            None => {
                 set_timeout(&wake, POLL_MS);
             }
         });
@@ -155,23 +159,37 @@ async fn send(project: Project, batch: Vec<Rc<Slot>>, done: Option<js_sys::Funct
     for (slot, answer) in batch.iter().zip(answers) {
         *slot.answer.borrow_mut() = Some(answer);
     }
-    with_lane(project.name(), |lane| lane.busy = false);
+    LANES.with(|lanes| {
+        let mut lanes = lanes.borrow_mut();
+        if let Some(lane) = lanes.get_mut(project.name()) {
+            lane.busy = false;
+            if lane.displays == 0 && lane.queue.is_empty() {
+                lanes.remove(project.name());
+            }
+        }
+    });
     if let Some(done) = done {
         let _ = done.call0(&JsValue::UNDEFINED);
     }
 }
 
-/// A display in [`reserve`]; the last to leave an idle lane removes it.
-struct Present<'a>(&'a str);
+/// A display in [`reserve`]. Leaving, it takes its reservation out of the
+/// queue if it was not sent (a display that gave up takes no code), and
+/// the last to leave an idle lane removes it.
+struct Present<'a> {
+    project: &'a str,
+    slot: Rc<Slot>,
+}
 
 impl Drop for Present<'_> {
     fn drop(&mut self) {
         LANES.with(|lanes| {
             let mut lanes = lanes.borrow_mut();
-            if let Some(lane) = lanes.get_mut(self.0) {
+            if let Some(lane) = lanes.get_mut(self.project) {
+                lane.queue.retain(|queued| !Rc::ptr_eq(queued, &self.slot));
                 lane.displays -= 1;
                 if lane.displays == 0 && !lane.busy && lane.queue.is_empty() {
-                    lanes.remove(self.0);
+                    lanes.remove(self.project);
                 }
             }
         });
