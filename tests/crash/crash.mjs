@@ -68,11 +68,18 @@ const doDir = path.join(stateDir, 'v3', 'do');
 
 function writeConfig() {
   // The project's wrangler.toml minus its build step (the Worker is built
-  // already), static assets and rate limit (all load comes from one address).
+  // already) and rate limit (all load comes from one address). The static
+  // files stay: the Worker answers GET /v1/openapi.json, which tells when
+  // it is up, from them.
   fs.writeFileSync(path.join(work, 'wrangler.toml'), [
     'name = "codepool-crash"',
     `main = ${JSON.stringify(path.join(root, 'build/index.js'))}`,
     'compatibility_date = "2026-04-20"',
+    '',
+    '[assets]',
+    `directory = ${JSON.stringify(path.join(root, 'www'))}`,
+    'binding = "ASSETS"',
+    'run_worker_first = ["/v1/*"]',
     '',
     '[[durable_objects.bindings]]',
     'name = "PROJECTS"',
