@@ -2,7 +2,7 @@
 //   KEEP_NAMES=1 OUT_DIR=build-prof bash scripts/build-worker.sh --features bench
 //   node bench/profile.mjs [case] [seconds]
 // Cases: display (the reference layer), bare (the bench baseline: one store
-// call updating one row). Starts the build in BUILD (default build-prof)
+// call updating one row), none (a 404 route: the Worker alone). Starts the build in BUILD (default build-prof)
 // under Miniflare with the inspector open, loads the route with autocannon
 // (32 connections) while the profiler samples, and prints the functions
 // with the most self time, and the profile to target/profile-<case>.cpuprofile
@@ -22,7 +22,7 @@ const inspectorPort = 9230;
 const worker = await startWorker({ scriptPath: path.join(root, process.env.BUILD ?? 'build-prof', 'index.js'), inspectorPort });
 const project = await createProject(worker.base, 'bench');
 await project.call('PUT', '/pools/spring10', {});
-for (let i = 0; i < 100_000; i += 50_000) {
+for (let i = 0; i < (which === 'none' ? 0 : 100_000); i += 50_000) {
   await project.call('POST', '/pools/spring10/import', { codes: Array.from({ length: 50_000 }, (_, k) => `C-${i + k}`) });
 }
 const template = fs.readFileSync(path.join(root, 'bench/fixtures/layer.html.j2'), 'utf8');
@@ -31,6 +31,7 @@ await project.call('PUT', '/layers/ref', { template, variables });
 const url = {
   display: `${worker.base}/v1/projects/bench/layers/ref/render?customer_id=bench`,
   bare: `${worker.base}/v1/bench/baseline/bench`,
+  none: `${worker.base}/v1/no/such/route`,
 }[which];
 if (!url) throw new Error(`no case ${which}`);
 
