@@ -50,47 +50,27 @@ fn one_call_mixing_layers_pools_repeats_a_short_pool_and_a_stale_version() {
             ("empty-pool", &[][..]),
         ],
     );
-    let shirts = store
-        .put_layer(
-            "shirts",
-            &layer_taking("shirts-pool", Assignment::PerDisplay),
-            NOW,
-        )
-        .unwrap();
-    let loyal = store
-        .put_layer(
-            "loyal",
-            &layer_taking("loyal-pool", Assignment::PerCustomer),
-            NOW,
-        )
-        .unwrap();
-    let empty = store
-        .put_layer(
-            "empty",
-            &layer_taking("empty-pool", Assignment::PerDisplay),
-            NOW,
-        )
-        .unwrap();
-    // The layer changes once: a display planned with version 1 is stale.
-    let stale = loyal.version;
-    let loyal = store
-        .put_layer(
-            "loyal",
-            &layer_taking("loyal-pool", Assignment::PerCustomer),
-            NOW,
-        )
-        .unwrap();
+    // Each layer `name` takes one code of pool `name-pool`; its version.
+    let layer = |name: &str, assignment| {
+        let settings = layer_taking(&format!("{name}-pool"), assignment);
+        store.put_layer(name, &settings, NOW).unwrap().version
+    };
+    let shirts = layer("shirts", Assignment::PerDisplay);
+    let empty = layer("empty", Assignment::PerDisplay);
+    // Saved twice: a display planned with the first version is stale.
+    let stale = layer("loyal", Assignment::PerCustomer);
+    let loyal = layer("loyal", Assignment::PerCustomer);
 
     let answers = reserve_each(
         &store,
         vec![
-            display("shirts", "v1", shirts.version),
-            display("loyal", "ada", loyal.version),
-            display("empty", "v2", empty.version),
+            display("shirts", "v1", shirts),
+            display("loyal", "ada", loyal),
+            display("empty", "v2", empty),
             display("loyal", "bob", stale),
-            display("shirts", "v3", shirts.version),
+            display("shirts", "v3", shirts),
             // The same per_customer customer again in the same call.
-            display("loyal", "ada", loyal.version),
+            display("loyal", "ada", loyal),
             display("nowhere", "v4", 1),
         ],
     );

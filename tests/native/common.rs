@@ -100,3 +100,30 @@ pub fn layer_taking(pool: &str, assignment: Assignment) -> LayerSettings {
         variables: Default::default(),
     }
 }
+
+/// Whether a file-driven suite (`import`, `templates`) rewrites its expected
+/// files rather than checking them: `UPDATE_EXPECTED=1` (or `UPDATE_EXPECT=1`).
+pub fn updating_expected() -> bool {
+    ["UPDATE_EXPECTED", "UPDATE_EXPECT"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| v == "1"))
+}
+
+/// Fails on a companion file (one of `companions`, by extension) in `dir`
+/// without its input file (`input` extension) beside it: a case renamed or
+/// deleted and left behind.
+pub fn assert_no_orphans(dir: &std::path::Path, input: &str, companions: &[&str]) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .extension()
+            .is_some_and(|e| companions.iter().any(|c| e == *c))
+        {
+            assert!(
+                path.with_extension(input).exists(),
+                "{} has no .{input} beside it",
+                path.display()
+            );
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! `tests/import/NAME.expected`; an optional `NAME.options` holds the
 //! `?column=` value. Each file is parsed in one chunk and in chunks of
 //! several small sizes, which must all agree, because a streamed body can be
-//! split anywhere. `UPDATE_EXPECT=1 cargo test -p codepool --test native
+//! split anywhere. `UPDATE_EXPECTED=1 cargo test -p codepool --test native
 //! import::` rewrites the expected files; check the diff by eye before
 //! committing.
 //!
@@ -23,6 +23,8 @@ use std::collections::BTreeMap;
 
 use codepool::import::{ImportOptions, ImportParser, ImportRow};
 use codepool::pool::code_key;
+
+use crate::common::{assert_no_orphans, updating_expected};
 
 /// Chunk sizes every input is also parsed with.
 const CHUNK_SIZES: [usize; 5] = [1, 2, 3, 7, 64];
@@ -88,7 +90,7 @@ fn import_dir() -> PathBuf {
 
 #[test]
 fn import_files() {
-    let update = std::env::var_os("UPDATE_EXPECT").is_some_and(|v| v == "1");
+    let update = updating_expected();
     let mut inputs: Vec<PathBuf> = fs::read_dir(import_dir())
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -121,7 +123,7 @@ fn import_files() {
     }
     assert!(
         failures.is_empty(),
-        "{} of {} files differ (UPDATE_EXPECT=1 rewrites them):\n\n{}",
+        "{} of {} files differ (UPDATE_EXPECTED=1 rewrites them):\n\n{}",
         failures.len(),
         inputs.len(),
         failures.join("\n")
@@ -130,19 +132,7 @@ fn import_files() {
 
 #[test]
 fn no_orphan_expected_files() {
-    for entry in fs::read_dir(import_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if path
-            .extension()
-            .is_some_and(|e| e == "expected" || e == "options")
-        {
-            assert!(
-                path.with_extension("csv").exists(),
-                "{} has no .csv beside it",
-                path.display()
-            );
-        }
-    }
+    assert_no_orphans(&import_dir(), "csv", &["expected", "options"]);
 }
 
 /// A row longer than 64 KiB is reported and skipped without being buffered;

@@ -7,7 +7,7 @@
 //! the render runs with. `tests/templates/README.md` describes both formats.
 //!
 //! `UPDATE_EXPECTED=1 cargo test -p codepool --test native templates::`
-//! rewrites the expected files (`UPDATE_EXPECT=1`, the import runner's name,
+//! rewrites the expected files (`UPDATE_EXPECT=1`, the older name,
 //! works too); read the diff before committing.
 
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ use codepool::store::Store;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::common::{on_worker_stack, store_with, NOW};
+use crate::common::{assert_no_orphans, on_worker_stack, store_with, updating_expected, NOW};
 
 /// Fewest cases the folder must hold, so that a wrong path is not a pass.
 const MIN_CASES: usize = 40;
@@ -216,17 +216,10 @@ fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/templates")
 }
 
-/// Whether the expected files are to be rewritten rather than checked.
-fn updating() -> bool {
-    ["UPDATE_EXPECTED", "UPDATE_EXPECT"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some_and(|v| v == "1"))
-}
-
 /// Every case renders as its expected file says (or rewrites the file).
 #[test]
 fn template_cases() {
-    let update = updating();
+    let update = updating_expected();
     let mut templates: Vec<PathBuf> = fs::read_dir(cases_dir())
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -291,17 +284,5 @@ fn template_cases() {
 /// deleted case left behind.
 #[test]
 fn no_orphan_case_files() {
-    for entry in fs::read_dir(cases_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if path
-            .extension()
-            .is_some_and(|e| e == "expected" || e == "json")
-        {
-            assert!(
-                path.with_extension("j2").exists(),
-                "{} has no .j2 beside it",
-                path.display()
-            );
-        }
-    }
+    assert_no_orphans(&cases_dir(), "j2", &["expected", "json"]);
 }
