@@ -260,3 +260,35 @@ test('displays sharing store calls: layers, pools, per_customer repeats, an empt
   }
   t.diagnostic(`${answers.length} displays, ${received.size} codes handed out`);
 });
+
+test('a burst of more displays than one shared call takes, on two projects at once, one of them paused', async () => {
+  // 150 displays sent at once: more than the 64 a call carries, so the
+  // rest wait for the next calls; a second project's paused layer answers
+  // 204 throughout without disturbing the first project's displays.
+  const busy = await createProject(worker.base, 'burst');
+  await poolWith(busy, 'p', codeNames('BURST', 100));
+  assert.equal((await busy.putLayer('all', { template: '{{ vouchers["p"].assign_available_code() }}' })).status, 200);
+  const quiet = await createProject(worker.base, 'quiet');
+  await poolWith(quiet, 'q', codeNames('QUIET', 10));
+  assert.equal((await quiet.putLayer('off', { template: '{{ vouchers["q"].assign_available_code() }}', active: false })).status, 200);
+
+  const display = async (project, layer, customer) => {
+    const res = await fetch(`${worker.base}/v1/projects/${project}/layers/${layer}/render?customer_id=${customer}`);
+    return { project, customer, status: res.status, text: await res.text() };
+  };
+  const answers = await Promise.all([
+    ...Array.from({ length: 150 }, (_, i) => display('burst', 'all', `b${i}`)),
+    ...Array.from({ length: 40 }, (_, i) => display('quiet', 'off', `q${i}`)),
+  ]);
+  const burst = answers.filter((a) => a.project === 'burst');
+  assert.deepEqual(burst.map((a) => a.status).sort(), [...Array(100).fill(200), ...Array(50).fill(204)]);
+  const received = new Map(burst.filter((a) => a.status === 200).map((a) => [a.text, a.customer]));
+  assert.equal(received.size, 100, 'every code once');
+  for (const a of answers.filter((x) => x.project === 'quiet')) assert.deepEqual([a.status, a.text], [204, ''], a.customer);
+
+  const codes = await checkPool(busy, 'p');
+  for (const [code, customer] of received) assert.equal(codes.get(code).customer_id, customer, code);
+  const pool = (await busy.getPool('p')).json;
+  assert.deepEqual([pool.available, pool.assigned], [0, 100]);
+  assert.equal((await quiet.getPool('q')).json.available, 10, 'the paused layer took nothing');
+});
