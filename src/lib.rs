@@ -30,6 +30,9 @@
 //!   states), listing, CSV export and activity.
 //! - [`layer`]: stored web layers and signed customer ids.
 //! - [`campaign`]: a send to many customers with one reservation.
+//! - [`dispenser`]: a busy layer's displays served by dispensers that hold
+//!   leased blocks of codes: the lease protocol, a dispenser's storage,
+//!   and serving a display there step by step.
 //! - [`event`]: tracked events, redemption and the event log.
 //! - [`project`]: a project exists once created (the registry of projects),
 //!   its keys and their scopes, its settings.
@@ -43,6 +46,7 @@
 
 pub mod api;
 pub mod campaign;
+pub mod dispenser;
 pub mod error;
 pub mod event;
 pub mod import;

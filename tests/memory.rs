@@ -429,6 +429,7 @@ fn a_render_that_cannot_be_answered_gives_its_codes_back() {
                 assignment: Assignment::PerCustomer,
                 signed_customer: false,
                 require_expiry: false,
+                dispensers: 0,
                 variables: Default::default(),
             },
             NOW,

@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::campaign::CampaignReservationRequest;
+use crate::dispenser::Exchange;
 use crate::error::{Error, Result};
 use crate::event::{EventFilter, TrackedEvent};
 use crate::layer::LayerSettings;
@@ -114,6 +115,14 @@ pub enum Command {
     ReserveEach {
         /// The renders' reservations, in order.
         requests: Vec<ReservationRequest>,
+    },
+    /// A dispenser's exchange: reports, leases given back, new leases
+    /// ([`crate::store::Store::exchange`]).
+    Exchange(Exchange),
+    /// The dispensers that have served a layer, to recall when it changes.
+    Dispensers {
+        /// Layer name.
+        layer: String,
     },
     /// Counts of some pools, reserving nothing (previews, campaign snapshots).
     Counts {
@@ -226,6 +235,8 @@ pub fn execute<D: Database>(store: &Store<'_, D>, command: &Command, now: i64) -
         Command::DeleteLayer { layer } => json(&store.delete_layer(layer)?),
         Command::Reserve(request) => json(&store.reserve(request, now)?),
         Command::ReserveEach { requests } => json(&store.reserve_each(requests, now)),
+        Command::Exchange(exchange) => json(&store.exchange(exchange, now)?),
+        Command::Dispensers { layer } => json(&store.dispensers_of(layer)?),
         Command::Counts { pools } => json(&store.counts(pools)?),
         Command::ReserveCampaign(request) => json(&store.reserve_campaign(request, now)?),
         Command::GetSettings => json(&SettingsView::from(&store.settings()?)),

@@ -79,6 +79,11 @@ pub struct LayerSettings {
     /// the id alone keep working until they send `exp`.
     #[serde(default)]
     pub require_expiry: bool,
+    /// How many dispensers serve the layer's displays
+    /// ([`crate::dispenser`]), at most [`crate::dispenser::MAX_DISPENSERS`];
+    /// 0 (the default): the project's store serves them.
+    #[serde(default)]
+    pub dispensers: u32,
     /// Variables every render of the layer sees (product lists, copy).
     /// `customer` here gives default customer attributes; the request's
     /// customer id is added to it.
@@ -96,6 +101,17 @@ impl LayerSettings {
             return Err(Error::new(
                 ErrorKind::InvalidLayer,
                 "require_expiry applies to signed customer ids: set signed_customer too",
+            ));
+        }
+        if self.dispensers > crate::dispenser::MAX_DISPENSERS {
+            return Err(Error::new(
+                ErrorKind::InvalidLayer,
+                format!(
+                    "dispensers is {}: a layer has at most {} (0 lets the project's store \
+                     serve it)",
+                    self.dispensers,
+                    crate::dispenser::MAX_DISPENSERS
+                ),
             ));
         }
         check_object_depth(&self.variables, "the layer's variables")?;
@@ -134,6 +150,9 @@ pub struct Layer {
     pub signed_customer: bool,
     /// Whether that signature must carry an expiry (`exp`).
     pub require_expiry: bool,
+    /// How many dispensers serve its displays (0: the store does).
+    #[serde(default)]
+    pub dispensers: u32,
     /// Variables every render of the layer sees.
     pub variables: serde_json::Map<String, serde_json::Value>,
     /// Grows by one on every change; lets the Worker cache compiled templates.

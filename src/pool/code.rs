@@ -289,6 +289,9 @@ fn mixed_scripts(code: &str) -> Option<InvalidCode> {
 pub enum CodeState {
     /// Not yet handed out.
     Available = 0,
+    /// Held by a dispenser under a lease, not yet handed out
+    /// ([`crate::dispenser`]).
+    Leased = 3,
     /// Handed to a customer.
     Assigned = 1,
     /// Used in a purchase.
@@ -297,8 +300,9 @@ pub enum CodeState {
 
 impl CodeState {
     /// Every state, in the order a code goes through them.
-    pub const ALL: [CodeState; 3] = [
+    pub const ALL: [CodeState; 4] = [
         CodeState::Available,
+        CodeState::Leased,
         CodeState::Assigned,
         CodeState::Redeemed,
     ];
@@ -307,6 +311,7 @@ impl CodeState {
     pub fn name(self) -> &'static str {
         match self {
             CodeState::Available => "available",
+            CodeState::Leased => "leased",
             CodeState::Assigned => "assigned",
             CodeState::Redeemed => "redeemed",
         }

@@ -14,7 +14,7 @@ pub use listing::{CodeEntry, CodePage, CodeQuery};
 
 /// How many codes a pool holds, by state.
 ///
-/// `total = available + assigned + redeemed` always holds: the counters are
+/// `total = available + leased + assigned + redeemed` always holds: the counters are
 /// updated in the same transaction as the codes they count.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolCounts {
@@ -22,10 +22,22 @@ pub struct PoolCounts {
     pub total: i64,
     /// Codes not yet handed to anyone.
     pub available: i64,
+    /// Codes held by the dispensers of layers ([`crate::dispenser`]), not
+    /// yet handed out.
+    #[serde(default)]
+    pub leased: i64,
     /// Codes handed to a customer and not (yet) redeemed.
     pub assigned: i64,
     /// Codes a tracked event marked as used.
     pub redeemed: i64,
+}
+
+impl PoolCounts {
+    /// Codes not yet handed out: available in the store, or held by a
+    /// dispenser. What `count_available_codes()` answers.
+    pub fn unassigned(&self) -> i64 {
+        self.available + self.leased
+    }
 }
 
 /// A pool as the API shows it.
@@ -40,6 +52,9 @@ pub struct Pool {
     /// Counts by state.
     #[serde(flatten)]
     pub counts: PoolCounts,
+    /// How many dispensers hold its `leased` codes.
+    #[serde(default)]
+    pub dispensers: i64,
 }
 
 /// The body of `PUT /pools/{pool}`.

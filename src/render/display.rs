@@ -63,6 +63,7 @@ mod tests {
                     .unwrap(),
             version: 1,
             updated_at: String::new(),
+            dispensers: 0,
         };
         let env = minijinja::Environment::new();
         let ctx = DisplayContext::new(&layer).display(

@@ -68,7 +68,7 @@ impl Count {
 
     fn pick(self, counts: &PoolCounts) -> i64 {
         match self {
-            Count::Available => counts.available,
+            Count::Available => counts.unassigned(),
             Count::Total => counts.total,
         }
     }

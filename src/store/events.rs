@@ -146,8 +146,16 @@ impl<D: Database> Store<'_, D> {
                 id.into(),
             ],
         )?;
+        // A leased code was handed out by a dispenser that has not reported
+        // it yet (the purchase came first): redeemed all the same, and the
+        // dispenser learns it is no longer its to hand out.
+        let from = if state == CodeState::Leased as i64 {
+            "leased"
+        } else {
+            "assigned"
+        };
         self.db.execute(
-            "UPDATE pools SET assigned = assigned - 1, redeemed = redeemed + 1 WHERE id = ?1",
+            &format!("UPDATE pools SET {from} = {from} - 1, redeemed = redeemed + 1 WHERE id = ?1"),
             &[pool_id.into()],
         )?;
         let redemption = if mismatch {

@@ -31,15 +31,30 @@ impl<D: Database> Store<'_, D> {
             (true, false) => SIGNED,
             (true, true) => SIGNED_WITH_EXPIRY,
         };
+        // A per_customer layer's dispensers look a customer they have not
+        // met up in the store only if the store may know them: codes the
+        // layer handed out already (before it had dispensers, or under
+        // another number of them), or leases still out.
+        let customers_at_store = settings.dispensers > 0
+            && !self
+                .db
+                .query(
+                    "SELECT 1 FROM codes WHERE source = ?1 AND customer_id IS NOT NULL
+                     UNION ALL SELECT 1 FROM leases WHERE layer = ?2 LIMIT 1",
+                    &[format!("layer:{name}").into(), name.into()],
+                )?
+                .is_empty();
         self.db.execute(
             "INSERT INTO layers (name, template, active, assignment, signed_customer, variables,
-                version, updated_at)
+                version, updated_at, dispensers, customers_at_store)
              VALUES (?1, ?2, ?3, ?4, ?6, ?7,
-                1 + IFNULL((SELECT version FROM retired_layers WHERE name = ?1), 0), ?5)
+                1 + IFNULL((SELECT version FROM retired_layers WHERE name = ?1), 0), ?5, ?8, ?9)
              ON CONFLICT (name) DO UPDATE SET template = excluded.template,
                 active = excluded.active, assignment = excluded.assignment,
                 signed_customer = excluded.signed_customer, variables = excluded.variables,
-                version = layers.version + 1, updated_at = excluded.updated_at",
+                version = layers.version + 1, updated_at = excluded.updated_at,
+                dispensers = excluded.dispensers,
+                customers_at_store = excluded.customers_at_store",
             &[
                 name.into(),
                 settings.template.as_str().into(),
@@ -50,6 +65,8 @@ impl<D: Database> Store<'_, D> {
                 serde_json::Value::Object(settings.variables.clone())
                     .to_string()
                     .into(),
+                i64::from(settings.dispensers).into(),
+                i64::from(customers_at_store).into(),
             ],
         )?;
         self.layer(name)
@@ -91,8 +108,8 @@ impl<D: Database> Store<'_, D> {
 }
 
 const LAYER_COLUMNS: &str =
-    "SELECT name, template, active, assignment, signed_customer, variables, version, updated_at
-     FROM layers";
+    "SELECT name, template, active, assignment, signed_customer, variables, version, updated_at,
+        dispensers FROM layers";
 
 /// The error for a layer that does not exist.
 pub(crate) fn unknown_layer(name: &str) -> Error {
@@ -118,5 +135,6 @@ fn layer_from_row(row: Vec<Value>) -> Layer {
             .unwrap_or_default(),
         version: next().as_i64(),
         updated_at: rfc3339(next().as_i64()),
+        dispensers: next().as_i64() as u32,
     }
 }

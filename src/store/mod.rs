@@ -24,6 +24,7 @@ mod events;
 mod import;
 mod keys;
 mod layers;
+mod lease;
 mod pools;
 mod registry;
 mod reserve;
@@ -35,6 +36,7 @@ pub use sql::{Database, Row, Value};
 pub use sqlite::NativeDatabase;
 
 pub(crate) use layers::unknown_layer;
+pub use lease::fair_share;
 
 /// A project's pools, codes and layers in one SQLite database.
 pub struct Store<'a, D: Database> {
@@ -114,10 +116,11 @@ impl<'a, D: Database> Store<'a, D> {
         let rows = self.db.query(
             "SELECT p.name FROM pools AS p LEFT JOIN (
                 SELECT pool_id, COUNT(*) AS total,
-                       SUM(state = 0) AS available, SUM(state = 1) AS assigned,
-                       SUM(state = 2) AS redeemed
+                       SUM(state = 0) AS available, SUM(state = 3) AS leased,
+                       SUM(state = 1) AS assigned, SUM(state = 2) AS redeemed
                 FROM codes GROUP BY pool_id) AS c ON c.pool_id = p.id
              WHERE p.total != IFNULL(c.total, 0) OR p.available != IFNULL(c.available, 0)
+                OR p.leased != IFNULL(c.leased, 0)
                 OR p.assigned != IFNULL(c.assigned, 0) OR p.redeemed != IFNULL(c.redeemed, 0)
              ORDER BY p.name",
             &[],

@@ -26,7 +26,8 @@ impl<D: Database> Store<'_, D> {
     /// One pool with its counts.
     pub fn pool(&self, name: &str) -> Result<Pool> {
         let rows = self.db.query(
-            "SELECT name, description, created_at, total, available, assigned, redeemed
+            "SELECT name, description, created_at, total, available, leased, assigned, redeemed,
+                (SELECT COUNT(DISTINCT dispenser) FROM leases WHERE pool_id = pools.id)
              FROM pools WHERE name = ?1",
             &[name.into()],
         )?;
@@ -39,7 +40,8 @@ impl<D: Database> Store<'_, D> {
     /// All pools of the project, by name.
     pub fn pools(&self) -> Result<Vec<Pool>> {
         let rows = self.db.query(
-            "SELECT name, description, created_at, total, available, assigned, redeemed
+            "SELECT name, description, created_at, total, available, leased, assigned, redeemed,
+                (SELECT COUNT(DISTINCT dispenser) FROM leases WHERE pool_id = pools.id)
              FROM pools ORDER BY name",
             &[],
         )?;
@@ -50,7 +52,7 @@ impl<D: Database> Store<'_, D> {
         let row = self
             .db
             .query(
-                "SELECT id, total, available, assigned, redeemed FROM pools WHERE name = ?1",
+                "SELECT id, total, available, leased, assigned, redeemed FROM pools WHERE name = ?1",
                 &[name.into()],
             )?
             .into_iter()
@@ -61,8 +63,9 @@ impl<D: Database> Store<'_, D> {
             counts: PoolCounts {
                 total: row[1].as_i64(),
                 available: row[2].as_i64(),
-                assigned: row[3].as_i64(),
-                redeemed: row[4].as_i64(),
+                leased: row[3].as_i64(),
+                assigned: row[4].as_i64(),
+                redeemed: row[5].as_i64(),
             },
         })
     }
@@ -78,9 +81,11 @@ fn pool_from_row(row: Vec<Value>) -> Pool {
         counts: PoolCounts {
             total: next().as_i64(),
             available: next().as_i64(),
+            leased: next().as_i64(),
             assigned: next().as_i64(),
             redeemed: next().as_i64(),
         },
+        dispensers: next().as_i64(),
     }
 }
 

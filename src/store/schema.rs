@@ -41,7 +41,8 @@ pub const MIGRATIONS: &[Migration] = &[
         redeemed INTEGER NOT NULL DEFAULT 0
     )",
     ),
-    // state: 0 available, 1 assigned, 2 redeemed. `id` follows the order
+    // state: 0 available, 1 assigned, 2 redeemed, 3 leased (held by a
+    // dispenser: `lease_id` says under which lease). `id` follows the order
     // codes were stored in, so codes go out first in, first out: import by
     // import, and within one in sorted windows (see import_batches). `code`
     // is the code as imported and handed out; `code_key` its canonical key
@@ -81,6 +82,47 @@ pub const MIGRATIONS: &[Migration] = &[
         "CREATE INDEX IF NOT EXISTS codes_by_customer ON codes(customer_id, source)
         WHERE customer_id IS NOT NULL",
     ),
+    // Dispensers (src/dispenser): codes held under a lease, counted apart.
+    Migration::AddColumn {
+        table: "pools",
+        column: "leased",
+        definition: "INTEGER NOT NULL DEFAULT 0",
+    },
+    Migration::AddColumn {
+        table: "codes",
+        column: "lease_id",
+        definition: "INTEGER",
+    },
+    Migration::Sql(
+        "CREATE INDEX IF NOT EXISTS codes_by_lease ON codes(lease_id) WHERE lease_id IS NOT NULL",
+    ),
+    // Open leases: a block of a pool's codes held by one dispenser until
+    // it reports them handed out or gives them back. `version` is the
+    // layer's version the lease was granted for.
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS leases (
+        id INTEGER PRIMARY KEY,
+        dispenser TEXT NOT NULL,
+        layer TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        pool_id INTEGER NOT NULL REFERENCES pools(id),
+        granted INTEGER NOT NULL,
+        deadline INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    )",
+    ),
+    Migration::Sql("CREATE INDEX IF NOT EXISTS leases_by_dispenser ON leases(dispenser)"),
+    Migration::Sql("CREATE INDEX IF NOT EXISTS leases_by_pool ON leases(pool_id)"),
+    // Every dispenser that has exchanged with the store, by layer: who to
+    // tell when the layer changes.
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS dispensers (
+        name TEXT PRIMARY KEY,
+        layer TEXT NOT NULL,
+        last_seen INTEGER NOT NULL
+    )",
+    ),
+    Migration::Sql("CREATE INDEX IF NOT EXISTS dispensers_by_layer ON dispensers(layer)"),
     Migration::Sql(
         "CREATE TABLE IF NOT EXISTS imports (
         id INTEGER PRIMARY KEY,
@@ -129,6 +171,20 @@ pub const MIGRATIONS: &[Migration] = &[
         updated_at INTEGER NOT NULL
     )",
     ),
+    // dispensers: how many dispensers serve the layer (0: the store does).
+    // customers_at_store: a per_customer layer whose customers may hold
+    // codes the store knows and its dispensers do not (assigned before the
+    // layer had its dispensers, or under another number of them).
+    Migration::AddColumn {
+        table: "layers",
+        column: "dispensers",
+        definition: "INTEGER NOT NULL DEFAULT 0",
+    },
+    Migration::AddColumn {
+        table: "layers",
+        column: "customers_at_store",
+        definition: "INTEGER NOT NULL DEFAULT 0",
+    },
     // The last version of each deleted layer: one created again under its
     // name goes on from there, so no cached compile of the old one passes
     // the store's version check.

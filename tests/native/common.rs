@@ -97,6 +97,7 @@ pub fn layer_taking(pool: &str, assignment: Assignment) -> LayerSettings {
         assignment,
         signed_customer: false,
         require_expiry: false,
+        dispensers: 0,
         variables: Default::default(),
     }
 }

@@ -26,6 +26,7 @@ mod api;
 mod batch;
 mod campaign;
 mod codes;
+mod dispenser;
 mod draining;
 mod events;
 mod identifiers;

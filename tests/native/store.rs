@@ -180,6 +180,7 @@ fn a_layer_can_require_signed_customer_ids() {
         assignment: Default::default(),
         signed_customer: true,
         require_expiry: false,
+        dispensers: 0,
         variables: Default::default(),
     };
     store.put_layer("l", &settings, NOW).unwrap();

@@ -1,0 +1,302 @@
+//! The store's side of the lease protocol ([`crate::dispenser`]): reports
+//! of codes handed out, leases given back, and new leases, in one
+//! transaction per exchange.
+
+use std::collections::BTreeSet;
+
+use crate::dispenser::protocol::{Exchange, Exchanged, Handed, LayerTerms, Lease};
+use crate::dispenser::{LEASE_MS, SKEW_MARGIN_MS};
+use crate::error::Result;
+use crate::layer::Assignment;
+use crate::pool::{code_key, CodeState};
+use crate::store::sql::Database;
+
+use super::layers::{ANY_ID, SIGNED_WITH_EXPIRY};
+use super::{first_column, Store};
+
+const LEASED: i64 = CodeState::Leased as i64;
+
+impl<D: Database> Store<'_, D> {
+    /// Runs one exchange with a dispenser; `now` is Unix milliseconds.
+    ///
+    /// In order: the codes it handed out become assigned (a code no longer
+    /// leased to it is left alone: reported before), the leases it gives
+    /// back return their codes, leases of its that it does not know and
+    /// are past their deadline and the skew margin are taken back, and
+    /// then, if the layer is active at the version it asks for, new leases
+    /// are granted, each at most a fair share of what the pool has left.
+    pub fn exchange(&self, exchange: &Exchange, now: i64) -> Result<Exchanged> {
+        self.db.transaction(|| {
+            self.db.execute(
+                "INSERT INTO dispensers (name, layer, last_seen) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET layer = excluded.layer,
+                    last_seen = excluded.last_seen",
+                &[
+                    exchange.dispenser.as_str().into(),
+                    exchange.layer.as_str().into(),
+                    now.into(),
+                ],
+            )?;
+            let source = format!("layer:{}", exchange.layer);
+            for handed in &exchange.handed {
+                self.report_handed(handed, &source)?;
+            }
+            for &lease in &exchange.returned {
+                self.close_lease(lease, &exchange.dispenser)?;
+            }
+            self.take_back_lost(exchange, now)?;
+
+            let mut answer = Exchanged {
+                terms: self.layer_terms(&exchange.layer)?,
+                withdrawn: self.withdrawn(exchange)?,
+                ..Exchanged::default()
+            };
+            let grant = answer
+                .terms
+                .as_ref()
+                .is_some_and(|t| t.active && t.version == exchange.version);
+            // A layer's leases are all of its current version: before any
+            // dispenser is granted more, the holders of older ones give
+            // them back (and report, so a per_customer customer's code is
+            // known to the store before another dispenser meets them).
+            let stale = match &answer.terms {
+                Some(terms) if grant => self.holders(
+                    "SELECT DISTINCT dispenser FROM leases WHERE layer = ?1 AND version < ?2",
+                    &[exchange.layer.as_str().into(), terms.version.into()],
+                )?,
+                _ => Vec::new(),
+            };
+            let dispensers = answer.terms.as_ref().map_or(1, |t| t.dispensers.max(1));
+            let mut recall = BTreeSet::from_iter(stale.iter().cloned());
+            for (pool, &wanted) in &exchange.want {
+                let row = self.pool_row(pool)?;
+                if let Some(customer) = &exchange.lookup {
+                    let codes = self.codes_of(row.id, customer, &source, wanted)?;
+                    if !codes.is_empty() {
+                        answer.found.insert(pool.clone(), codes);
+                    }
+                }
+                if !grant || !stale.is_empty() || wanted == 0 {
+                    continue;
+                }
+                let left = row.counts.available;
+                if left < wanted as i64 {
+                    recall.extend(self.holders(
+                        "SELECT DISTINCT dispenser FROM leases WHERE pool_id = ?1
+                         AND dispenser != ?2",
+                        &[row.id.into(), exchange.dispenser.as_str().into()],
+                    )?);
+                }
+                let share = fair_share(left, dispensers).min(wanted as i64);
+                if share > 0 {
+                    answer
+                        .granted
+                        .push(self.grant(exchange, pool, row.id, share, now)?);
+                }
+            }
+            for pool in exchange.want.keys().chain(&exchange.count) {
+                if !answer.counts.contains_key(pool) {
+                    answer
+                        .counts
+                        .insert(pool.clone(), self.pool_row(pool)?.counts);
+                }
+            }
+            answer.recall = recall.into_iter().collect();
+            Ok(answer)
+        })
+    }
+
+    /// The dispensers that have served a layer: those to tell when it
+    /// changes ([`Store::recall_layer`]).
+    pub fn dispensers_of(&self, layer: &str) -> Result<Vec<String>> {
+        self.holders(
+            "SELECT name FROM dispensers WHERE layer = ?1 ORDER BY name",
+            &[layer.into()],
+        )
+    }
+
+    /// A reported code: leased to this lease, now assigned to its customer.
+    fn report_handed(&self, handed: &Handed, source: &str) -> Result<()> {
+        let rows = self.db.query(
+            "UPDATE codes SET state = ?1, assigned_at = ?2, customer_id = ?3, source = ?4,
+                lease_id = NULL
+             WHERE (code_key = ?5 OR code_key IS NULL) AND code = ?6 AND state = ?7 AND lease_id = ?8
+             RETURNING pool_id",
+            &[
+                (CodeState::Assigned as i64).into(),
+                handed.at.into(),
+                handed.customer_id.as_deref().into(),
+                source.into(),
+                code_key(&handed.code).into(),
+                handed.code.as_str().into(),
+                LEASED.into(),
+                handed.lease.into(),
+            ],
+        )?;
+        for row in rows {
+            self.db.execute(
+                "UPDATE pools SET leased = leased - 1, assigned = assigned + 1 WHERE id = ?1",
+                &[row[0].clone()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Ends a lease of this dispenser: what is left of it is available again.
+    fn close_lease(&self, lease: i64, dispenser: &str) -> Result<()> {
+        let owned = self.db.query(
+            "DELETE FROM leases WHERE id = ?1 AND dispenser = ?2 RETURNING pool_id",
+            &[lease.into(), dispenser.into()],
+        )?;
+        let Some(row) = owned.into_iter().next() else {
+            return Ok(()); // closed before: an exchange sent twice
+        };
+        let back = self.db.query(
+            "UPDATE codes SET state = ?1, lease_id = NULL WHERE lease_id = ?2 AND state = ?3
+             RETURNING 1",
+            &[
+                (CodeState::Available as i64).into(),
+                lease.into(),
+                LEASED.into(),
+            ],
+        )?;
+        self.db.execute(
+            "UPDATE pools SET leased = leased - ?1, available = available + ?1 WHERE id = ?2",
+            &[(back.len() as i64).into(), row[0].clone()],
+        )?;
+        Ok(())
+    }
+
+    /// Leases granted to this dispenser that it does not know (the answer
+    /// granting them was lost) and that it can no longer use: past their
+    /// deadline by more than any clock skew between it and the store.
+    fn take_back_lost(&self, exchange: &Exchange, now: i64) -> Result<()> {
+        let rows = self.db.query(
+            "SELECT id FROM leases WHERE dispenser = ?1 AND deadline < ?2",
+            &[
+                exchange.dispenser.as_str().into(),
+                (now - SKEW_MARGIN_MS).into(),
+            ],
+        )?;
+        for row in rows {
+            let id = row[0].as_i64();
+            if !exchange.known.contains(&id) {
+                self.close_lease(id, &exchange.dispenser)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Codes of the dispenser's known leases that are no longer leased
+    /// (a tracked event redeemed them before it reported them).
+    fn withdrawn(&self, exchange: &Exchange) -> Result<Vec<String>> {
+        let mut withdrawn = Vec::new();
+        for &lease in &exchange.known {
+            let rows = self.db.query(
+                "SELECT code FROM codes WHERE lease_id = ?1 AND state != ?2",
+                &[lease.into(), LEASED.into()],
+            )?;
+            withdrawn.extend(first_column(rows));
+        }
+        Ok(withdrawn)
+    }
+
+    /// Leases `n` available codes of a pool to the dispenser.
+    fn grant(
+        &self,
+        exchange: &Exchange,
+        pool: &str,
+        pool_id: i64,
+        n: i64,
+        now: i64,
+    ) -> Result<Lease> {
+        let deadline = now + LEASE_MS;
+        let id = self.db.query(
+            "INSERT INTO leases (dispenser, layer, version, pool_id, granted, deadline, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+            &[
+                exchange.dispenser.as_str().into(),
+                exchange.layer.as_str().into(),
+                exchange.version.into(),
+                pool_id.into(),
+                n.into(),
+                deadline.into(),
+                now.into(),
+            ],
+        )?[0][0]
+            .as_i64();
+        // LIMIT written into the text, as in reserve.rs: a bound LIMIT
+        // expires the prepared statement.
+        let codes = first_column(self.db.query(
+            &format!(
+                "UPDATE codes SET state = ?1, lease_id = ?2
+                 WHERE id IN (SELECT id FROM codes WHERE pool_id = ?3 AND state = ?4
+                              ORDER BY id LIMIT {n})
+                 RETURNING code"
+            ),
+            &[
+                LEASED.into(),
+                id.into(),
+                pool_id.into(),
+                (CodeState::Available as i64).into(),
+            ],
+        )?);
+        self.db.execute(
+            "UPDATE pools SET available = available - ?1, leased = leased + ?1 WHERE id = ?2",
+            &[(codes.len() as i64).into(), pool_id.into()],
+        )?;
+        Ok(Lease {
+            id,
+            pool: pool.to_owned(),
+            codes,
+            deadline,
+        })
+    }
+
+    /// The layer's terms, as a dispenser needs them.
+    fn layer_terms(&self, layer: &str) -> Result<Option<LayerTerms>> {
+        let Some(row) = self
+            .db
+            .query(
+                "SELECT version, active, assignment, signed_customer, dispensers,
+                    customers_at_store FROM layers WHERE name = ?1",
+                &[layer.into()],
+            )?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let signed = row[3].as_i64();
+        let signing_key = if signed == ANY_ID {
+            None
+        } else {
+            self.settings()?.customer_signing_key
+        };
+        Ok(Some(LayerTerms {
+            version: row[0].as_i64(),
+            active: row[1].as_i64() != 0,
+            assignment: Assignment::from_stored(row[2].as_opt_str().unwrap_or_default()),
+            signed_customer: signed != ANY_ID,
+            require_expiry: signed == SIGNED_WITH_EXPIRY,
+            signing_key,
+            dispensers: row[4].as_i64() as u32,
+            customers_at_store: row[5].as_i64() != 0,
+        }))
+    }
+
+    fn holders(&self, sql: &str, params: &[crate::store::Value]) -> Result<Vec<String>> {
+        Ok(first_column(self.db.query(sql, params)?))
+    }
+}
+
+/// The most one lease may take of what a pool has left: half of an equal
+/// split between the layer's dispensers, and never less than one code, so
+/// that blocks shrink as the pool empties and its last codes go one by one
+/// to whichever dispenser has visitors.
+pub fn fair_share(left: i64, dispensers: u32) -> i64 {
+    if left <= 0 {
+        return 0;
+    }
+    (left / (2 * i64::from(dispensers.max(1)))).max(1)
+}
