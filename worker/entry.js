@@ -10,9 +10,15 @@
 // - The `worker` crate converts `request.cf` for every request it is handed,
 //   which workerd builds afresh on each read: 5% of the CPU of a store call
 //   in the V8 profile (bench/profile.mjs). codepool reads nothing of it, so
-//   the handler gets the request with `cf` hidden.
+//   the handler gets the request with `cf` hidden. (A layer's first call
+//   to a dispenser reads it through the platform's getter, for the
+//   dispenser's location: worker/src/dispenser.rs.)
 import { DurableObject } from 'cloudflare:workers';
-import Handler, { ProjectStore as Store, ProjectRegistry as Registry } from './glue.js';
+import Handler, {
+  ProjectStore as Store,
+  ProjectRegistry as Registry,
+  Dispenser as RustDispenser,
+} from './glue.js';
 
 export default class Worker extends Handler {
   fetch(request) {
@@ -46,5 +52,22 @@ export class ProjectRegistry extends DurableObject {
   }
   fetch(request) {
     return this.rust.fetch(request);
+  }
+}
+
+/** A layer's dispenser: leased codes served near the visitors (worker/src/dispenser.rs). */
+export class Dispenser extends DurableObject {
+  constructor(ctx, env) {
+    super(ctx, env);
+    this.rust = new RustDispenser(ctx, env);
+  }
+  command(body) {
+    return this.rust.command(body);
+  }
+  fetch(request) {
+    return this.rust.fetch(request);
+  }
+  alarm() {
+    return this.rust.alarm();
   }
 }

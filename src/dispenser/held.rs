@@ -17,7 +17,7 @@ use crate::store::sql::{Database, Value};
 use crate::store::{first_column, unknown_layer};
 
 use super::demand::Demand;
-use super::protocol::{Exchange, Exchanged, Handed, LayerTerms};
+use super::protocol::{Exchange, Exchanged, Handed, LayerTerms, Post};
 use super::{MAX_REPORT, REPORT_MS, TERMS_MS};
 
 /// The dispenser's schema; idempotent.
@@ -117,6 +117,12 @@ impl<'a, D: Database> Held<'a, D> {
     /// customer must be looked up.
     pub fn reserve(&self, layer: &str, request: &ReservationRequest, now: i64) -> Result<Served> {
         self.db.transaction(|| {
+            // Codes a render gives back need no check: they go back even if
+            // the layer changed (as in the store).
+            if request.take.is_empty() && request.count.is_empty() {
+                self.release(&request.release)?;
+                return Ok(Served::Reserved(Reservation::default()));
+            }
             let heard = self.heard()?;
             let asked = request.layer_version.unwrap_or(0);
             let mut need = Need {
@@ -449,6 +455,30 @@ impl<'a, D: Database> Held<'a, D> {
             }
             Ok(())
         })
+    }
+
+    /// Keeps where the dispenser serves (its alarm has no call to say it).
+    pub fn remember(&self, post: &Post) -> Result<()> {
+        let json = serde_json::to_string(post).map_err(|e| Error::internal(e.to_string()))?;
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES ('post', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[json.into()],
+        )
+    }
+
+    /// Where the dispenser serves, once a call said it.
+    pub fn post(&self) -> Result<Option<Post>> {
+        let rows = self
+            .db
+            .query("SELECT value FROM meta WHERE key = 'post'", &[])?;
+        rows.into_iter()
+            .next()
+            .map(|row| {
+                serde_json::from_str(row[0].as_opt_str().unwrap_or("{}"))
+                    .map_err(|e| Error::internal(format!("a dispenser's post: {e}")))
+            })
+            .transpose()
     }
 
     /// Stops handing out every lease: the next exchange gives them back.

@@ -48,7 +48,7 @@ pub mod serving;
 
 pub use demand::Demand;
 pub use held::{Held, Need, Served};
-pub use protocol::{Exchange, Exchanged, Handed, LayerTerms, Lease};
+pub use protocol::{DispenserCall, Exchange, Exchanged, Handed, LayerTerms, Lease, Post};
 pub use serving::{Serving, Step};
 
 /// The most dispensers a layer may have.
@@ -83,6 +83,23 @@ pub fn name(project: &str, layer: &str, slot: u32) -> String {
     format!("{project}/{layer}/{slot}")
 }
 
+/// The Durable Object location hint for a visitor (Cloudflare's
+/// `request.cf` `continent` and `longitude`): a dispenser is created near
+/// the first visitor who reaches it.
+pub fn location_hint(continent: &str, longitude: Option<f64>) -> Option<&'static str> {
+    Some(match continent {
+        "NA" if longitude.is_some_and(|l| l < -100.0) => "wnam",
+        "NA" => "enam",
+        "SA" => "sam",
+        "EU" if longitude.is_some_and(|l| l > 20.0) => "eeur",
+        "EU" => "weur",
+        "AS" => "apac",
+        "OC" => "oc",
+        "AF" => "afr",
+        _ => return None,
+    })
+}
+
 /// FNV-1a: a hash that stays the same across builds and platforms, so a
 /// customer meets the same dispenser from any Worker.
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -104,5 +121,15 @@ mod tests {
         assert_eq!(slots.len(), 4);
         assert_eq!(slot(None, 4, 6), 2);
         assert_eq!(slot(Some("x"), 0, 0), 0);
+    }
+
+    #[test]
+    fn visitors_place_dispensers_near_them() {
+        assert_eq!(location_hint("NA", Some(-122.4)), Some("wnam"));
+        assert_eq!(location_hint("NA", Some(-74.0)), Some("enam"));
+        assert_eq!(location_hint("EU", Some(13.4)), Some("weur"));
+        assert_eq!(location_hint("EU", Some(30.5)), Some("eeur"));
+        assert_eq!(location_hint("OC", None), Some("oc"));
+        assert_eq!(location_hint("AN", None), None);
     }
 }

@@ -128,3 +128,34 @@ pub struct LayerTerms {
     /// met (`per_customer`): then the dispenser asks it.
     pub customers_at_store: bool,
 }
+
+/// A call from the Worker (or another dispenser) to a dispenser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum DispenserCall {
+    /// Serve a display's reservation; answers a
+    /// [`crate::render::Reservation`].
+    Reserve {
+        /// Who the dispenser is.
+        at: Post,
+        /// The display's reservation.
+        request: crate::render::ReservationRequest,
+    },
+    /// Give back every lease (a layer changed, or another dispenser of the
+    /// pool ran dry); answers once the store has them.
+    Recall {
+        /// Who the dispenser is.
+        at: Post,
+    },
+}
+
+/// Where a dispenser serves: its project and layer, and its own name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Post {
+    /// The project, whose store the dispenser exchanges with.
+    pub project: String,
+    /// The layer it serves.
+    pub layer: String,
+    /// Its name ([`super::name`]).
+    pub dispenser: String,
+}

@@ -15,7 +15,7 @@ use super::protocol::{Exchange, Exchanged};
 /// How many exchanges one display may take before it is answered short.
 /// Each after the first follows a recall or a grant that others used up
 /// first; near a pool's end they race for single codes.
-pub const MAX_ROUNDS: u32 = 8;
+pub const MAX_ROUNDS: u32 = 32;
 
 /// What to do next for a display.
 #[derive(Debug, Clone, PartialEq)]

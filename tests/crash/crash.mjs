@@ -89,6 +89,10 @@ function writeConfig() {
     'name = "REGISTRY"',
     'class_name = "ProjectRegistry"',
     '',
+    '[[durable_objects.bindings]]',
+    'name = "DISPENSERS"',
+    'class_name = "Dispenser"',
+    '',
     '[[migrations]]',
     'tag = "v1"',
     'new_sqlite_classes = ["ProjectStore"]',
@@ -96,6 +100,10 @@ function writeConfig() {
     '[[migrations]]',
     'tag = "v2"',
     'new_sqlite_classes = ["ProjectRegistry"]',
+    '',
+    '[[migrations]]',
+    'tag = "v3"',
+    'new_sqlite_classes = ["Dispenser"]',
     '',
   ].join('\n'));
   fs.writeFileSync(path.join(work, '.dev.vars'), `ADMIN_TOKEN=${TOKEN}\n`);

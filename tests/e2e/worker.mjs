@@ -47,6 +47,7 @@ export async function startWorker({ persistTo, assets = false, ...options } = {}
     durableObjects: {
       PROJECTS: { className: 'ProjectStore', useSQLite: true },
       REGISTRY: { className: 'ProjectRegistry', useSQLite: true },
+      DISPENSERS: { className: 'Dispenser', useSQLite: true },
     },
     durableObjectsPersist: persistTo ?? false,
     cf: false,

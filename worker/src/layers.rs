@@ -5,6 +5,7 @@ use codepool::layer::LayerSettings;
 use codepool::{Error, ErrorKind};
 use worker::{Request, Response};
 
+use crate::dispenser;
 use crate::http::read_json;
 use crate::project::Project;
 
@@ -20,9 +21,14 @@ pub async fn put(mut req: Request, project: &Project, m: &Matched) -> Result<Res
     // nested as deep as a body may be (see codepool::input::json).
     settings.check()?;
     let layer = m.param("layer").to_owned();
-    project
-        .forward(&Command::PutLayer { layer, settings })
-        .await
+    let answer = project
+        .forward(&Command::PutLayer {
+            layer: layer.clone(),
+            settings,
+        })
+        .await?;
+    dispenser::recall_layer(project, &layer).await;
+    Ok(answer)
 }
 
 /// `GET /layers`
@@ -40,5 +46,11 @@ pub async fn get(project: &Project, m: &Matched) -> Result<Response, Error> {
 /// it compiled learns at its next display, from the store (404).
 pub async fn delete(project: &Project, m: &Matched) -> Result<Response, Error> {
     let layer = m.param("layer").to_owned();
-    project.forward(&Command::DeleteLayer { layer }).await
+    let answer = project
+        .forward(&Command::DeleteLayer {
+            layer: layer.clone(),
+        })
+        .await?;
+    dispenser::recall_layer(project, &layer).await;
+    Ok(answer)
 }

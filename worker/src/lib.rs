@@ -26,6 +26,7 @@ mod batch;
 mod campaigns;
 mod codes;
 mod database;
+mod dispenser;
 mod events;
 mod http;
 mod import;

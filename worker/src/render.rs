@@ -19,12 +19,15 @@ use codepool::render::{
 use codepool::{Error, ErrorKind};
 use worker::{Request, Response};
 
+use crate::dispenser;
 use crate::http::{json, platform, read_json_body, read_query, MAX_JSON_BODY};
 use crate::project::Project;
 
 /// A layer's template compiled in this isolate, with the version it came from.
 struct Compiled {
     version: i64,
+    /// How many dispensers serve it (0: the store does).
+    dispensers: u32,
     template: Template,
     context: DisplayContext,
     /// What its displays asked for, so the next can skip its dry run.
@@ -70,6 +73,7 @@ pub async fn display(req: &Request, project: &Project, m: &Matched) -> Result<Re
                 }
                 let compiled = Rc::new(Compiled {
                     version: layer.version,
+                    dispensers: layer.dispensers,
                     template: Template::compile(&layer.template, Limits::default())?,
                     context: DisplayContext::new(&layer),
                     plans: RefCell::default(),
@@ -89,7 +93,16 @@ pub async fn display(req: &Request, project: &Project, m: &Matched) -> Result<Re
         )
         .with_customer_signature(query.sig.clone(), expiry)
         .with_plan(plan);
-        let outcome = drive(&mut job, project).await;
+        let reserver = match compiled.dispensers {
+            0 => Reserver::Store(project),
+            dispensers => Reserver::Dispensers {
+                project,
+                layer: name,
+                dispensers,
+                req,
+            },
+        };
+        let outcome = drive(&mut job, &reserver).await;
         compiled.plans.borrow_mut().learn(&job);
         match outcome {
             Ok(Outcome::Rendered { output, .. }) => {
@@ -97,7 +110,7 @@ pub async fn display(req: &Request, project: &Project, m: &Matched) -> Result<Re
                     Ok(response) => Ok(response),
                     Err(err) => {
                         // Rendered but not answered: the codes go back.
-                        give_back(project, job.release_undelivered()).await;
+                        give_back(&reserver, job.release_undelivered()).await;
                         Err(platform(err))
                     }
                 };
@@ -150,10 +163,11 @@ pub async fn render(mut req: Request, project: &Project) -> Result<Response, Err
         )?));
     }
     let mut job = RenderJob::new(&template, context, body.customer_id, Source::Render, None);
-    let answer = json(&RenderAnswer::from(drive(&mut job, project).await?));
+    let reserver = Reserver::Store(project);
+    let answer = json(&RenderAnswer::from(drive(&mut job, &reserver).await?));
     if answer.is_err() {
         // Rendered but not answered: the codes go back.
-        give_back(project, job.release_undelivered()).await;
+        give_back(&reserver, job.release_undelivered()).await;
     }
     answer
 }
@@ -169,19 +183,51 @@ pub async fn counts(
     project.call(&Command::Counts { pools }).await
 }
 
-/// Runs a render job, making each reservation a call to the project's store.
-pub async fn drive(job: &mut RenderJob<'_>, project: &Project) -> Result<Outcome, Error> {
+/// Where a render's reservations go.
+pub enum Reserver<'a> {
+    /// The project's store.
+    Store(&'a Project),
+    /// The layer's dispensers ([`crate::dispenser`]).
+    Dispensers {
+        /// The project.
+        project: &'a Project,
+        /// The layer.
+        layer: &'a str,
+        /// How many dispensers serve it.
+        dispensers: u32,
+        /// The display's request (where the visitor is).
+        req: &'a Request,
+    },
+}
+
+impl Reserver<'_> {
+    async fn reserve(&self, request: ReservationRequest) -> Result<Reservation, Error> {
+        match *self {
+            Reserver::Store(project) => project.reserve(request).await,
+            Reserver::Dispensers {
+                project,
+                layer,
+                dispensers,
+                req,
+            } => dispenser::reserve(project, layer, dispensers, request, Some(req)).await,
+        }
+    }
+}
+
+/// Runs a render job, making each reservation a call to the project's
+/// store or the layer's dispenser.
+pub async fn drive(job: &mut RenderJob<'_>, reserver: &Reserver<'_>) -> Result<Outcome, Error> {
     let mut step = job.start()?;
     loop {
         let request = match step {
             Step::Done(outcome) => return Ok(outcome),
             Step::Reserve(request) => request,
         };
-        let answer = project.reserve(request).await;
+        let answer = reserver.reserve(request).await;
         match answer.and_then(|r| job.resume(r)) {
             Ok(next) => step = next,
             Err(err) => {
-                give_back(project, job.release()).await;
+                give_back(reserver, job.release()).await;
                 return Err(err);
             }
         }
@@ -192,8 +238,11 @@ pub async fn drive(job: &mut RenderJob<'_>, project: &Project) -> Result<Outcome
 ///
 /// Best effort: if this fails too, the codes stay assigned to this customer
 /// (never shown, but never handed twice).
-async fn give_back(project: &Project, release: Option<ReservationRequest>) {
+async fn give_back(reserver: &Reserver<'_>, release: Option<ReservationRequest>) {
     if let Some(release) = release {
-        let _: Result<Reservation, Error> = project.call(&Command::Reserve(release)).await;
+        let _: Result<Reservation, Error> = match *reserver {
+            Reserver::Store(project) => project.call(&Command::Reserve(release)).await,
+            Reserver::Dispensers { .. } => reserver.reserve(release).await,
+        };
     }
 }

@@ -65,12 +65,23 @@ impl Answer {
 /// Sends the JSON `body` of a command to the Durable Object `name` of
 /// namespace `binding` and returns its answer.
 pub async fn call(env: &Env, binding: &str, name: &str, body: String) -> Result<Answer, Error> {
+    call_with_hint(env, binding, name, None, body).await
+}
+
+/// [`call`], with a location hint for the object if this call creates it.
+pub async fn call_with_hint(
+    env: &Env,
+    binding: &str,
+    name: &str,
+    hint: Option<&str>,
+    body: String,
+) -> Result<Answer, Error> {
     let namespace = env.durable_object(binding).map_err(platform)?;
-    let stub: JsValue = namespace
-        .id_from_name(name)
-        .and_then(|id| id.get_stub())
-        .map_err(platform)?
-        .into_rpc();
+    let stub = match hint {
+        Some(hint) => namespace.get_by_name_with_location_hint(name, hint),
+        None => namespace.id_from_name(name).and_then(|id| id.get_stub()),
+    };
+    let stub: JsValue = stub.map_err(platform)?.into_rpc();
     let failed =
         |e: JsValue| Error::internal(format!("platform: the {binding} object failed: {e:?}"));
     let method: js_sys::Function = js_sys::Reflect::get(&stub, &JsValue::from_str(METHOD))
