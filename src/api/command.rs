@@ -124,6 +124,12 @@ pub enum Command {
         /// Layer name.
         layer: String,
     },
+    /// The dispensers holding leases of some pools
+    /// ([`crate::store::Store::holders_of`]).
+    Holders {
+        /// Pool names.
+        pools: Vec<String>,
+    },
     /// Counts of some pools, reserving nothing (previews, campaign snapshots).
     Counts {
         /// Pool names.
@@ -237,6 +243,7 @@ pub fn execute<D: Database>(store: &Store<'_, D>, command: &Command, now: i64) -
         Command::ReserveEach { requests } => json(&store.reserve_each(requests, now)),
         Command::Exchange(exchange) => json(&store.exchange(exchange, now)?),
         Command::Dispensers { layer } => json(&store.dispensers_of(layer)?),
+        Command::Holders { pools } => json(&store.holders_of(pools)?),
         Command::Counts { pools } => json(&store.counts(pools)?),
         Command::ReserveCampaign(request) => json(&store.reserve_campaign(request, now)?),
         Command::GetSettings => json(&SettingsView::from(&store.settings()?)),

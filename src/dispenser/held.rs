@@ -246,14 +246,16 @@ impl<'a, D: Database> Held<'a, D> {
 
     /// The message for the store: every code handed out and not yet
     /// acknowledged (at most [`MAX_REPORT`]), the leases it is done with,
-    /// and the codes to ask for: what `need` lacks, or a block of recent
-    /// demand for pools that run low.
+    /// and the codes to ask for: what `need` lacks, and with `demand`, a
+    /// block of recent demand for pools that run low. Without `demand` it
+    /// asks for nothing more than `need`: a recalled dispenser gives back
+    /// without taking again in the same breath.
     pub fn exchange(
         &self,
         dispenser: &str,
         layer: &str,
         need: Option<&Need>,
-        demand: &Demand,
+        demand: Option<&Demand>,
         now: i64,
     ) -> Result<Exchange> {
         self.db.transaction(|| {
@@ -306,7 +308,7 @@ impl<'a, D: Database> Held<'a, D> {
             let version = match need {
                 Some(need) => {
                     for (pool, &missing) in &need.want {
-                        let block = demand.block(pool, now);
+                        let block = demand.map_or(1, |d| d.block(pool, now));
                         want.insert(pool.clone(), missing.max(block));
                     }
                     count.clone_from(&need.count);
@@ -315,11 +317,11 @@ impl<'a, D: Database> Held<'a, D> {
                 None => heard.terms.as_ref().map_or(0, |t| t.version),
             };
             // Refill what runs low, so displays seldom wait for the store.
-            if heard
+            let current = heard
                 .terms
                 .as_ref()
-                .is_some_and(|t| t.active && t.version == version)
-            {
+                .is_some_and(|t| t.active && t.version == version);
+            if let Some(demand) = demand.filter(|_| current) {
                 for pool in demand.pools() {
                     let block = demand.block(pool, now);
                     let usable = self.usable(pool, now)?;

@@ -48,7 +48,7 @@ pub mod serving;
 
 pub use demand::Demand;
 pub use held::{Held, Need, Served};
-pub use protocol::{DispenserCall, Exchange, Exchanged, Handed, LayerTerms, Lease, Post};
+pub use protocol::{DispenserCall, Exchange, Exchanged, Handed, Holder, LayerTerms, Lease, Post};
 pub use serving::{Serving, Step};
 
 /// The most dispensers a layer may have.

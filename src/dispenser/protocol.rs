@@ -159,3 +159,12 @@ pub struct Post {
     /// Its name ([`super::name`]).
     pub dispenser: String,
 }
+
+/// A dispenser that holds leases of a pool, and the layer it serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    /// The dispenser's name.
+    pub dispenser: String,
+    /// Its layer.
+    pub layer: String,
+}

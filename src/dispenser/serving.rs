@@ -137,7 +137,8 @@ impl<'r> Serving<'r> {
         now: i64,
     ) -> Result<Step> {
         self.rounds += 1;
-        let exchange = held.exchange(&self.dispenser, &self.layer, Some(&need), demand, now)?;
+        let exchange =
+            held.exchange(&self.dispenser, &self.layer, Some(&need), Some(demand), now)?;
         Ok(Step::Exchange(exchange))
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::dispenser::protocol::{Exchange, Exchanged, Handed, LayerTerms, Lease};
+use crate::dispenser::protocol::{Exchange, Exchanged, Handed, Holder, LayerTerms, Lease};
 use crate::dispenser::{LEASE_MS, SKEW_MARGIN_MS};
 use crate::error::Result;
 use crate::layer::Assignment;
@@ -113,6 +113,33 @@ impl<D: Database> Store<'_, D> {
             "SELECT name FROM dispensers WHERE layer = ?1 ORDER BY name",
             &[layer.into()],
         )
+    }
+
+    /// The dispensers holding leases of these pools: those to recall when
+    /// the store itself (a layer without dispensers, a campaign) runs short
+    /// of codes they hold.
+    pub fn holders_of(&self, pools: &[String]) -> Result<Vec<Holder>> {
+        let mut holders = BTreeSet::new();
+        for pool in pools {
+            let id = self.pool_row(pool)?.id;
+            let rows = self.db.query(
+                "SELECT DISTINCT dispenser, layer FROM leases WHERE pool_id = ?1",
+                &[id.into()],
+            )?;
+            for row in rows {
+                let mut row = row.into_iter();
+                let mut next = || {
+                    row.next()
+                        .unwrap_or(crate::store::Value::Null)
+                        .into_string()
+                };
+                holders.insert((next(), next()));
+            }
+        }
+        Ok(holders
+            .into_iter()
+            .map(|(dispenser, layer)| Holder { dispenser, layer })
+            .collect())
     }
 
     /// A reported code: leased to this lease, now assigned to its customer.

@@ -167,3 +167,49 @@ test('count_available_codes() through a dispenser, and a fallback that takes not
   assert.equal(new Set(seen.filter((s) => s !== 'sold out').map((s) => s.split(' ')[0])).size, 3);
   await settled(api, 'p', 3);
 });
+
+test('a layer served by the store and a campaign get the codes dispensers hold on a shared pool', async () => {
+  const api = await createProject(worker.base, 'shared');
+  const render = async (layer, customer) => {
+    const res = await fetch(`${worker.base}/v1/projects/shared/layers/${layer}/render?customer_id=${customer}`);
+    return { status: res.status, text: await res.text() };
+  };
+  const busyFirst = async (pool) => {
+    await poolWith(api, pool, codeNames(pool.toUpperCase(), 40));
+    await api.putLayer(`busy-${pool}`, { template: TAKE.replace('"p"', `"${pool}"`), dispensers: 4 });
+    const received = new Map();
+    for (let i = 0; i < 4; i++) {
+      const a = await render(`busy-${pool}`, `b${i}`);
+      assert.equal(a.status, 200);
+      received.set(a.text, `b${i}`);
+    }
+    const info = (await api.getPool(pool)).json;
+    assert.ok(info.leased > 0 && info.available < 36, `the dispensers hold codes: ${JSON.stringify(info)}`);
+    return received;
+  };
+
+  // A layer served by the store takes every code left, the leased ones last.
+  const received = await busyFirst('p');
+  await api.putLayer('plain', { template: TAKE });
+  for (let i = 0; i < 36; i++) {
+    const a = await render('plain', `s${i}`);
+    assert.equal(a.status, 200, `display ${i}: ${a.status} ${a.text}`);
+    received.set(a.text, `s${i}`);
+  }
+  assert.equal(received.size, 40, 'every code once');
+  assert.equal((await render('plain', 'late')).status, 204);
+  assert.equal((await render('busy-p', 'late')).status, 204);
+  await settled(api, 'p', 40);
+  const codes = await checkPool(api, 'p');
+  for (const [code, customer] of received) assert.equal(codes.get(code).customer_id, customer, code);
+
+  // So does a campaign that needs more than the store has.
+  const mailed = await busyFirst('q');
+  const customers = Array.from({ length: 40 }, (_, i) => ({ id: `m${i}` }));
+  const send = await api.call('POST', '/campaigns/mail/send', { template: '{{ vouchers["q"].assign_available_code() }}', customers });
+  assert.equal(send.status, 200, send.text.slice(0, 300));
+  assert.equal(send.json.sent, 36);
+  for (const m of send.json.messages) mailed.set(m.output, m.customer_id);
+  assert.equal(mailed.size, 40, 'every code once');
+  await settled(api, 'q', 40);
+});

@@ -108,7 +108,8 @@ impl Local {
     pub fn flush(&self, j: usize, now: i64) -> Result<()> {
         let (dname, db, demand) = &self.dispensers[j];
         let held = Held::new(db);
-        let exchange: Exchange = held.exchange(dname, &self.layer, None, &demand.borrow(), now)?;
+        let exchange: Exchange =
+            held.exchange(dname, &self.layer, None, Some(&demand.borrow()), now)?;
         let answer = self.store().exchange(&exchange, now)?;
         held.apply(&exchange, &answer, now)
     }

@@ -1,7 +1,7 @@
 //! `POST /campaigns/{campaign}/send`: one template, many customers, one
 //! reservation for the whole send.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use codepool::api::{Command, Matched};
 use codepool::campaign::{CampaignJob, CampaignSend, CustomerCodes, MAX_SEND_VALUES};
@@ -9,6 +9,7 @@ use codepool::render::{Limits, Template};
 use codepool::Error;
 use worker::{Request, Response};
 
+use crate::dispenser;
 use crate::http::{json, read_json_body};
 use crate::project::Project;
 use crate::render::counts;
@@ -37,6 +38,25 @@ pub async fn send(mut req: Request, project: &Project, m: &Matched) -> Result<Re
             .collect();
         counts(project, pools.into_iter().collect()).await?;
         return json(&job.render_samples(&plan));
+    }
+    // Codes that dispensers hold go back first if the send needs them.
+    let mut needed: BTreeMap<String, i64> = BTreeMap::new();
+    for customer in &plan.customers {
+        for (pool, &n) in &customer.take {
+            *needed.entry(pool.clone()).or_default() += n as i64;
+        }
+    }
+    let pools: Vec<String> = needed.keys().cloned().collect();
+    if !pools.is_empty() {
+        let counts = counts(project, pools).await?;
+        let short: Vec<String> = counts
+            .iter()
+            .filter(|(pool, c)| c.leased > 0 && c.available < needed[*pool])
+            .map(|(pool, _)| pool.clone())
+            .collect();
+        if !short.is_empty() {
+            dispenser::recall_pools(project, short).await?;
+        }
     }
     let results: Vec<CustomerCodes> = project.call(&Command::ReserveCampaign(plan)).await?;
     json(&job.render(results))

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 
 use codepool::api::Command;
 use codepool::dispenser::{
-    self, Demand, DispenserCall, Exchange, Exchanged, Held, Post, Serving, Step,
+    self, Demand, DispenserCall, Exchange, Exchanged, Held, Holder, Post, Serving, Step,
 };
 use codepool::render::{Reservation, ReservationRequest};
 use codepool::Error;
@@ -70,7 +70,7 @@ impl DurableObject for Dispenser {
     async fn alarm(&self) -> worker::Result<Response> {
         self.alarm.set(None);
         if let Some(post) = self.post().map_err(to_worker)? {
-            self.flush(&post).await.map_err(to_worker)?;
+            self.flush(&post, false).await.map_err(to_worker)?;
         }
         Response::ok("")
     }
@@ -105,7 +105,7 @@ impl Dispenser {
             DispenserCall::Recall { at } => {
                 self.remember(&at)?;
                 Held::new(&self.db).recall()?;
-                self.flush(&at).await?;
+                self.flush(&at, false).await?;
                 json(&())
             }
         }
@@ -155,16 +155,19 @@ impl Dispenser {
         }
     }
 
-    /// Reports and gives back what is due, until nothing is.
-    async fn flush(&self, post: &Post) -> Result<(), Error> {
+    /// Reports and gives back what is due, until nothing is; with
+    /// `refill`, also asks for a block of recent demand where held codes
+    /// run low (not when recalled: what it gives back is for others).
+    async fn flush(&self, post: &Post, refill: bool) -> Result<(), Error> {
         let held = Held::new(&self.db);
         // Each round reports up to MAX_REPORT codes; a few rounds at most.
         for _ in 0..8 {
+            let demand = self.demand.borrow().clone();
             let exchange = held.exchange(
                 &post.dispenser,
                 &post.layer,
                 None,
-                &self.demand.borrow(),
+                refill.then_some(&demand),
                 now(),
             )?;
             let idle = exchange.handed.is_empty()
@@ -193,7 +196,7 @@ impl Dispenser {
             };
             let post = post.clone();
             worker::wasm_bindgen_futures::spawn_local(async move {
-                let _ = this.flush(&post).await;
+                let _ = this.flush(&post, true).await;
                 this.refilling.set(false);
             });
         }
@@ -313,6 +316,24 @@ pub async fn recall_layer(project: &Project, layer: &str) {
             worker::console_error!("a dispenser of {layer:?} not recalled: {err}");
         }
     }
+}
+
+/// Has the dispensers holding leases of these pools give them back, when
+/// a display served by the store or a campaign needs codes they hold.
+/// Answers whether there were any.
+pub async fn recall_pools(project: &Project, pools: Vec<String>) -> Result<bool, Error> {
+    let holders: Vec<Holder> = project.call(&Command::Holders { pools }).await?;
+    let recalls = holders.iter().map(|holder| {
+        let at = Post {
+            project: project.name().to_owned(),
+            layer: holder.layer.clone(),
+            dispenser: holder.dispenser.clone(),
+        };
+        recall(project.env(), at)
+    });
+    // One that cannot be reached keeps its codes; the others' count.
+    join_all(recalls).await;
+    Ok(!holders.is_empty())
 }
 
 /// Has one dispenser give back its leases.

@@ -203,7 +203,21 @@ pub enum Reserver<'a> {
 impl Reserver<'_> {
     async fn reserve(&self, request: ReservationRequest) -> Result<Reservation, Error> {
         match *self {
-            Reserver::Store(project) => project.reserve(request).await,
+            Reserver::Store(project) => {
+                let again = request.clone();
+                let reservation = project.reserve(request).await?;
+                // Short of codes that dispensers hold (the pool is shared
+                // with a layer served by dispensers): they give them back,
+                // and the display tries once more.
+                let held =
+                    |pool: &String| reservation.counts.get(pool).is_some_and(|c| c.leased > 0);
+                if reservation.short.iter().any(held)
+                    && dispenser::recall_pools(project, reservation.short.clone()).await?
+                {
+                    return project.reserve(again).await;
+                }
+                Ok(reservation)
+            }
             Reserver::Dispensers {
                 project,
                 layer,
