@@ -40,12 +40,16 @@ async function signedIn(project = 'demo') {
   return visit;
 }
 
-/** The counts of a pool row of the pools table, as numbers. */
+/**
+ * The counts of a pool row of the pools table, as numbers (a cell's leading
+ * number: the leased cell also names the dispensers, which `leasedTo` holds).
+ */
 async function poolRow(page, pool) {
   const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: pool, exact: true }) });
-  const cells = await row.getByRole('cell').allTextContents();
-  const [total, available, assigned, redeemed] = cells.slice(0, 4).map((t) => Number(t.replace(/,/g, '')));
-  return { total, available, assigned, redeemed, bar: await row.getByRole('img').getAttribute('aria-label') };
+  const cells = await row.getByRole('cell').allInnerTexts(); // the dispensers on a line of their own
+  const [total, available, leased, assigned, redeemed] = cells.slice(0, 5).map((t) => Number(t.match(/^[\d,]+/)[0].replace(/,/g, '')));
+  const leasedTo = cells[2].replace(/^[\d,]+/, '').trim() || null;
+  return { total, available, leased, leasedTo, assigned, redeemed, bar: await row.getByRole('img').getAttribute('aria-label') };
 }
 
 test('a wrong token is refused with the API’s reason; the right one shows the pools', async () => {
@@ -63,7 +67,7 @@ test('a wrong token is refused with the API’s reason; the right one shows the 
   await page.getByRole('heading', { name: 'Pools' }).waitFor();
   await page.getByRole('link', { name: 'welcome10' }).waitFor();
   assert.deepEqual(await poolRow(page, 'welcome10'), {
-    total: 40, available: 33, assigned: 7, redeemed: 0,
+    total: 40, available: 33, leased: 0, leasedTo: null, assigned: 7, redeemed: 0,
     bar: '83% available: 33 available, 7 assigned, 0 redeemed of 40',
   });
   assert.equal(await page.evaluate(() => sessionStorage.getItem('codepool.token')), TOKEN);
@@ -119,7 +123,8 @@ test('the CSV upload imports a file, shows its counts, and the pool’s counts u
   await page.getByRole('link', { name: 'Pools', exact: true }).first().click();
   await page.getByRole('link', { name: 'autumn' }).waitFor();
   assert.deepEqual(await poolRow(page, 'autumn'), {
-    total: 4, available: 4, assigned: 0, redeemed: 0, bar: '100% available: 4 available, 0 assigned, 0 redeemed of 4',
+    total: 4, available: 4, leased: 0, leasedTo: null, assigned: 0, redeemed: 0,
+    bar: '100% available: 4 available, 0 assigned, 0 redeemed of 4',
   });
   await screenshot(page, 'admin-pools-after-import');
   assert.deepEqual(problems, []);
@@ -161,6 +166,49 @@ test('the code table filters by state, pages, and exports CSV', async () => {
   const lines = Buffer.concat(chunks).toString('utf8').trim().split(/\r?\n/);
   assert.match(lines[0], /code/);
   assert.equal(lines.length, 1 + 7);
+  assert.deepEqual(problems, []);
+});
+
+test('a pool shows the codes leased to dispensers, in the list and on its page; the codes filter by leased', async () => {
+  const api = await createProject(worker.base, 'leasing');
+  await api.putPool('busy10');
+  await api.call('POST', '/pools/busy10/import', { codes: Array.from({ length: 100 }, (_, i) => `BUSY-${i}`) });
+  for (let i = 0; i < 30; i++) await api.call('POST', '/render', { template: "{{ vouchers['busy10'].assign_available_code() }}" });
+  const { page, problems } = await signedIn('leasing');
+  // Leases come and go by the second (a dispenser reports what it handed out
+  // within one, and gives back what it holds when its layer changes), so the
+  // pools' answers are the Worker's own with 50 available codes moved to
+  // leased, held by 3 dispensers: what the console shows is then fixed.
+  const leasing = (p) => ({ ...p, available: p.available - 50, leased: p.leased + 50, dispensers: 3 });
+  await page.route(/\/v1\/projects\/leasing\/pools(\/busy10)?$/, async (route) => {
+    const answer = await route.fetch();
+    const json = await answer.json();
+    await route.fulfill({ response: answer, json: json.pools ? { pools: json.pools.map(leasing) } : leasing(json) });
+  });
+  await page.reload(); // the pools were shown on signing in, before the route
+  await page.getByRole('link', { name: 'busy10' }).waitFor();
+  assert.deepEqual(await poolRow(page, 'busy10'), {
+    total: 100, available: 20, leased: 50, leasedTo: '3 dispensers', assigned: 30, redeemed: 0,
+    bar: '70% left: 20 available, 50 leased to 3 dispensers, 30 assigned, 0 redeemed of 100',
+  });
+  await screenshot(page, 'admin-pools-leased');
+
+  await page.getByRole('link', { name: 'busy10' }).click();
+  await page.getByRole('heading', { name: 'busy10', level: 1 }).waitFor();
+  const stat = page.locator('[data-stat=leased]');
+  await stat.locator('.value').filter({ hasText: '50' }).waitFor();
+  assert.equal(await stat.locator('.note').textContent(), 'to 3 dispensers');
+  await screenshot(page, 'admin-pool-leased');
+  assert.equal(await page.locator('[data-stat=available] .value').textContent(), '20');
+  assert.equal(await page.getByRole('img', { name: /left:/ }).getAttribute('aria-label'),
+    '70% left: 20 available, 50 leased to 3 dispensers, 30 assigned, 0 redeemed of 100');
+
+  // The state filter asks the Worker for leased codes (none really are).
+  await page.locator('table.codes tbody td.code').first().waitFor();
+  const asked = page.waitForRequest((r) => r.url().includes('/pools/busy10/codes?') && r.url().includes('state=leased'));
+  await page.getByLabel('State').selectOption('leased');
+  await asked;
+  await page.getByText('No codes in this state.').waitFor();
   assert.deepEqual(problems, []);
 });
 
@@ -243,6 +291,43 @@ test('the layer editor inserts vouchers at the cursor and previews without takin
   assert.deepEqual(renders, []);
   // Chromium reports the blocked script of the sandboxed preview.
   assert.deepEqual(problems.filter((p) => !p.includes("Blocked script execution in 'about:srcdoc'")), []);
+});
+
+test('the layer editor saves the number of dispensers and shows it again', async () => {
+  const { page, problems } = await signedIn('dispensing');
+  const api = client(worker.base, 'dispensing');
+  await page.goto(`${worker.base}/admin/#/layers/busy`);
+  await page.getByText('New layer: not saved yet').waitFor();
+  const field = page.getByLabel('Dispensers');
+  assert.equal(await field.inputValue(), '0');
+  assert.match(await page.locator(`#${await field.getAttribute('aria-describedby')}`).textContent(),
+    /^0: the project’s store serves every display\. 1–64: spread displays over this many dispensers/);
+  await page.getByLabel('Template (Jinja, HTML)').fill('<p>Busy</p>');
+  await field.fill('8');
+  await page.getByRole('button', { name: 'Save layer' }).click();
+  await page.getByText(/^Saved: version 1/).waitFor();
+  assert.equal((await api.call('GET', '/layers/busy')).json.dispensers, 8);
+
+  // Shown again when the layer is opened, and in the list.
+  await page.reload();
+  await page.getByText(/^Version 1/).waitFor();
+  assert.equal(await page.getByLabel('Dispensers').inputValue(), '8');
+  await screenshot(page, 'admin-layer-dispensers', { fullPage: true });
+  await page.getByRole('link', { name: 'Layers', exact: true }).first().click();
+  await page.getByRole('row').filter({ hasText: 'busy' }).getByRole('cell', { name: '8 dispensers' }).waitFor();
+
+  // Past 64 the form does not send; back to 0, the store serves the layer again.
+  await page.goto(`${worker.base}/admin/#/layers/busy`);
+  await page.getByText(/^Version 1/).waitFor();
+  await page.getByLabel('Dispensers').fill('65');
+  await page.getByRole('button', { name: 'Save layer' }).click();
+  assert.equal(await page.getByLabel('Dispensers').evaluate((input) => input.validity.rangeOverflow), true);
+  assert.equal((await api.call('GET', '/layers/busy')).json.version, 1);
+  await page.getByLabel('Dispensers').fill('0');
+  await page.getByRole('button', { name: 'Save layer' }).click();
+  await page.getByText(/^Saved: version 2/).waitFor();
+  assert.equal((await api.call('GET', '/layers/busy')).json.dispensers, 0);
+  assert.deepEqual(problems, []);
 });
 
 test('a template error on save gets the API’s message', async () => {

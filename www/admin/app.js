@@ -148,11 +148,22 @@ function share(n, total) {
   return `${p}%`;
 }
 
-/** The availability bar: available / assigned / redeemed shares of total. */
+/** "3 dispensers", "1 dispenser". */
+const dispensersText = (n) => `${num(n)} ${n === 1 ? 'dispenser' : 'dispensers'}`;
+
+/**
+ * The availability bar: available / leased / assigned / redeemed shares of
+ * total. The share shown is of the codes left (available, or leased to a
+ * layer's dispensers and not handed out yet: what count_available_codes()
+ * answers); leased codes are named only when there are some.
+ */
 function availabilityBar(p) {
   const pct = (n) => (p.total ? (100 * n) / p.total : 0);
+  const left = p.available + p.leased;
+  const leased = p.leased ? `, ${num(p.leased)} leased to ${dispensersText(p.dispensers)}` : '';
   const text = p.total
-    ? `${share(p.available, p.total)} available: ${num(p.available)} available, ${num(p.assigned)} assigned, ${num(p.redeemed)} redeemed of ${num(p.total)}`
+    ? `${share(left, p.total)} ${p.leased ? 'left' : 'available'}: ${num(p.available)} available${leased}, ` +
+      `${num(p.assigned)} assigned, ${num(p.redeemed)} redeemed of ${num(p.total)}`
     : 'No codes yet';
   const part = (cls, n) => {
     const span = h('span', { class: cls });
@@ -161,12 +172,14 @@ function availabilityBar(p) {
   };
   return h('div', { class: 'availability' },
     h('div', { class: 'bar', role: 'img', 'aria-label': text, title: text },
-      part('available', p.available), part('assigned', p.assigned), part('redeemed', p.redeemed)),
-    h('span', { class: 'pct' }, p.total ? share(p.available, p.total) : '—'));
+      part('available', p.available), part('leased', p.leased), part('assigned', p.assigned),
+      part('redeemed', p.redeemed)),
+    h('span', { class: 'pct' }, p.total ? share(left, p.total) : '—'));
 }
 
 const LEGEND = h('p', { class: 'legend' },
   h('span', { class: 'key available' }), 'available ',
+  h('span', { class: 'key leased' }), 'leased to dispensers ',
   h('span', { class: 'key assigned' }), 'assigned ',
   h('span', { class: 'key redeemed' }), 'redeemed');
 
@@ -177,7 +190,7 @@ async function poolsView() {
     h('caption', { class: 'sr-only' }, 'Pools with their counts'),
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col' }, 'Pool'),
-      ['Total', 'Available', 'Assigned', 'Redeemed'].map((t) => h('th', { scope: 'col', class: 'n' }, t)),
+      ['Total', 'Available', 'Leased', 'Assigned', 'Redeemed'].map((t) => h('th', { scope: 'col', class: 'n' }, t)),
       h('th', { scope: 'col', class: 'bar-col' }, 'Availability'))),
     body);
   const lead = h('p', { class: 'muted' }, 'Loading…');
@@ -191,10 +204,13 @@ async function poolsView() {
     body.replaceChildren(...pools.map((p) => h('tr', {},
       h('th', { scope: 'row' }, h('a', { href: `#/pools/${seg(p.name)}` }, p.name),
         p.description ? h('div', { class: 'desc' }, p.description) : null),
-      [p.total, p.available, p.assigned, p.redeemed].map((n) => h('td', { class: 'n' }, num(n))),
+      [p.total, p.available].map((n) => h('td', { class: 'n' }, num(n))),
+      h('td', { class: 'n', 'data-leased': p.leased, 'data-dispensers': p.dispensers },
+        num(p.leased), p.dispensers ? h('div', { class: 'desc' }, dispensersText(p.dispensers)) : null),
+      [p.assigned, p.redeemed].map((n) => h('td', { class: 'n' }, num(n))),
       h('td', {}, availabilityBar(p)))));
     if (!pools.length) {
-      body.append(h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No pools yet: create the first one below.')));
+      body.append(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No pools yet: create the first one below.')));
     }
   });
 }
@@ -239,10 +255,14 @@ async function poolView(pool) {
     await attempt(error, `Could not load pool ${pool}`, async () => {
       const p = await call('GET', `/pools/${seg(pool)}`);
       description.textContent = p.description || `Created ${when(p.created_at)}`;
-      const stat = (label, n, cls) => h('div', { class: `stat ${cls}`, 'data-stat': cls },
-        h('span', { class: 'label' }, label), h('span', { class: 'value' }, num(n)));
+      const stat = (label, n, cls, note) => h('div', { class: `stat ${cls}`, 'data-stat': cls },
+        h('span', { class: 'label' }, label), h('span', { class: 'value' }, num(n)),
+        note ? h('span', { class: 'note' }, note) : null);
+      // Leased: held by the dispensers of layers that have some, not handed out yet.
+      const leasedTo = p.dispensers ? `to ${dispensersText(p.dispensers)}` : 'no dispenser';
       stats.replaceChildren(
         stat('Total', p.total, 'total'), stat('Available', p.available, 'available'),
+        stat('Leased', p.leased, 'leased', leasedTo),
         stat('Assigned', p.assigned, 'assigned'), stat('Redeemed', p.redeemed, 'redeemed'),
         h('div', { class: 'stat wide' }, h('span', { class: 'label' }, 'Availability'), availabilityBar(p)));
     });
@@ -334,7 +354,8 @@ function activityCard(pool) {
 
 function codesCard(pool) {
   const state = h('select', { id: 'codes-state' },
-    [['', 'All states'], ['available', 'Available'], ['assigned', 'Assigned'], ['redeemed', 'Redeemed']]
+    [['', 'All states'], ['available', 'Available'], ['leased', 'Leased'], ['assigned', 'Assigned'],
+      ['redeemed', 'Redeemed']]
       .map(([value, text]) => h('option', { value }, text)));
   const body = h('tbody');
   const prev = h('button', { type: 'button', disabled: true }, '← Previous');
@@ -413,7 +434,7 @@ async function layersView() {
     h('div', { class: 'title-row' }, h('h1', {}, 'Layers')),
     error,
     h('table', {},
-      h('thead', {}, h('tr', {}, ['Layer', 'Status', 'Assignment', 'Customer ids', 'Version', 'Updated']
+      h('thead', {}, h('tr', {}, ['Layer', 'Status', 'Assignment', 'Customer ids', 'Served by', 'Version', 'Updated']
         .map((t) => h('th', { scope: 'col' }, t)))),
       body),
     form));
@@ -424,10 +445,17 @@ async function layersView() {
       h('td', {}, h('span', { class: `badge ${l.active ? 'on' : 'off'}` }, l.active ? 'Active' : 'Paused')),
       h('td', {}, l.assignment === 'per_customer' ? 'Same code per customer' : 'New code per display'),
       h('td', {}, l.require_expiry ? 'Signed, with expiry' : l.signed_customer ? 'Signed' : 'Any'),
+      h('td', {}, l.dispensers ? dispensersText(l.dispensers) : 'The store'),
       h('td', { class: 'n' }, l.version), h('td', {}, when(l.updated_at)))));
-    if (!layers.length) body.append(h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No layers yet.')));
+    if (!layers.length) body.append(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No layers yet.')));
   });
 }
+
+/** The most dispensers a layer may have (MAX_DISPENSERS in src/dispenser/mod.rs). */
+const MAX_DISPENSERS = 64;
+const DISPENSERS_HINT = '0: the project’s store serves every display. 1–64: spread displays over this many ' +
+  'dispensers holding leased blocks of codes, for layers with more traffic than one store handles ' +
+  '(roughly above 500 displays/s).';
 
 const FUNCTIONS = [
   ['assign_available_code', 'Assign a code'],
@@ -475,6 +503,8 @@ async function layerView(name) {
     if (!signed.checked) requireExpiry.checked = false;
   };
   signed.addEventListener('change', syncExpiry);
+  const dispensers = h('input', { id: 'layer-dispensers', type: 'number', min: 0, max: MAX_DISPENSERS, step: 1,
+    required: true, value: '0', size: 4, 'aria-describedby': 'layer-dispensers-hint' });
   const save = h('button', { class: 'primary', type: 'submit' }, 'Save layer');
   const remove = h('button', { class: 'danger', type: 'button', hidden: true }, 'Delete layer');
   const variables = h('textarea', { id: 'layer-variables', spellcheck: 'false', rows: 4, wrap: 'off',
@@ -505,6 +535,10 @@ async function layerView(name) {
       h('div', {}, h('label', { for: 'layer-assignment' }, 'Codes'), assignment),
       h('label', { class: 'check' }, signed, ' Only for signed customer ids (sig)'),
       h('label', { class: 'check' }, requireExpiry, ' Only signatures with an expiry (exp)')),
+    h('fieldset', { class: 'layer-serving' },
+      h('legend', {}, 'Serving'),
+      h('div', {}, h('label', { for: 'layer-dispensers' }, 'Dispensers'), dispensers),
+      h('p', { class: 'hint', id: 'layer-dispensers-hint' }, DISPENSERS_HINT)),
     h('div', { class: 'actions' }, save, saved, remove),
     error);
   const preview = h('section', { class: 'card preview-card', 'aria-labelledby': 'preview-title' },
@@ -584,7 +618,7 @@ async function layerView(name) {
         json: {
           template: template.value, variables: parseVariables(),
           active: active.checked, assignment: assignment.value, signed_customer: signed.checked,
-          require_expiry: requireExpiry.checked,
+          require_expiry: requireExpiry.checked, dispensers: dispensers.valueAsNumber,
         },
       });
       saved.textContent = `Saved: version ${layer.version}, ${when(layer.updated_at)}`;
@@ -605,7 +639,7 @@ async function layerView(name) {
 
   await attempt(error, 'Could not load the pools for the voucher helper', async () => {
     const { pools } = await call('GET', '/pools');
-    pool.replaceChildren(...pools.map((p) => h('option', { value: p.name }, `${p.name} (${num(p.available)} left)`)));
+    pool.replaceChildren(...pools.map((p) => h('option', { value: p.name }, `${p.name} (${num(p.available + p.leased)} left)`)));
     insert.disabled = !pools.length;
     if (!pools.length) pool.append(h('option', { value: '' }, 'No pools yet'));
     showSnippet();
@@ -625,6 +659,7 @@ async function layerView(name) {
     signed.checked = Boolean(layer.signed_customer);
     requireExpiry.checked = Boolean(layer.require_expiry);
     syncExpiry();
+    dispensers.value = String(layer.dispensers ?? 0);
     remove.hidden = false;
     const vars = layer.variables ?? {};
     variables.value = Object.keys(vars).length ? JSON.stringify(vars, null, 2) : '';

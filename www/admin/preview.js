@@ -68,7 +68,9 @@ export async function renderPreview(template, context) {
         return {};
       }
       return {
-        available: pool.available,
+        // count_available_codes(): codes not handed out yet, in the store or
+        // leased to a layer's dispensers, as the edge counts them.
+        available: pool.available + pool.leased,
         total: pool.total,
         codes: () => {
           const n = (taken.get(pool.name) ?? 0) + 1;
