@@ -621,8 +621,11 @@ async function settle(round, before, { expect, lost, handed }) {
     }
     const ok = check(pool.assigned === target.assigned && pool.leased === target.leased,
       `round ${round}: the dispensers' alarms did not settle in ${Date.now() - start} ms: ${JSON.stringify(pool)}, expected ${JSON.stringify(target)}`);
-    how = `settled by alarms alone (${handed} codes reported in ${reported ?? '-'} ms, ${expect.size - handed - lostCodes} leased codes back in ${Date.now() - start} ms)`;
-    if (!ok) await must('PUT', `/layers/${SPREAD}`, SPREAD_LAYER);
+    how = `settled by alarms alone (${handed} codes reported in ${reported} ms, ${expect.size - handed - lostCodes} leased codes back in ${Date.now() - start} ms)`;
+    if (!ok) {
+      how = `not settled by their alarms in ${Date.now() - start} ms, then recalled`;
+      await must('PUT', `/layers/${SPREAD}`, SPREAD_LAYER);
+    }
   } else {
     await must('PUT', `/layers/${SPREAD}`, SPREAD_LAYER);
     how = `recalled in ${Date.now() - start} ms (${handed} codes reported, ${expect.size - handed - lostCodes} back)`;
