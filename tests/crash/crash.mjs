@@ -1,17 +1,34 @@
 #!/usr/bin/env node
 // Crash test: render, campaign and import load against `wrangler dev` with
 // persisted state; at a random moment of each round workerd is killed with
-// SIGKILL, then started again on the same state. After each round:
+// SIGKILL, then started again on the same state. The live pool is taken
+// from by a layer the store serves, by campaigns, and by a layer served by
+// four dispensers (src/dispenser), so the kill falls while dispensers
+// lease, hand out and report, and while the store serves from the same
+// pool. After each kill:
 //
-// - the Durable Object's SQLite file (read by examples/audit_store.rs with
-//   the store's own statements) has pool counters equal to its code rows,
-//   every code's fields agree with its one state, and no code is stored twice;
+// - the project's SQLite file (read by examples/audit_store.rs with the
+//   store's own statements) has pool counters equal to its code rows
+//   (leased ones included), every code's fields agree with its one state
+//   (a leased code under an open lease of its pool), and no code is stored
+//   twice;
 // - every code a client received is recorded as assigned to the customer
 //   who received it (by that layer or campaign), and no code was received
 //   twice; a code may be assigned without its answer having arrived (the
-//   request was cut), but only to a customer that asked;
-// - after the restart, the API's counters and its CSV export agree with the
-//   file;
+//   request was cut), but only to a customer that asked. A code a dispenser
+//   handed out and had not reported yet is still leased at the store: the
+//   dispenser's own SQLite file must hold it, handed to that customer under
+//   that lease;
+// - the dispensers' files agree with the store: no code handed out by two,
+//   every handed code leased to its dispenser or assigned to its customer,
+//   every lease a dispenser still uses open at the store;
+// - after the restart the dispensers settle: recalled by saving their
+//   layer again (PUT /layers/spread), or, in one round, by their alarms
+//   alone. Then (workerd stopped again, the file audited again) each code
+//   leased at the kill is assigned to the customer the dispenser's file
+//   named, or available again if no one was handed it; every other code is
+//   as it was; nothing is leased and the dispensers hold nothing;
+// - the API's counters and its CSV export agree with the settled file;
 // - an import that the kill cut off, sent again, completes: the pool then
 //   holds every code of every file.
 //
@@ -43,6 +60,15 @@ const UPLOAD_MS = 2_500;
 /** The kill comes this long after the load starts, at random. */
 const KILL_AFTER_MS = [200, 4_000];
 const TOKEN = crypto.randomBytes(18).toString('base64url');
+/** The layer served by dispensers, from the live pool as the others. */
+const SPREAD = 'spread';
+const SPREAD_LAYER = { template: '{{ vouchers["live"].assign_available_code() }}', dispensers: 4 };
+const SPREAD_CLIENTS = 8;
+/** The round whose dispensers settle by their alarms alone, not a recall. */
+const ALARM_ROUND = Math.min(2, ROUNDS);
+/** src/dispenser/mod.rs: a lease's life, and the clock skew the store allows. */
+const LEASE_MS = 30_000;
+const SKEW_MARGIN_MS = 10_000;
 
 // A small seeded generator (mulberry32), so a failing run can be repeated.
 let rngState = SEED;
@@ -289,21 +315,26 @@ function cutAnswer(stats, res, text) {
   }
 }
 
-async function renderLoop(round, n, stop, stats) {
+/**
+ * Displays a layer for new customers one after another: `show` (served by
+ * the store) as `r…` customers, `spread` (by its dispensers) as `d…`.
+ */
+async function renderLoop(layer, round, n, stop, stats) {
+  const prefix = layer === SPREAD ? 'd' : 'r';
   for (let i = 0; i < 100_000 && !stop.now; i++) {
-    const customer = `r${round}-${n}-${i}`;
+    const customer = `${prefix}${round}-${n}-${i}`;
     asked.add(customer);
     let res;
     let text;
     try {
-      res = await fetch(`${server.base}/v1/projects/${PROJECT}/layers/show/render?customer_id=${customer}`, { signal: AbortSignal.timeout(30_000) });
+      res = await fetch(`${server.base}/v1/projects/${PROJECT}/layers/${layer}/render?customer_id=${customer}`, { signal: AbortSignal.timeout(30_000) });
       text = await res.text();
     } catch {
       return; // The server is gone: this answer never came.
     }
     if (res.status === 200 && LIVE_CODE.test(text)) {
-      receive(text, customer, 'layer:show');
-      stats.rendered++;
+      receive(text, customer, `layer:${layer}`);
+      stats.rendered[layer]++;
     } else if (!stop.now) {
       stats.other.push(`render ${res.status} ${text.slice(0, 200)}`);
     } else {
@@ -376,55 +407,126 @@ async function importAgain(round, rows) {
 // ---------------------------------------------------------------- checks
 
 const auditBin = path.join(root, 'target/debug/examples/audit_store');
+const STATES = ['available', 'leased', 'assigned', 'redeemed'];
 
-/** Audits a copy of the project's SQLite file (workerd is not running). */
-function auditFile(round) {
-  const dir = fs.readdirSync(doDir).map((d) => path.join(doDir, d)).find((d) => d.endsWith('-ProjectStore'));
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite');
-  if (!check(files.length === 1, `round ${round}: expected one project database, found ${files.join(', ')}`)) return null;
+/**
+ * The SQLite files of a Durable Object class's objects (workerd is not
+ * running). wrangler dev keeps a folder per class, `<worker>-<class>`
+ * (ProjectStore, ProjectRegistry, Dispenser), one file per object in it
+ * beside the class's metadata.sqlite; a class none of whose objects has
+ * stored anything yet has no folder.
+ */
+function objectFiles(round, className) {
+  const dirs = fs.readdirSync(doDir).filter((d) => d.endsWith(`-${className}`));
+  if (!check(dirs.length <= 1, `round ${round}: more than one folder for ${className}: ${dirs.join(', ')}`) || !dirs.length) return [];
+  const dir = path.join(doDir, dirs[0]);
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.sqlite') && f !== 'metadata.sqlite').map((f) => path.join(dir, f));
+}
+
+/** Runs audit_store on a copy of a SQLite file; answers its lines, parsed. */
+function runAudit(round, file, args) {
   // A copy with its WAL: reading must not touch the state workerd reopens.
   const copy = path.join(work, 'audit');
   fs.rmSync(copy, { recursive: true, force: true });
   fs.mkdirSync(copy);
   for (const suffix of ['', '-wal', '-shm']) {
-    const from = path.join(dir, files[0] + suffix);
+    const from = file + suffix;
     if (fs.existsSync(from)) fs.copyFileSync(from, path.join(copy, `db.sqlite${suffix}`));
   }
-  const out = spawnSync(auditBin, [path.join(copy, 'db.sqlite'), 'live'], { encoding: 'utf8', maxBuffer: 1 << 30 });
-  if (!check(out.status === 0, `round ${round}: audit_store failed: ${out.stderr}`)) return null;
-  const [head, ...lines] = out.stdout.trimEnd().split('\n');
-  const findings = JSON.parse(head);
+  const out = spawnSync(auditBin, args(path.join(copy, 'db.sqlite')), { encoding: 'utf8', maxBuffer: 1 << 30 });
+  if (!check(out.status === 0, `round ${round}: audit_store failed on ${file}: ${out.stderr}`)) return null;
+  return out.stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
+}
+
+/** Audits a copy of the project's SQLite file: its findings, codes and open leases. */
+function auditFile(round) {
+  const files = objectFiles(round, 'ProjectStore');
+  if (!check(files.length === 1, `round ${round}: expected one project database, found ${files.join(', ')}`)) return null;
+  const lines = runAudit(round, files[0], (copy) => [copy, 'live']);
+  if (!lines) return null;
+  const [findings, ...rows] = lines;
   const codes = new Map();
-  for (const line of lines) {
-    const c = JSON.parse(line);
+  for (const c of rows) {
     check(!codes.has(c.code), `round ${round}: ${c.code} is stored twice`);
     codes.set(c.code, c);
   }
-  return { ...findings, codes };
+  return { ...findings, codes, leases: new Map(findings.leases.map((l) => [l.id, l])) };
 }
 
-function checkFile(round, db, importsDone, currentFile) {
-  check(db.audit.length === 0, `round ${round}: pool counters disagree with their codes: ${db.audit}`);
-  check(db.inconsistent.length === 0, `round ${round}: codes whose fields disagree with their state: ${db.inconsistent.slice(0, 5)}`);
+/** What each dispenser's own file holds: its name, leases and codes. */
+function auditDispensers(round) {
+  const held = [];
+  for (const file of objectFiles(round, 'Dispenser')) {
+    const lines = runAudit(round, file, (copy) => ['--dispenser', copy]);
+    if (lines) held.push({ name: lines[0].post?.dispenser, ...lines[0] });
+  }
+  return held;
+}
+
+/** The dispenser a customer meets (dispenser::slot: FNV-1a of the id). */
+function dispenserOf(customer) {
+  let hash = 0xcbf29ce484222325n;
+  for (const b of Buffer.from(customer)) hash = ((hash ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  return `${PROJECT}/${SPREAD}/${hash % BigInt(SPREAD_LAYER.dispensers)}`;
+}
+
+/**
+ * The live pool in the project's file: counters, receipts, who holds what.
+ * `held` is what the dispensers' files hold; `settled` says the dispensers
+ * have reported everything and given back every lease since the file was
+ * written, so nothing may be leased or held.
+ */
+function checkLive(round, db, held, settled) {
+  const when = `round ${round}${settled ? ', settled' : ''}`;
+  check(db.audit.length === 0, `${when}: pool counters disagree with their codes: ${db.audit}`);
+  check(db.inconsistent.length === 0, `${when}: codes whose fields disagree with their state: ${db.inconsistent.slice(0, 5)}`);
   const live = db.pools.find((p) => p.name === 'live');
-  const bulk = db.pools.find((p) => p.name === 'bulk');
-  const byState = { available: 0, assigned: 0, redeemed: 0 };
+  const byState = Object.fromEntries(STATES.map((s) => [s, 0]));
   for (const c of db.codes.values()) byState[c.state]++;
-  check(live.total === db.codes.size && live.available === byState.available && live.assigned === byState.assigned,
-    `round ${round}: live counters ${JSON.stringify(live)} against rows ${JSON.stringify(byState)}`);
-  check(live.total === LIVE_CODES, `round ${round}: live holds ${live.total} codes, not ${LIVE_CODES}`);
-  // What clients received is recorded so.
+  check(live.total === db.codes.size && STATES.every((s) => live[s] === byState[s]),
+    `${when}: live counters ${JSON.stringify(live)} against rows ${JSON.stringify(byState)}`);
+  check(STATES.reduce((sum, s) => sum + live[s], 0) === live.total && live.total === LIVE_CODES,
+    `${when}: live holds ${JSON.stringify(live)}, not ${LIVE_CODES} codes in all`);
+  // Codes dispensers handed out, by code, from their files.
+  const handed = new Map();
+  for (const d of held) {
+    for (const c of d.codes) if (c.state === 1) handed.set(c.code, { dispenser: d.name, lease: c.lease_id, customer: c.customer_id });
+  }
+  // What clients received is recorded so. A dispenser's code it had not
+  // reported when the kill came is still leased to it at the store: then its
+  // own file holds it, handed to that customer under that lease.
   for (const [code, { customer, source }] of received) {
     const c = db.codes.get(code);
+    if (c?.state === 'leased' && source === `layer:${SPREAD}` && !settled) {
+      const h = handed.get(code);
+      check(h?.customer === customer && h.lease === c.lease && h.dispenser === db.leases.get(c.lease)?.dispenser,
+        `${when}: ${code} was received by ${customer} from a dispenser, is leased at the store under ${c.lease}, `
+        + `and its dispenser's file has ${JSON.stringify(h)}`);
+      continue;
+    }
     check(c?.state === 'assigned' && c.customer_id === customer && c.source === source,
-      `round ${round}: ${code} was received by ${customer} (${source}) but is stored as ${JSON.stringify(c)}`);
+      `${when}: ${code} was received by ${customer} (${source}) but is stored as ${JSON.stringify(c)}`);
   }
   // Assigned without an answer: only to a customer who asked, by a known source.
   for (const c of db.codes.values()) {
-    if (c.state === 'available' || received.has(c.code)) continue;
-    check(asked.has(c.customer_id) && (c.source === 'layer:show' || campaignsSent.has(c.source.replace(/^campaign:/, ''))),
-      `round ${round}: ${c.code} is assigned to ${c.customer_id} by ${c.source}, who never asked`);
+    if (c.state === 'available' || c.state === 'leased' || received.has(c.code)) continue;
+    const known = c.source === 'layer:show' || c.source === `layer:${SPREAD}` || campaignsSent.has(c.source.replace(/^campaign:/, ''));
+    check(asked.has(c.customer_id) && known, `${when}: ${c.code} is assigned to ${c.customer_id} by ${c.source}, who never asked`);
   }
+  if (settled) {
+    check(live.leased === 0 && live.dispensers === 0 && db.leases.size === 0,
+      `${when}: still leased: ${JSON.stringify(live)}, open leases ${JSON.stringify([...db.leases.values()].slice(0, 3))}`);
+    for (const d of held) {
+      check(d.leases.length === 0 && d.codes.length === 0,
+        `${when}: dispenser ${d.name} still holds ${d.leases.length} leases, codes ${JSON.stringify(d.codes.slice(0, 3))}`);
+    }
+  }
+  return live;
+}
+
+function checkFile(round, db, importsDone, currentFile, held) {
+  const live = checkLive(round, db, held, false);
+  const bulk = db.pools.find((p) => p.name === 'bulk');
   // The bulk pool: every earlier file whole, the current one possibly cut.
   const current = new Set(currentFile);
   const fresh = [...current].filter((c) => !fileCodes.has(c)).length;
@@ -433,12 +535,142 @@ function checkFile(round, db, importsDone, currentFile) {
   return { live, bulk, cut: bulk.total - importsDone };
 }
 
+/**
+ * The dispensers' files against the project's, as the kill left them. A
+ * dispenser marks a lease given back, and codes reported, in its file
+ * before it tells the store, and takes in a grant only after the store has
+ * stored it; so: no code is handed out by two dispensers; a handed-out code
+ * is leased to its dispenser under the lease it was handed from, or (its
+ * report reached the store) assigned to the customer it was handed to, who
+ * meets that dispenser; a lease the dispenser still uses is open at the
+ * store, as its, with every code it holds of it leased under it.
+ *
+ * Answers what settling must make of every code leased at the store: the
+ * customer its dispenser handed it to, or null (available again); and the
+ * store's leases whose dispenser never heard of them (the kill cut the
+ * answer granting them).
+ */
+function checkDispensers(round, db, held) {
+  const byName = new Map();
+  for (const d of held) {
+    if (!d.name) {
+      check(d.leases.length === 0 && d.codes.length === 0, `round ${round}: a dispenser's file without its name holds codes`);
+      continue;
+    }
+    check(!byName.has(d.name), `round ${round}: two files for dispenser ${d.name}`);
+    byName.set(d.name, d);
+  }
+  const handedBy = new Map();
+  for (const [name, d] of byName) {
+    const leases = new Map(d.leases.map((l) => [l.id, l]));
+    const leasedHere = (c) => {
+      const stored = db.codes.get(c.code);
+      return stored?.state === 'leased' && stored.lease === c.lease_id && db.leases.get(c.lease_id)?.dispenser === name;
+    };
+    for (const c of d.codes) {
+      const stored = db.codes.get(c.code);
+      if (c.state === 1) {
+        check(!handedBy.has(c.code), `round ${round}: ${c.code} handed out by ${handedBy.get(c.code)?.name} and by ${name}`);
+        handedBy.set(c.code, { name, lease: c.lease_id, customer: c.customer_id });
+        check(dispenserOf(c.customer_id) === name, `round ${round}: ${name} handed ${c.code} to ${c.customer_id}, who meets ${dispenserOf(c.customer_id)}`);
+        const reported = stored?.state === 'assigned' && stored.customer_id === c.customer_id && stored.source === `layer:${SPREAD}`;
+        check(reported || leasedHere(c),
+          `round ${round}: ${name} handed ${c.code} to ${c.customer_id} under lease ${c.lease_id}; the store has ${JSON.stringify(stored)}`);
+      } else if (c.state === 0 && leases.get(c.lease_id)?.given_back === 0) {
+        check(leasedHere(c), `round ${round}: ${name} holds ${c.code} under lease ${c.lease_id} in use; the store has ${JSON.stringify(stored)}`);
+      }
+    }
+    for (const l of d.leases) {
+      if (!l.given_back) check(db.leases.get(l.id)?.dispenser === name, `round ${round}: ${name} uses lease ${l.id}, which the store does not have as its`);
+    }
+  }
+  const expect = new Map();
+  for (const c of db.codes.values()) {
+    if (c.state !== 'leased') continue;
+    const h = handedBy.get(c.code);
+    expect.set(c.code, h?.lease === c.lease ? h.customer : null);
+  }
+  const lost = [...db.leases.values()].filter((l) => !byName.get(l.dispenser)?.leases.some((x) => x.id === l.id));
+  return { expect, lost, handed: [...expect.values()].filter((v) => v !== null).length };
+}
+
+/**
+ * Has the dispensers report and give back everything, after the restart:
+ * by saving their layer again, which recalls them and answers once they
+ * have; or, in ALARM_ROUND, by waiting for their alarms alone (reports
+ * within REPORT_MS, leases back at their deadline). A lease whose grant the
+ * kill cut off is unknown to its dispenser, and the store takes it back only
+ * at that dispenser's first exchange past the lease's deadline and the
+ * clock skew margin: then the layer is saved again once that has passed.
+ * Answers how it went, for the round's line.
+ */
+async function settle(round, before, { expect, lost, handed }) {
+  const start = Date.now();
+  const lostCodes = lost.reduce((sum, l) => sum + l.leased, 0);
+  const target = { assigned: before.assigned + handed, leased: lostCodes };
+  let how;
+  if (round === ALARM_ROUND) {
+    let reported;
+    let pool;
+    for (;;) {
+      pool = await must('GET', '/pools/live');
+      if (reported === undefined && pool.assigned === target.assigned) reported = Date.now() - start;
+      if (pool.assigned === target.assigned && pool.leased === target.leased) break;
+      if (Date.now() - start > LEASE_MS + 30_000) break;
+      await sleep(250);
+    }
+    const ok = check(pool.assigned === target.assigned && pool.leased === target.leased,
+      `round ${round}: the dispensers' alarms did not settle in ${Date.now() - start} ms: ${JSON.stringify(pool)}, expected ${JSON.stringify(target)}`);
+    how = `settled by alarms alone (${handed} codes reported in ${reported} ms, ${expect.size - handed - lostCodes} leased codes back in ${Date.now() - start} ms)`;
+    if (!ok) {
+      how = `not settled by their alarms in ${Date.now() - start} ms, then recalled`;
+      await must('PUT', `/layers/${SPREAD}`, SPREAD_LAYER);
+    }
+  } else {
+    await must('PUT', `/layers/${SPREAD}`, SPREAD_LAYER);
+    how = `recalled in ${Date.now() - start} ms (${handed} codes reported, ${expect.size - handed - lostCodes} back)`;
+  }
+  if (lost.length) {
+    await sleep(Math.max(...lost.map((l) => l.deadline)) + SKEW_MARGIN_MS + 1000 - Date.now());
+    await must('PUT', `/layers/${SPREAD}`, SPREAD_LAYER);
+    how += `, ${lost.length} leases (${lostCodes} codes) whose grant the kill cut off taken back after their deadline`;
+  }
+  const pool = await must('GET', '/pools/live');
+  check(pool.leased === 0 && pool.dispensers === 0, `round ${round}: settled, the API has ${JSON.stringify(pool)}`);
+  return how;
+}
+
+/**
+ * The project's file once the dispensers settled, against the kill's:
+ * each code then leased is assigned to whom its dispenser handed it, or
+ * available again; every other code is as it was.
+ */
+function checkSettled(round, before, after, held, { expect }) {
+  checkLive(round, after, held, true);
+  check(after.codes.size === before.codes.size, `round ${round}: ${before.codes.size} live codes before settling, ${after.codes.size} after`);
+  for (const [code, was] of before.codes) {
+    const c = after.codes.get(code);
+    if (was.state === 'leased') {
+      const customer = expect.get(code);
+      const ok = customer === null
+        ? c?.state === 'available'
+        : c?.state === 'assigned' && c.customer_id === customer && c.source === `layer:${SPREAD}`;
+      check(ok, `round ${round}: ${code} was leased, handed to ${customer} by its dispenser, and settled as ${JSON.stringify(c)}`);
+    } else {
+      check(['state', 'customer_id', 'source', 'assigned_at'].every((k) => c?.[k] === was[k]),
+        `round ${round}: ${code} was ${JSON.stringify(was)} and settled as ${JSON.stringify(c)}`);
+    }
+  }
+  const [bulkBefore, bulkAfter] = [before, after].map((db) => db.pools.find((p) => p.name === 'bulk'));
+  check(STATES.every((s) => bulkBefore[s] === bulkAfter[s]), `round ${round}: bulk changed while the dispensers settled`);
+}
+
 /** The API after a restart: counters and the CSV export equal the file. */
 async function checkApi(round, db) {
   for (const name of ['live', 'bulk']) {
     const pool = await must('GET', `/pools/${name}`);
     const stored = db.pools.find((p) => p.name === name);
-    check(['total', 'available', 'assigned', 'redeemed'].every((k) => pool[k] === stored[k]),
+    check(['total', ...STATES].every((k) => pool[k] === stored[k]),
       `round ${round}: API counters of ${name} ${JSON.stringify(pool)} differ from the file's ${JSON.stringify(stored)}`);
   }
   const res = await api('GET', '/pools/live/codes', undefined, { accept: 'text/csv' });
@@ -468,6 +700,7 @@ async function setUp() {
   const report = await must('POST', '/pools/live/import', `code\n${live.join('\n')}\n`, { 'content-type': 'text/csv' });
   if (report.imported !== LIVE_CODES) throw new Error(`seed import: ${JSON.stringify(report)}`);
   await must('PUT', '/layers/show', { template: '{{ vouchers["live"].assign_available_code() }}' });
+  await must('PUT', `/layers/${SPREAD}`, SPREAD_LAYER);
 }
 
 async function main() {
@@ -497,10 +730,11 @@ async function main() {
 
     const rows = importFile(round);
     const stop = { now: false };
-    const stats = { rendered: 0, messages: 0, piecesSent: 0, other: [], cut: 0, cutSamples: [] };
+    const stats = { rendered: { show: 0, [SPREAD]: 0 }, messages: 0, piecesSent: 0, other: [], cut: 0, cutSamples: [] };
     const killAfter = Math.round(KILL_AFTER_MS[0] + random() * (KILL_AFTER_MS[1] - KILL_AFTER_MS[0]));
     const load = Promise.all([
-      ...Array.from({ length: RENDER_CLIENTS }, (_, n) => renderLoop(round, n, stop, stats)),
+      ...Array.from({ length: RENDER_CLIENTS }, (_, n) => renderLoop('show', round, n, stop, stats)),
+      ...Array.from({ length: SPREAD_CLIENTS }, (_, n) => renderLoop(SPREAD, round, n, stop, stats)),
       campaignLoop(round, stop, stats),
       importSlowly(rows, stats),
     ]);
@@ -518,7 +752,9 @@ async function main() {
 
     const db = auditFile(round);
     if (!db) break;
-    const { live, bulk, cut } = checkFile(round, db, importsDone, rows);
+    const held = auditDispensers(round);
+    const { live, bulk, cut } = checkFile(round, db, importsDone, rows, held);
+    const settling = checkDispensers(round, db, held);
     if (report) {
       rows.forEach((c) => fileCodes.add(c));
       check(bulk.total === fileCodes.size, `round ${round}: a completed import left bulk at ${bulk.total}, the files hold ${fileCodes.size}`);
@@ -528,12 +764,24 @@ async function main() {
     }
     for (const other of stats.other) check(false, `round ${round}: unexpected answer: ${other}`);
 
+    // The dispensers settle on the restarted server; then it is stopped
+    // again (nothing is in flight) so that the file can be read once more.
     await startServer();
-    await checkApi(round, db);
-    console.log(`round ${round}: workerd ${victim} killed after ${killAfter} ms; ${stats.rendered} layer answers, `
+    const settled = await settle(round, live, settling);
+    await stopServer();
+    const after = auditFile(round);
+    if (!after) break;
+    checkSettled(round, db, after, auditDispensers(round), settling);
+    const liveAfter = after.pools.find((p) => p.name === 'live');
+    const seenUnreported = [...received].filter(([code, r]) => r.source === `layer:${SPREAD}` && db.codes.get(code)?.state === 'leased').length;
+
+    await startServer();
+    await checkApi(round, after);
+    console.log(`round ${round}: workerd ${victim} killed after ${killAfter} ms; ${stats.rendered.show} answers from the store's layer, `
+      + `${stats.rendered[SPREAD]} from the dispensers' (${live.leased} codes leased at the kill, ${settling.handed} of them handed out unreported, ${seenUnreported} of these received), `
       + `${stats.messages} campaign messages${stats.cut ? `, ${stats.cut} answers cut short by the kill (${stats.cutSamples.join(', ')})` : ''}; `
-      + `import ${report ? 'complete' : `cut off (${cut} codes stored)`}; `
-      + `live ${live.assigned}/${live.total} assigned, bulk ${bulk.total}: ${failures.length ? 'FAILED' : 'all checks pass'}`);
+      + `import ${report ? 'complete' : `cut off (${cut} codes stored)`}; dispensers ${settled}; `
+      + `live ${liveAfter.assigned}/${liveAfter.total} assigned, bulk ${bulk.total}: ${failures.length ? 'FAILED' : 'all checks pass'}`);
     if (failures.length) break;
     survived++;
   }
@@ -545,7 +793,8 @@ async function main() {
   }
   await stopServer();
   for (const f of failures.slice(0, 50)) console.error(`FAIL ${f}`);
-  console.log(`${survived} of ${ROUNDS} rounds survived; ${received.size} codes received, each checked against the store; `
+  const spread = [...received.values()].filter((r) => r.source === `layer:${SPREAD}`).length;
+  console.log(`${survived} of ${ROUNDS} rounds survived; ${received.size} codes received (${spread} from dispensers), each checked against the store; `
     + `${fileCodes.size} codes imported from ${ROUNDS} files, every cut import completed by sending it again`);
   console.log(`${failures.length ? 0 : survived} passed, ${failures.length ? 1 : 0} failed`);
   return failures.length === 0 && survived === ROUNDS;

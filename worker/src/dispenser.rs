@@ -211,9 +211,13 @@ impl Dispenser {
         if self.alarm.get().is_some_and(|set| set <= at) {
             return Ok(());
         }
+        // A time, not a bare i64: the worker crate reads an i64 as an
+        // offset from now (`From<i64> for ScheduledTime`), which put the
+        // alarm some fifty years away, so no alarm ever came.
+        let time = js_sys::Date::new(&JsValue::from_f64(at.max(now() + 1) as f64));
         self.state
             .storage()
-            .set_alarm(at.max(now() + 1))
+            .set_alarm(worker::ScheduledTime::new(time))
             .await
             .map_err(crate::http::platform)?;
         self.alarm.set(Some(at));
