@@ -17,7 +17,7 @@ use crate::store::sql::{Database, Value};
 use crate::store::{first_column, unknown_layer};
 
 use super::demand::Demand;
-use super::protocol::{Exchange, Exchanged, Handed, LayerTerms, Post};
+use super::protocol::{Exchange, Exchanged, Handed, LayerTerms, Lease, Post};
 use super::{MAX_REPORT, REPORT_MS, TERMS_MS};
 
 /// The dispenser's schema; idempotent.
@@ -344,6 +344,8 @@ impl<'a, D: Database> Held<'a, D> {
                 known,
                 want,
                 count,
+                // The caller knows whether another exchange is in flight.
+                alone: false,
                 lookup: need.and_then(|n| n.lookup.clone()),
             })
         })
@@ -353,6 +355,13 @@ impl<'a, D: Database> Held<'a, D> {
     pub fn apply(&self, sent: &Exchange, answer: &Exchanged, now: i64) -> Result<()> {
         self.db.transaction(|| {
             let mut heard = self.heard()?;
+            // An answer from before the layer's version this dispenser has
+            // heard of (it crossed a newer one): its reports and returns
+            // count, but not its grants, of a version no longer served.
+            let outdated = matches!(
+                (&heard.terms, &answer.terms),
+                (Some(old), Some(new)) if new.version < old.version
+            );
             let keep_handed = matches!(
                 answer.terms.as_ref().or(heard.terms.as_ref()),
                 Some(t) if t.assignment == Assignment::PerCustomer
@@ -382,7 +391,8 @@ impl<'a, D: Database> Held<'a, D> {
             }
             // A grant that arrives too late is not used: the store takes
             // it back once its deadline and the skew margin are past.
-            for lease in answer.granted.iter().filter(|l| l.deadline > now) {
+            let usable = |l: &&Lease| l.deadline > now && !outdated;
+            for lease in answer.granted.iter().filter(usable) {
                 self.db.execute(
                     "INSERT OR IGNORE INTO leases (id, pool, deadline) VALUES (?1, ?2, ?3)",
                     &[
@@ -424,14 +434,15 @@ impl<'a, D: Database> Held<'a, D> {
                 )?;
             }
             // A layer changed, paused or gone: every lease goes back.
-            let changed = match (&heard.terms, &answer.terms) {
-                (_, None) => true,
-                (_, Some(new)) if !new.active => true,
-                (Some(old), Some(new)) => {
-                    new.version != old.version || new.dispensers != old.dispensers
-                }
-                (None, Some(_)) => false,
-            };
+            let changed = !outdated
+                && match (&heard.terms, &answer.terms) {
+                    (_, None) => true,
+                    (_, Some(new)) if !new.active => true,
+                    (Some(old), Some(new)) => {
+                        new.version != old.version || new.dispensers != old.dispensers
+                    }
+                    (None, Some(_)) => false,
+                };
             if changed {
                 self.recall()?;
             }
@@ -439,7 +450,7 @@ impl<'a, D: Database> Held<'a, D> {
             for (pool, counts) in &answer.counts {
                 heard.counts.insert(pool.clone(), *counts);
             }
-            if answer.terms.is_some() || heard.terms.is_some() {
+            if !outdated && (answer.terms.is_some() || heard.terms.is_some()) {
                 heard.terms.clone_from(&answer.terms);
                 heard.at = now;
             }

@@ -45,6 +45,13 @@ pub struct Exchange {
     /// Pools whose counts the dispenser needs (besides those in `want`).
     #[serde(default)]
     pub count: Vec<String>,
+    /// Whether no other exchange of this dispenser awaits its answer (a
+    /// dispenser that restarted has none: answers to calls of the instance
+    /// before are lost with it). Then `known` is complete for good: a lease
+    /// of its that is not there never reaches it, and the store takes it
+    /// back at once rather than after its deadline and the skew margin.
+    #[serde(default)]
+    pub alone: bool,
     /// A `per_customer` customer the dispenser has not met: the codes the
     /// store knows they hold from this layer, in the pools of `want`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -196,14 +196,17 @@ impl<D: Database> Store<'_, D> {
 
     /// Leases granted to this dispenser that it does not know (the answer
     /// granting them was lost) and that it can no longer use: past their
-    /// deadline by more than any clock skew between it and the store.
+    /// deadline by more than any clock skew between it and the store, or
+    /// any when the exchange is `alone` (no answer can reach it any more).
     fn take_back_lost(&self, exchange: &Exchange, now: i64) -> Result<()> {
+        let before = if exchange.alone {
+            i64::MAX
+        } else {
+            now - SKEW_MARGIN_MS
+        };
         let rows = self.db.query(
             "SELECT id FROM leases WHERE dispenser = ?1 AND deadline < ?2",
-            &[
-                exchange.dispenser.as_str().into(),
-                (now - SKEW_MARGIN_MS).into(),
-            ],
+            &[exchange.dispenser.as_str().into(), before.into()],
         )?;
         for row in rows {
             let id = row[0].as_i64();

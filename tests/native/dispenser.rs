@@ -74,7 +74,9 @@ impl Local {
                     }
                     return Ok(reservation);
                 }
-                Step::Exchange(exchange) => {
+                Step::Exchange(mut exchange) => {
+                    // Delivered at once: no other exchange is in flight.
+                    exchange.alone = true;
                     let answer = self.store().exchange(&exchange, now)?;
                     let held = Held::new(&self.dispensers[i].1);
                     serving.exchanged(
@@ -108,8 +110,9 @@ impl Local {
     pub fn flush(&self, j: usize, now: i64) -> Result<()> {
         let (dname, db, demand) = &self.dispensers[j];
         let held = Held::new(db);
-        let exchange: Exchange =
+        let mut exchange: Exchange =
             held.exchange(dname, &self.layer, None, Some(&demand.borrow()), now)?;
+        exchange.alone = true;
         let answer = self.store().exchange(&exchange, now)?;
         held.apply(&exchange, &answer, now)
     }

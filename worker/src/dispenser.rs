@@ -10,6 +10,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
+use std::rc::Rc;
 
 use codepool::api::Command;
 use codepool::dispenser::{
@@ -33,6 +34,12 @@ pub const BINDING: &str = "DISPENSERS";
 /// A layer's dispenser: the leases it holds, in its own SQLite storage.
 #[durable_object]
 pub struct Dispenser {
+    /// Shared with the background exchanges it starts.
+    inner: Rc<Inner>,
+}
+
+/// A dispenser's state in this instance.
+struct Inner {
     db: DurableDatabase,
     state: State,
     env: Env,
@@ -44,18 +51,24 @@ pub struct Dispenser {
     refilling: Cell<bool>,
     /// The alarm this instance set, if any: set again only when sooner.
     alarm: Cell<Option<i64>>,
+    /// Exchanges sent and not yet taken in: with none, the store knows
+    /// that a lease this dispenser does not list never reaches it.
+    in_flight: Cell<u32>,
 }
 
 impl DurableObject for Dispenser {
     fn new(state: State, env: Env) -> Self {
         Dispenser {
-            db: DurableDatabase::new(state.storage()),
-            state,
-            env,
-            demand: RefCell::default(),
-            migrated: Cell::new(false),
-            refilling: Cell::new(false),
-            alarm: Cell::new(None),
+            inner: Rc::new(Inner {
+                db: DurableDatabase::new(state.storage()),
+                state,
+                env,
+                demand: RefCell::default(),
+                migrated: Cell::new(false),
+                refilling: Cell::new(false),
+                alarm: Cell::new(None),
+                in_flight: Cell::new(0),
+            }),
         }
     }
 
@@ -68,9 +81,10 @@ impl DurableObject for Dispenser {
     /// when no display brought an exchange first. A failed exchange fails
     /// the alarm, which the platform runs again with backoff.
     async fn alarm(&self) -> worker::Result<Response> {
-        self.alarm.set(None);
-        if let Some(post) = self.post().map_err(to_worker)? {
-            self.flush(&post, false).await.map_err(to_worker)?;
+        let inner = &self.inner;
+        inner.alarm.set(None);
+        if let Some(post) = inner.post().map_err(to_worker)? {
+            inner.flush(&post, false).await.map_err(to_worker)?;
         }
         Response::ok("")
     }
@@ -81,7 +95,7 @@ impl Dispenser {
     /// Runs one call (the JSON of a [`DispenserCall`]): the RPC method.
     pub async fn command(&self, body: String) -> JsValue {
         let answer = match serde_json::from_slice::<DispenserCall>(body.as_bytes()) {
-            Ok(call) => self.run(call).await,
+            Ok(call) => self.inner.run(call).await,
             Err(e) => Err(Error::internal(format!(
                 "a dispenser could not read a call: {e}"
             ))),
@@ -93,8 +107,8 @@ impl Dispenser {
     }
 }
 
-impl Dispenser {
-    async fn run(&self, call: DispenserCall) -> Result<String, Error> {
+impl Inner {
+    async fn run(self: &Rc<Self>, call: DispenserCall) -> Result<String, Error> {
         self.migrate()?;
         match call {
             DispenserCall::Reserve { at, request } => {
@@ -113,7 +127,7 @@ impl Dispenser {
 
     /// Serves a display: [`Serving`]'s steps, carried out.
     async fn reserve(
-        &self,
+        self: &Rc<Self>,
         post: &Post,
         request: &ReservationRequest,
     ) -> Result<Reservation, Error> {
@@ -134,7 +148,8 @@ impl Dispenser {
                     self.after(post).await;
                     return Ok(reservation);
                 }
-                Step::Exchange(exchange) => {
+                Step::Exchange(mut exchange) => {
+                    let _flight = self.take_off(&mut exchange);
                     let answer = self.send(post, &exchange).await?;
                     serving.exchanged(&held, &exchange, &answer, &self.demand.borrow(), now())?
                 }
@@ -163,7 +178,7 @@ impl Dispenser {
         // Each round reports up to MAX_REPORT codes; a few rounds at most.
         for _ in 0..8 {
             let demand = self.demand.borrow().clone();
-            let exchange = held.exchange(
+            let mut exchange = held.exchange(
                 &post.dispenser,
                 &post.layer,
                 None,
@@ -173,8 +188,10 @@ impl Dispenser {
             let idle = exchange.handed.is_empty()
                 && exchange.returned.is_empty()
                 && exchange.want.is_empty();
+            let flight = self.take_off(&mut exchange);
             let answer = self.send(post, &exchange).await?;
             held.apply(&exchange, &answer, now())?;
+            drop(flight);
             if idle || !held.wants_exchange(&Demand::default(), now())? {
                 break;
             }
@@ -184,23 +201,29 @@ impl Dispenser {
 
     /// After a display: refill or report in the background if due, and
     /// make sure the alarm will come for what is pending.
-    async fn after(&self, post: &Post) {
+    async fn after(self: &Rc<Self>, post: &Post) {
         let due = Held::new(&self.db)
             .wants_exchange(&self.demand.borrow(), now())
             .unwrap_or(false);
         if due && !self.refilling.replace(true) {
-            let this: &'static Dispenser = unsafe {
-                // The instance lives as long as its Durable Object, which
-                // outlives the background exchange it starts.
-                &*(self as *const Dispenser)
-            };
+            let inner = Rc::clone(self);
             let post = post.clone();
             worker::wasm_bindgen_futures::spawn_local(async move {
-                let _ = this.flush(&post, true).await;
-                this.refilling.set(false);
+                let _ = inner.flush(&post, true).await;
+                inner.refilling.set(false);
             });
         }
         let _ = self.schedule().await;
+    }
+
+    /// Counts an exchange in flight until the returned guard drops (its
+    /// answer taken in, or the call failed), and marks it `alone` if no
+    /// other is: built and sent with no await between, its `known` leases
+    /// are then all this dispenser will ever hold.
+    fn take_off(&self, exchange: &mut Exchange) -> Flight<'_> {
+        exchange.alone = self.in_flight.get() == 0;
+        self.in_flight.set(self.in_flight.get() + 1);
+        Flight(&self.in_flight)
     }
 
     /// Sets the alarm for the next thing due, if sooner than the one set.
@@ -246,6 +269,15 @@ impl Dispenser {
     fn post(&self) -> Result<Option<Post>, Error> {
         self.migrate()?;
         Held::new(&self.db).post()
+    }
+}
+
+/// An exchange in flight ([`Inner::take_off`]).
+struct Flight<'a>(&'a Cell<u32>);
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
     }
 }
 
