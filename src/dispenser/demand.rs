@@ -43,9 +43,17 @@ impl Demand {
         recent.clamp(1, MAX_BLOCK)
     }
 
-    /// The pools that had demand.
-    pub fn pools(&self) -> impl Iterator<Item = &str> {
-        self.pools.keys().map(String::as_str)
+    /// The pools that had demand in the last [`BLOCK_SECONDS`] seconds:
+    /// those worth keeping a block of. Not every pool ever served: `block`
+    /// is at least one code, so an idle dispenser would otherwise renew a
+    /// lease of one code at every deadline, forever (an alarm every
+    /// `LEASE_MS`, and a code counted leased that no one will ask for).
+    pub fn pools(&self, now: i64) -> impl Iterator<Item = &str> {
+        let since = now.div_euclid(1000) - BLOCK_SECONDS as i64;
+        self.pools
+            .iter()
+            .filter(move |(_, seconds)| seconds.iter().any(|(s, n)| *s > since && *n > 0))
+            .map(|(pool, _)| pool.as_str())
     }
 }
 
@@ -67,5 +75,7 @@ mod tests {
             demand.note("q", 1, 20_000 + ms);
         }
         assert_eq!(demand.block("q", 25_000), MAX_BLOCK);
+        assert_eq!(demand.pools(25_000).collect::<Vec<_>>(), ["q"]);
+        assert_eq!(demand.pools(40_000).count(), 0);
     }
 }

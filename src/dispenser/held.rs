@@ -283,6 +283,16 @@ impl<'a, D: Database> Held<'a, D> {
                 &format!("UPDATE codes SET report = 1 WHERE report = 0 AND state = {HANDED}"),
                 &[],
             )?;
+            // Pools of leases given back before their deadline: recalled
+            // (another dispenser is short) or the layer changed. No block
+            // of them is asked for along with the give-back: the store would
+            // lease the codes just returned straight back to this dispenser,
+            // and the one that recalled it would stay short, recalling it
+            // again and again. A display here still asks for what it needs.
+            let recalled: Vec<String> = first_column(self.db.query(
+                "SELECT DISTINCT pool FROM leases WHERE given_back = 1 AND deadline > ?1",
+                &[now.into()],
+            )?);
             // Done with: recalled or past its deadline. Only when this
             // message reports all it handed out.
             let done = if complete {
@@ -322,10 +332,13 @@ impl<'a, D: Database> Held<'a, D> {
                 .as_ref()
                 .is_some_and(|t| t.active && t.version == version);
             if let Some(demand) = demand.filter(|_| current) {
-                for pool in demand.pools() {
+                for pool in demand.pools(now) {
                     let block = demand.block(pool, now);
                     let usable = self.usable(pool, now)?;
-                    if usable * 2 < block && !want.contains_key(pool) {
+                    if usable * 2 < block
+                        && !want.contains_key(pool)
+                        && !recalled.iter().any(|p| p == pool)
+                    {
                         want.insert(pool.to_owned(), block - usable);
                     }
                 }
@@ -512,7 +525,7 @@ impl<'a, D: Database> Held<'a, D> {
         if heard.terms.is_some() && now - heard.at > TERMS_MS / 2 {
             return Ok(true);
         }
-        for pool in demand.pools() {
+        for pool in demand.pools(now) {
             if self.usable(pool, now)? * 2 < demand.block(pool, now) {
                 return Ok(true);
             }

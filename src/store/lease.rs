@@ -86,6 +86,15 @@ impl<D: Database> Store<'_, D> {
                          AND dispenser != ?2",
                         &[row.id.into(), exchange.dispenser.as_str().into()],
                     )?);
+                    // A lease of this pool granted to the asker that it does
+                    // not know yet: the answer granting it is on its way (to
+                    // another exchange of its own that crossed this one) or
+                    // was lost. Naming the asker has it exchange again
+                    // (`Serving`) rather than answer short: by then it may
+                    // hold those codes.
+                    if self.unknown_lease(exchange, row.id)? {
+                        recall.insert(exchange.dispenser.clone());
+                    }
                 }
                 let share = fair_share(left, dispensers).min(wanted as i64);
                 if share > 0 {
@@ -160,6 +169,29 @@ impl<D: Database> Store<'_, D> {
                 handed.lease.into(),
             ],
         )?;
+        if rows.is_empty() {
+            // Redeemed by a tracked event before this report (the purchase
+            // came first: events.rs): it stays redeemed, but it was handed
+            // out all the same, so the store records to whom and when, as
+            // for any other code. Without this the code would stay without
+            // a customer, and the export and a `per_customer` lookup would
+            // not know who holds it.
+            self.db.execute(
+                "UPDATE codes SET assigned_at = ?1, customer_id = ?2, source = ?3,
+                    lease_id = NULL
+                 WHERE (code_key = ?4 OR code_key IS NULL) AND code = ?5 AND state = ?6
+                    AND lease_id = ?7",
+                &[
+                    handed.at.into(),
+                    handed.customer_id.as_deref().into(),
+                    source.into(),
+                    code_key(&handed.code).into(),
+                    handed.code.as_str().into(),
+                    (CodeState::Redeemed as i64).into(),
+                    handed.lease.into(),
+                ],
+            )?;
+        }
         for row in rows {
             self.db.execute(
                 "UPDATE pools SET leased = leased - 1, assigned = assigned + 1 WHERE id = ?1",
@@ -215,6 +247,18 @@ impl<D: Database> Store<'_, D> {
             }
         }
         Ok(())
+    }
+
+    /// Whether the dispenser holds a lease of the pool that its exchange
+    /// does not list as known.
+    fn unknown_lease(&self, exchange: &Exchange, pool_id: i64) -> Result<bool> {
+        let rows = self.db.query(
+            "SELECT id FROM leases WHERE dispenser = ?1 AND pool_id = ?2",
+            &[exchange.dispenser.as_str().into(), pool_id.into()],
+        )?;
+        Ok(rows
+            .iter()
+            .any(|r| !exchange.known.contains(&r[0].as_i64())))
     }
 
     /// Codes of the dispenser's known leases that are no longer leased

@@ -98,10 +98,15 @@ pub const MIGRATIONS: &[Migration] = &[
     ),
     // Open leases: a block of a pool's codes held by one dispenser until
     // it reports them handed out or gives them back. `version` is the
-    // layer's version the lease was granted for.
+    // layer's version the lease was granted for. AUTOINCREMENT: an id is
+    // never given again, even after its lease (the newest) is closed, as a
+    // plain INTEGER PRIMARY KEY would. Exchanges are idempotent by lease
+    // id, so an older exchange still on its way that gives back lease 7
+    // must not close a new lease 7 (its codes, handed out and not yet
+    // reported, would go out a second time).
     Migration::Sql(
         "CREATE TABLE IF NOT EXISTS leases (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         dispenser TEXT NOT NULL,
         layer TEXT NOT NULL,
         version INTEGER NOT NULL,

@@ -6,6 +6,9 @@ use rusqlite::{params_from_iter, Connection, ToSql};
 use crate::error::{Error, Result};
 use crate::store::sql::{Database, Row, Value};
 
+/// Prepared statements a connection keeps.
+const STATEMENT_CACHE: usize = 256;
+
 /// A native SQLite database.
 pub struct NativeDatabase {
     conn: Connection,
@@ -15,7 +18,7 @@ impl NativeDatabase {
     /// An in-memory database.
     pub fn in_memory() -> Result<Self> {
         Connection::open_in_memory()
-            .map(|conn| NativeDatabase { conn })
+            .map(NativeDatabase::new)
             .map_err(storage_error)
     }
 
@@ -25,7 +28,15 @@ impl NativeDatabase {
         // The Durable Object's SQLite journals with WAL too.
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(storage_error)?;
-        Ok(NativeDatabase { conn })
+        Ok(NativeDatabase::new(conn))
+    }
+
+    fn new(conn: Connection) -> Self {
+        // rusqlite keeps 16 prepared statements by default; a store runs
+        // more distinct ones than that (an exchange alone about 20), so
+        // each would be parsed again every time.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        NativeDatabase { conn }
     }
 }
 

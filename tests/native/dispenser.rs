@@ -3,16 +3,17 @@
 //! (The simulation with delays, crashes and skew is `simulation.rs`.)
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use codepool::dispenser::{name, Demand, Exchange, Held, Serving, Step};
+use codepool::dispenser::{name, Demand, Exchange, Held, Need, Serving, Step, LEASE_MS};
 use codepool::layer::Assignment;
+use codepool::pool::CodeState;
 use codepool::render::{Reservation, ReservationRequest, Source};
 use codepool::store::sqlite::NativeDatabase;
-use codepool::store::Store;
+use codepool::store::{Database, Store};
 use codepool::Result;
 
-use crate::common::{layer_taking, store_with, take, NOW};
+use crate::common::{layer_taking, purchase, redeem_purchases, store_with, take, NOW};
 
 /// A store and a layer's dispensers, in process.
 pub struct Local {
@@ -214,4 +215,144 @@ fn a_per_customer_customer_keeps_their_code_across_a_new_number_of_dispensers() 
             .collect::<Vec<_>>(),
         codes
     );
+}
+
+// Regressions the simulation (simulation.rs) found, each in its one order.
+
+fn need(n: usize) -> Need {
+    Need {
+        version: 1,
+        want: BTreeMap::from([("p".to_owned(), n)]),
+        ..Need::default()
+    }
+}
+
+#[test]
+fn an_exchange_still_on_its_way_does_not_close_a_newer_lease() {
+    let local = Local::new(10, 1, Assignment::PerDisplay);
+    let store = Store::new(&local.store);
+    local.display(0, &display_request("a"), NOW).unwrap();
+    let (dname, db, demand) = &local.dispensers[0];
+    let held = Held::new(db);
+    // Recalled: lease 1 goes back, in an exchange that is slow, and again
+    // in one that asks for more and arrives first.
+    held.recall().unwrap();
+    let slow = held
+        .exchange(dname, "l", None, Some(&demand.borrow()), NOW + 1)
+        .unwrap();
+    let fast = held
+        .exchange(dname, "l", Some(&need(2)), Some(&demand.borrow()), NOW + 2)
+        .unwrap();
+    let answer = store.exchange(&fast, NOW + 2).unwrap();
+    held.apply(&fast, &answer, NOW + 2).unwrap();
+    let lease = &answer.granted[0];
+    assert!(
+        !slow.returned.contains(&lease.id),
+        "lease id {} given again",
+        lease.id
+    );
+    // The slow one arrives: the new lease stays open.
+    store.exchange(&slow, NOW + 3).unwrap();
+    assert_eq!(local.check_store().leased, lease.codes.len() as i64);
+}
+
+#[test]
+fn a_recalled_dispenser_gives_back_without_leasing_again() {
+    let local = Local::new(3, 2, Assignment::PerDisplay);
+    // Dispenser 0 is busy: it hands out two codes and leases the last one
+    // for the displays to come.
+    for i in 0..2 {
+        local
+            .display(0, &display_request(&format!("a{i}")), NOW + i)
+            .unwrap();
+    }
+    local.flush(0, NOW + 2).unwrap();
+    assert_eq!(local.check_store().available, 0);
+    // A display at dispenser 1 recalls it and gets that code.
+    let reservation = local.display(1, &display_request("b"), NOW + 3).unwrap();
+    assert!(reservation.is_complete(), "{reservation:?}");
+}
+
+#[test]
+fn a_code_redeemed_before_its_report_is_recorded_for_its_holder() {
+    let local = Local::new(3, 1, Assignment::PerDisplay);
+    let store = Store::new(&local.store);
+    redeem_purchases(&store);
+    let reservation = local.display(0, &display_request("ann"), NOW).unwrap();
+    let code = reservation.codes["p"][0].clone();
+    // The purchase comes before the dispenser reports the code.
+    store
+        .track(&[purchase("ann", &code, NOW / 1000)], NOW + 10)
+        .unwrap();
+    local.flush(0, NOW + 1000).unwrap();
+    let rows = local
+        .store
+        .query(
+            "SELECT state, customer_id FROM codes WHERE code = ?1",
+            &[code.as_str().into()],
+        )
+        .unwrap();
+    assert_eq!(rows[0][0].as_i64(), CodeState::Redeemed as i64);
+    assert_eq!(rows[0][1].as_opt_str(), Some("ann"));
+    local.check_store();
+}
+
+#[test]
+fn a_display_asks_again_while_a_lease_of_its_dispenser_is_on_its_way() {
+    let local = Local::new(1, 1, Assignment::PerDisplay);
+    let store = Store::new(&local.store);
+    let (dname, db, demand) = &local.dispensers[0];
+    let held = Held::new(db);
+    // An exchange of the dispenser's own leases the pool's one code; its
+    // answer is still on the way.
+    let early = held
+        .exchange(dname, "l", Some(&need(1)), Some(&demand.borrow()), NOW)
+        .unwrap();
+    let granted = store.exchange(&early, NOW).unwrap();
+    assert_eq!(granted.granted.len(), 1);
+    // A display meanwhile: the store has no code left to give it.
+    let request = display_request("a");
+    let mut serving = Serving::new(dname, "l", &request);
+    let Step::Exchange(sent) = serving.start(&held, &demand.borrow(), NOW + 1).unwrap() else {
+        panic!("the display asks the store")
+    };
+    let answer = store.exchange(&sent, NOW + 1).unwrap();
+    assert!(answer.granted.is_empty());
+    // It asks again rather than answer that the pool is empty...
+    let step = serving
+        .exchanged(&held, &sent, &answer, &demand.borrow(), NOW + 2)
+        .unwrap();
+    let Step::Exchange(again) = step else {
+        panic!("answered before the lease on its way arrived: {step:?}")
+    };
+    // ...and by then the lease is there.
+    held.apply(&early, &granted, NOW + 2).unwrap();
+    let answer = store.exchange(&again, NOW + 3).unwrap();
+    let step = serving
+        .exchanged(&held, &again, &answer, &demand.borrow(), NOW + 3)
+        .unwrap();
+    let Step::Done(reservation) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(reservation.codes["p"], ["C00000"]);
+}
+
+#[test]
+fn an_idle_dispenser_lets_its_leases_go() {
+    let local = Local::new(10, 1, Assignment::PerDisplay);
+    local.display(0, &display_request("a"), NOW).unwrap();
+    local.flush(0, NOW + 1000).unwrap();
+    // Past the deadline, no display for a while: the lease goes back and
+    // none is asked for.
+    let (dname, db, demand) = &local.dispensers[0];
+    let held = Held::new(db);
+    let later = NOW + 1000 + LEASE_MS + 1;
+    let sent = held
+        .exchange(dname, "l", None, Some(&demand.borrow()), later)
+        .unwrap();
+    assert!(sent.want.is_empty(), "asks for {:?}", sent.want);
+    let answer = Store::new(&local.store).exchange(&sent, later).unwrap();
+    held.apply(&sent, &answer, later).unwrap();
+    assert_eq!(held.next_alarm(later).unwrap(), None);
+    assert_eq!(local.check_store().leased, 0);
 }

@@ -13,7 +13,10 @@
 //!   export safe in any locale, redemption by someone other than the holder.
 //! - `import`: the CSV import parser, file-driven (`tests/import/`).
 //! - `projects`: projects exist once created; project keys and their scopes.
+//! - `dispenser`: the lease protocol in process, messages delivered at once.
 //! - `render`: the rules of a render against the store.
+//! - `simulation`: the lease protocol under a seeded random scheduler:
+//!   delays, reorderings, lost messages, crashes and clock skew.
 //! - `store`: pools, imports and reservations.
 //! - `template_limits`: templates too deep for a render are refused.
 //! - `templates`: template cases, file-driven (`tests/templates/`).
@@ -33,6 +36,7 @@ mod identifiers;
 mod import;
 mod projects;
 mod render;
+mod simulation;
 mod store;
 mod template_limits;
 mod templates;
