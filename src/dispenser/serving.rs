@@ -95,8 +95,14 @@ impl<'r> Serving<'r> {
                     return Ok(Step::Recall(others));
                 }
                 // Nothing granted and no one to recall: the store had no
-                // code left to give.
-                if answer.granted.is_empty() && !recalled_self {
+                // code left to give. Unless what is needed now is not what
+                // the store was asked: a customer to look up, or counts,
+                // found only once this answer made the terms fresh (an
+                // exchange on stale terms asks for neither). Then ask that:
+                // the customer may hold a code at the store, or this
+                // dispenser the codes already.
+                let asked = need.lookup.is_none() && need.want.values().any(|&n| n > 0);
+                if answer.granted.is_empty() && !recalled_self && asked {
                     return Ok(Step::Done(held.short(self.request, now)?));
                 }
                 self.exchange(held, need, demand, now)

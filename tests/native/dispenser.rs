@@ -356,3 +356,33 @@ fn an_idle_dispenser_lets_its_leases_go() {
     assert_eq!(held.next_alarm(later).unwrap(), None);
     assert_eq!(local.check_store().leased, 0);
 }
+
+#[test]
+fn a_customer_holding_a_code_at_the_store_gets_it_when_the_pool_is_empty() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let mut request = display_request("ann");
+    let first = {
+        let store = store_with(&db, &[("p", &["C1"])]);
+        let mut layer = layer_taking("p", Assignment::PerCustomer);
+        store.put_layer("l", &layer, NOW).unwrap();
+        // Ann gets the pool's one code from the store itself...
+        let first = store.reserve(&request, NOW).unwrap();
+        // ...and then the layer has a dispenser, which has not met her.
+        layer.dispensers = 1;
+        store.put_layer("l", &layer, NOW + 1).unwrap();
+        first
+    };
+    let dispenser = NativeDatabase::in_memory().unwrap();
+    Held::new(&dispenser).migrate().unwrap();
+    let local = Local {
+        store: db,
+        dispensers: vec![(name("proj", "l", 0), dispenser, RefCell::default())],
+        layer: "l".into(),
+    };
+    // Its first exchange, on no terms yet, asks for a code and not for
+    // her: the store has none to give. She is looked up all the same.
+    request.layer_version = Some(2);
+    let again = local.display(0, &request, NOW + 2).unwrap();
+    assert!(again.is_complete(), "{again:?}");
+    assert_eq!(again.codes, first.codes);
+}

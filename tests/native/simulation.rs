@@ -33,7 +33,9 @@
 //! while; its database is durable); a display's answer lost on the way to
 //! its client (the code was handed out, the client never saw it). Some
 //! clients redeem their code through a tracked event, sometimes before the
-//! dispenser has reported it. About a third of the seeds have no faults.
+//! dispenser has reported it. In some `per_customer` seeds, customers got
+//! their code from the store before the layer had dispensers: a dispenser
+//! looks them up. About a third of the seeds have no faults.
 //!
 //! **Invariants**, after every event: no code reaches two displays (but a
 //! `per_customer` customer sees their one code again); the store's counters
@@ -222,6 +224,10 @@ struct Config {
     store_crashes: usize,
     /// Share of codes received that their customer redeems.
     redeem: f64,
+    /// `per_customer`: customers c0, c1, ... who got their code from the
+    /// store itself, before the layer had dispensers (their dispensers
+    /// look them up in the store).
+    before: usize,
 }
 
 impl Config {
@@ -305,6 +311,21 @@ impl Config {
             dispenser_crashes,
             store_crashes,
             redeem: rng.pick(&[0.0, 0.0, 0.2, 0.5]),
+            before: if per_customer && codes > 0 && rng.chance(0.3) {
+                rng.range(1, customers.min(codes) as i64) as usize
+            } else {
+                0
+            },
+        }
+    }
+
+    /// The layer's version the displays ask for: 2 once it was saved again
+    /// with its dispensers.
+    fn version(&self) -> i64 {
+        if self.before > 0 {
+            2
+        } else {
+            1
         }
     }
 
@@ -446,7 +467,9 @@ struct Sim<'r> {
     calm: bool,
     /// Next sequential display to arrive.
     next_display: usize,
-    /// Code → (display, customer) for every code a client received.
+    /// Code → (display, customer) for every code a client received
+    /// (display `usize::MAX`: from the store, before the layer had
+    /// dispensers).
     received: BTreeMap<String, (usize, Option<String>)>,
     /// (code, customer) of codes whose answer was lost on the way.
     lost: BTreeSet<(String, Option<String>)>,
@@ -590,8 +613,9 @@ impl Databases {
         }
     }
 
-    /// The store with the seed's pool and layer, and empty dispensers.
-    fn reset(&self, cfg: &Config) {
+    /// The store with the seed's pool and layer, and empty dispensers;
+    /// the codes customers got before the layer had dispensers.
+    fn reset(&self, cfg: &Config) -> Vec<(String, String)> {
         let db = &self.store;
         let n = cfg.codes as i64;
         db.transaction(|| {
@@ -620,9 +644,23 @@ impl Databases {
             )
         })
         .unwrap();
+        let store = Store::new(db);
         let mut layer = layer_taking(POOL, cfg.assignment);
+        let mut before = Vec::new();
+        if cfg.before > 0 {
+            store.put_layer(LAYER, &layer, NOW).unwrap();
+            for i in 0..cfg.before {
+                let customer = format!("c{i}");
+                let mut request = take(POOL, 1, &customer, Source::Layer(LAYER.into()));
+                request.layer_version = Some(1);
+                let reservation = store.reserve(&request, NOW).unwrap();
+                for code in &reservation.codes[POOL] {
+                    before.push((code.clone(), customer.clone()));
+                }
+            }
+        }
         layer.dispensers = cfg.dispensers as u32;
-        Store::new(db).put_layer(LAYER, &layer, NOW).unwrap();
+        store.put_layer(LAYER, &layer, NOW).unwrap();
         for db in &self.dispensers[..cfg.dispensers] {
             db.transaction(|| {
                 for table in &self.dispenser_tables {
@@ -632,6 +670,7 @@ impl Databases {
             })
             .unwrap();
         }
+        before
     }
 }
 
@@ -667,13 +706,17 @@ fn simulate(seed: u64, trace: bool, databases: &Databases) -> String {
             };
             let mut request = take(POOL, 1, "", Source::Layer(LAYER.into()));
             request.customer_id = customer;
-            request.layer_version = Some(1);
+            request.layer_version = Some(cfg.version());
             let anonymous = customer_rng.range(0, 1 << 20) as u32;
             (request, anonymous)
         })
         .collect();
-    databases.reset(&cfg);
+    let before = databases.reset(&cfg);
     let mut sim = Sim::new(&cfg, rng, &requests, databases, trace);
+    for (code, customer) in before {
+        sim.handed_to(usize::MAX, &code, &Some(customer.clone()));
+        sim.received.insert(code, (usize::MAX, Some(customer)));
+    }
     if trace {
         eprintln!("seed {seed}: {cfg:#?}");
     }
