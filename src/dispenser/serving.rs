@@ -4,6 +4,8 @@
 //! I/O-free: the Durable Object (worker/src/dispenser.rs) and the
 //! simulation (tests/native/dispenser.rs) carry out each step.
 
+use std::collections::BTreeMap;
+
 use crate::error::Result;
 use crate::render::{Reservation, ReservationRequest};
 use crate::store::sql::Database;
@@ -39,6 +41,8 @@ pub struct Serving<'r> {
     request: &'r ReservationRequest,
     rounds: u32,
     need: Option<Need>,
+    /// The codes missing, by pool, when the last exchange was sent.
+    asked: BTreeMap<String, usize>,
 }
 
 impl<'r> Serving<'r> {
@@ -51,6 +55,7 @@ impl<'r> Serving<'r> {
             request,
             rounds: 0,
             need: None,
+            asked: BTreeMap::new(),
         }
     }
 
@@ -95,13 +100,19 @@ impl<'r> Serving<'r> {
                     return Ok(Step::Recall(others));
                 }
                 // Nothing granted and no one to recall: the store had no
-                // code left to give. Unless what is needed now is not what
-                // the store was asked: a customer to look up, or counts,
-                // found only once this answer made the terms fresh (an
-                // exchange on stale terms asks for neither). Then ask that:
-                // the customer may hold a code at the store, or this
-                // dispenser the codes already.
-                let asked = need.lookup.is_none() && need.want.values().any(|&n| n > 0);
+                // code left to give. Unless it was not asked for what is
+                // missing now: a customer to look up, or more codes than the
+                // display lacked when it asked. Those come up after the
+                // question: an exchange on stale terms asks for neither
+                // (the customer may hold a code at the store), and codes
+                // this dispenser held then may have gone back since (past
+                // their deadline, or recalled) to the store. Then ask again.
+                let asked = need.lookup.is_none()
+                    && need.want.values().any(|&n| n > 0)
+                    && need
+                        .want
+                        .iter()
+                        .all(|(pool, &n)| n <= self.asked.get(pool).copied().unwrap_or(0));
                 if answer.granted.is_empty() && !recalled_self && asked {
                     return Ok(Step::Done(held.short(self.request, now)?));
                 }
@@ -143,6 +154,7 @@ impl<'r> Serving<'r> {
         now: i64,
     ) -> Result<Step> {
         self.rounds += 1;
+        self.asked.clone_from(&need.want);
         let exchange =
             held.exchange(&self.dispenser, &self.layer, Some(&need), Some(demand), now)?;
         Ok(Step::Exchange(exchange))

@@ -386,3 +386,62 @@ fn a_customer_holding_a_code_at_the_store_gets_it_when_the_pool_is_empty() {
     assert!(again.is_complete(), "{again:?}");
     assert_eq!(again.codes, first.codes);
 }
+
+#[test]
+fn a_display_asks_again_when_its_dispensers_codes_went_back_while_it_asked() {
+    let db = NativeDatabase::in_memory().unwrap();
+    {
+        let store = store_with(&db, &[("p", &["C1", "C2"])]);
+        let mut layer = layer_taking("p", Assignment::PerCustomer);
+        store.put_layer("l", &layer, NOW).unwrap();
+        // Ann got C1 from the store: the dispenser looks customers up.
+        let mut request = take("p", 1, "ann", Source::Layer("l".into()));
+        request.layer_version = Some(1);
+        store.reserve(&request, NOW).unwrap();
+        layer.dispensers = 1;
+        store.put_layer("l", &layer, NOW).unwrap();
+    }
+    let local = Local::new(0, 1, Assignment::PerCustomer);
+    let local = Local { store: db, ..local }; // its own store replaced
+    let store = Store::new(&local.store);
+    let (dname, held_db, demand) = &local.dispensers[0];
+    let held = Held::new(held_db);
+    // The dispenser holds the pool's last code, C2.
+    let mut two = need(1);
+    two.version = 2;
+    let sent = held
+        .exchange(dname, "l", Some(&two), Some(&demand.borrow()), NOW)
+        .unwrap();
+    let answer = store.exchange(&sent, NOW).unwrap();
+    held.apply(&sent, &answer, NOW).unwrap();
+    // Cy, whom it has not met, comes: it asks the store about her (and
+    // for a code more, which the store does not have).
+    let mut request = display_request("cy");
+    request.layer_version = Some(2);
+    let mut serving = Serving::new(dname, "l", &request);
+    let Step::Exchange(asked) = serving.start(&held, &demand.borrow(), NOW + 1).unwrap() else {
+        panic!("the display asks the store")
+    };
+    let answer = store.exchange(&asked, NOW + 1).unwrap();
+    assert!(answer.granted.is_empty());
+    // Before that answer arrives, C2's lease reaches its deadline and goes
+    // back to the store.
+    let later = NOW + LEASE_MS + 1;
+    local.flush(0, later).unwrap();
+    // So the dispenser has no code for her now, but the store has: it
+    // asks again rather than answer that the pool is empty.
+    let step = serving
+        .exchanged(&held, &asked, &answer, &demand.borrow(), later)
+        .unwrap();
+    let Step::Exchange(again) = step else {
+        panic!("answered on an answer given before its code went back: {step:?}")
+    };
+    let answer = store.exchange(&again, later).unwrap();
+    let step = serving
+        .exchanged(&held, &again, &answer, &demand.borrow(), later)
+        .unwrap();
+    let Step::Done(reservation) = step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(reservation.codes["p"], ["C2"]);
+}
