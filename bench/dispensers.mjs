@@ -39,8 +39,9 @@
 // case's median round and the median of its per-round ratios to (a); the
 // exchange table, per dispenser case, the median round of store calls per
 // display and per second per dispenser. Then PACED (default "100,400")
-// req/s through (c) and (d) for PACED_SECONDS (default 10) each, once: the
-// store calls at a display rate below saturation.
+// req/s through (c) and (d) for PACED_SECONDS (default 10) each, once,
+// after 5 s at that rate: the store calls at a display rate below
+// saturation.
 import autocannon from 'autocannon';
 import { startWorker, createProject } from '../tests/e2e/worker.mjs';
 import fs from 'node:fs';
@@ -133,9 +134,13 @@ for (const c of cases) {
   if (res.status !== 200 || (c.key !== 'a' && !code)) throw new Error(`${c.key}: ${res.status} ${body.slice(0, 300)}`);
 }
 
-/** One measured run of a case: warm-up, pause, run, pause, counters. */
+/**
+ * One measured run of a case: warm-up (1 s flat out, or 5 s at a paced
+ * run's rate, so a dispenser's demand is that of the run), pause, run,
+ * pause, counters.
+ */
 async function measure(c, connections, duration = DURATION, overallRate) {
-  if (!overallRate) await run(c, connections, 1);
+  await run(c, connections, overallRate ? 5 : 1, overallRate);
   await sleep(SETTLE_MS);
   const before = await counters(c);
   const r = await run(c, connections, duration, overallRate);
@@ -149,9 +154,9 @@ async function measure(c, connections, duration = DURATION, overallRate) {
   return {
     rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, bad, why, ok,
     exchanged,
-    // Store calls per display: per code the reports assigned (every
-    // display takes one code), and per dispenser per second of the run.
-    perDisplay: c.project ? exchanged.exchanges / exchanged.assigned : undefined,
+    // Store calls per display answered, and per dispenser per second of
+    // the run.
+    perDisplay: c.project ? exchanged.exchanges / ok : undefined,
     perSecond: c.project ? exchanged.exchanges / duration / c.dispensers : undefined,
     grantsPerSecond: c.project ? exchanged.grants / duration / c.dispensers : undefined,
     perReport: c.project ? exchanged.assigned / exchanged.exchanges : undefined,
