@@ -371,36 +371,41 @@ fn exchange_costs_at_the_store() {
         0,
         0.0,
     );
+    // At a dispenser: refilled with blocks of B codes (the codes it
+    // handed out reported at each refill), so it holds B/2 on average and
+    // up to B handed out codes wait for their report.
     let held = Held::new(&local.dispensers[0].1);
-    let mut times = Vec::new();
     let mut i = 0;
-    while times.len() < 5000 {
-        let t = bench.tick();
-        let request = display(&format!("d{i}"), "l");
-        i += 1;
-        match micros(|| held.reserve("l", &request, t).unwrap()) {
-            (codepool::dispenser::Served::Reserved(r), us) => {
-                assert_eq!(r.fresh.len(), 1);
-                times.push(us);
-            }
-            // Out of held codes (or terms to refresh): report and refill
-            // with a block of 1000, untimed.
-            (codepool::dispenser::Served::Needs(_), _) => {
-                let mut sent = held
-                    .exchange(&name, "l", None, &Demand::default(), t)
-                    .unwrap();
-                sent.want = BTreeMap::from([("p".to_owned(), 1000)]);
-                let answer = store.exchange(&sent, t).unwrap();
-                held.apply(&sent, &answer, t).unwrap();
+    for block in [10, 100, 1000] {
+        let mut times = Vec::new();
+        while times.len() < 5000 {
+            let t = bench.tick();
+            let request = display(&format!("d{i}"), "l");
+            i += 1;
+            match micros(|| held.reserve("l", &request, t).unwrap()) {
+                (codepool::dispenser::Served::Reserved(r), us) => {
+                    assert_eq!(r.fresh.len(), 1);
+                    times.push(us);
+                }
+                // Out of held codes (or terms to refresh): report and
+                // refill, untimed.
+                (codepool::dispenser::Served::Needs(_), _) => {
+                    let mut sent = held
+                        .exchange(&name, "l", None, &Demand::default(), t)
+                        .unwrap();
+                    sent.want = BTreeMap::from([("p".to_owned(), block)]);
+                    let answer = store.exchange(&sent, t).unwrap();
+                    held.apply(&sent, &answer, t).unwrap();
+                }
             }
         }
+        row(
+            &format!("(a display served at a dispenser: Held::reserve, blocks of {block})"),
+            &mut times,
+            0,
+            0.0,
+        );
     }
-    row(
-        "(a display served at a dispenser: Held::reserve)",
-        &mut times,
-        0,
-        0.0,
-    );
     drop(local);
     if let Some(file) = file {
         remove(&file);
