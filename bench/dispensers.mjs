@@ -41,7 +41,9 @@
 // display and per second per dispenser. Then PACED (default "100,400")
 // req/s through (c) and (d) for PACED_SECONDS (default 10) each, once,
 // after 5 s at that rate: the store calls at a display rate below
-// saturation.
+// saturation. Last, after COLD_IDLE_MS (default 35 s) without displays,
+// 1 s at 32 connections through (c) and (d): the store calls of dispensers
+// whose leases ran out.
 import autocannon from 'autocannon';
 import { startWorker, createProject } from '../tests/e2e/worker.mjs';
 import fs from 'node:fs';
@@ -197,6 +199,21 @@ for (const rate of PACED) {
   }
 }
 
+// Cold: after COLD_IDLE_MS (default 35,000; 0 skips) without displays, the
+// leases of (c)'s and (d)'s dispensers are past their deadline; a burst of
+// 1 s at 32 connections then finds nothing to hand out.
+const COLD_IDLE_MS = Number(process.env.COLD_IDLE_MS ?? 35_000);
+const coldResults = [];
+if (COLD_IDLE_MS > 0) {
+  await sleep(COLD_IDLE_MS);
+  for (const c of cases.filter((x) => x.key === 'c' || x.key === 'd')) {
+    const before = await counters(c);
+    const r = await run(c, 32, 1);
+    await sleep(SETTLE_MS);
+    coldResults.push({ c, ok: r['2xx'], p99: r.latency.p99, exchanged: delta(await counters(c), before) });
+  }
+}
+
 const totals = {};
 for (const c of cases.filter((x) => x.project)) totals[c.project] = await counters(c);
 const pools = {};
@@ -233,6 +250,14 @@ if (pacedResults.length) {
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const { c, rate, m } of pacedResults) {
     console.log(`| (${c.key}) ${c.dispensers} dispenser${c.dispensers > 1 ? 's' : ''} | ${rate} | ${m.rps.toFixed(0)}${m.bad ? ` (${m.why.join(', ')})` : ''} | ${f(m.rps / c.dispensers, 0)} | ${f(m.perDisplay, 4)} | ${f(m.perSecond)} | ${f(m.grantsPerSecond)} | ${f(m.perReport, 0)} | ${f(m.perGrant, 0)} | ${f(m.repeats, 3)} | ${m.p50} | ${m.p99} |`);
+  }
+}
+if (coldResults.length) {
+  console.log(`\nCold: 1 s at 32 connections after ${COLD_IDLE_MS / 1000} s without displays (leases past their deadline):\n`);
+  console.log('| case | displays answered | store calls | store calls per display | grants | codes granted | codes reported (sent / assigned) | leases given back (sent / closed) | p99 ms |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const { c, ok, p99, exchanged: x } of coldResults) {
+    console.log(`| (${c.key}) ${c.dispensers} dispenser${c.dispensers > 1 ? 's' : ''} | ${ok} | ${x.exchanges} | ${f(x.exchanges / ok, 3)} | ${x.grants} | ${x.granted} | ${x.reported} / ${x.assigned} | ${x.returned} / ${x.closed} | ${p99} |`);
   }
 }
 console.log('\nThe whole run, by project (warm-ups, pauses and idle dispensers giving leases back included):\n');
