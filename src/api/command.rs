@@ -178,6 +178,10 @@ pub enum Command {
     /// Benchmarks only: update one row and answer, the least a call can do.
     #[cfg(feature = "bench")]
     Touch,
+    /// Benchmarks only: what the store's exchanges with dispensers came to
+    /// so far ([`Store::bench_exchanges`]).
+    #[cfg(feature = "bench")]
+    BenchExchanges,
 }
 
 /// What a [`Call`] came to: its answer, and whether its key was accepted
@@ -260,6 +264,8 @@ pub fn execute<D: Database>(store: &Store<'_, D>, command: &Command, now: i64) -
         Command::RevokeKey { key } => json(&store.revoke_key(key)?),
         #[cfg(feature = "bench")]
         Command::Touch => json(&store.touch()?),
+        #[cfg(feature = "bench")]
+        Command::BenchExchanges => json(&store.bench_exchanges()?),
     }
 }
 

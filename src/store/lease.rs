@@ -27,6 +27,8 @@ impl<D: Database> Store<'_, D> {
     /// are granted, each at most a fair share of what the pool has left.
     pub fn exchange(&self, exchange: &Exchange, now: i64) -> Result<Exchanged> {
         self.db.transaction(|| {
+            #[cfg(feature = "bench")]
+            let before = self.bench_snapshot()?;
             self.db.execute(
                 "INSERT INTO dispensers (name, layer, last_seen) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE SET layer = excluded.layer,
@@ -111,6 +113,8 @@ impl<D: Database> Store<'_, D> {
                 }
             }
             answer.recall = recall.into_iter().collect();
+            #[cfg(feature = "bench")]
+            self.count_exchange(exchange, &answer, before)?;
             Ok(answer)
         })
     }
@@ -357,6 +361,52 @@ impl<D: Database> Store<'_, D> {
             dispensers: row[4].as_i64() as u32,
             customers_at_store: row[5].as_i64() != 0,
         }))
+    }
+
+    /// Benchmarks only: codes assigned in all pools and leases open, so
+    /// that [`Store::count_exchange`] can tell what an exchange changed.
+    #[cfg(feature = "bench")]
+    fn bench_snapshot(&self) -> Result<(i64, i64)> {
+        let row = self.db.query(
+            "SELECT (SELECT COALESCE(SUM(assigned), 0) FROM pools), (SELECT COUNT(*) FROM leases)",
+            &[],
+        )?;
+        Ok((row[0][0].as_i64(), row[0][1].as_i64()))
+    }
+
+    /// Benchmarks only: counts the exchange, what it reported and gave
+    /// back (as sent, repeats included, and what that changed) and what it
+    /// granted ([`Store::bench_exchanges`]).
+    #[cfg(feature = "bench")]
+    fn count_exchange(
+        &self,
+        exchange: &Exchange,
+        answer: &Exchanged,
+        (assigned, open): (i64, i64),
+    ) -> Result<()> {
+        let (assigned_now, open_now) = self.bench_snapshot()?;
+        let granted: usize = answer.granted.iter().map(|l| l.codes.len()).sum();
+        let counts = [
+            ("exchanges", 1),
+            ("grants", answer.granted.len() as i64),
+            ("granted", granted as i64),
+            // Codes reported, as sent (a code sent again by an exchange
+            // that overlapped the one that first sent it counts twice) ...
+            ("reported", exchange.handed.len() as i64),
+            // ... and the codes those reports assigned.
+            ("assigned", assigned_now - assigned),
+            ("returned", exchange.returned.len() as i64),
+            // Leases closed: given back, or taken back as lost.
+            ("closed", open + answer.granted.len() as i64 - open_now),
+        ];
+        for (name, n) in counts {
+            self.db.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + ?2",
+                &[format!("bench_exchanges_{name}").into(), n.into()],
+            )?;
+        }
+        Ok(())
     }
 
     fn holders(&self, sql: &str, params: &[crate::store::Value]) -> Result<Vec<String>> {

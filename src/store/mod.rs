@@ -108,6 +108,23 @@ impl<'a, D: Database> Store<'a, D> {
         Ok(rows.first().map_or(0, |r| r[0].as_i64()))
     }
 
+    /// Benchmarks only: what the exchanges with dispensers came to so far,
+    /// by counter (`exchanges`, `grants`, `granted`, `reported`, `assigned`,
+    /// `returned`, `closed`), from the rows [`Store::exchange`] keeps in a bench build
+    /// (bench/dispensers.mjs reads them to count store calls per display).
+    #[cfg(feature = "bench")]
+    pub fn bench_exchanges(&self) -> Result<std::collections::BTreeMap<String, i64>> {
+        let rows = self.db.query(
+            "SELECT substr(key, 17), CAST(value AS INTEGER) FROM settings
+             WHERE key LIKE 'bench_exchanges_%'",
+            &[],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r[0].clone().into_string(), r[1].as_i64()))
+            .collect())
+    }
+
     /// Checks that every pool's counters equal what its code rows say.
     ///
     /// Returns the pools whose counters disagree (empty when all is well);

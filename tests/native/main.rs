@@ -6,6 +6,8 @@
 //! - `batch`: displays that share one store call, each on its own.
 //! - `campaign`: campaign sends, served in order while codes last.
 //! - `codes`: listing a pool's codes: pages, cursor, state filter, export.
+//! - `dispenser_cost`: what the lease protocol costs (`#[ignore]`d
+//!   measurements for BENCHMARKS.md, issue 15).
 //! - `draining`: pools that cannot be drained, layers that can be deleted,
 //!   free JSON bounded so nothing accepted breaks a later read.
 //! - `events`: redemption from tracked events, and the event log.
@@ -30,6 +32,7 @@ mod batch;
 mod campaign;
 mod codes;
 mod dispenser;
+mod dispenser_cost;
 mod draining;
 mod events;
 mod identifiers;

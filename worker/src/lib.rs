@@ -103,7 +103,14 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 /// - `baseline/{project}`: one store call that updates one row, the floor of
 ///   any display;
 /// - `reservation/{project}/{layer}/{pool}`: the store call a display of that
-///   layer makes (one code, the pool's counts), without the render around it.
+///   layer makes (one code, the pool's counts), without the render around it;
+/// - `dispenser/{project}/{layer}/{version}/{pool}`: the same call made to the
+///   layer's first dispenser instead (the call a display of a layer with one
+///   dispenser makes), without the render around it;
+/// - `exchanges/{project}`: what the store's exchanges with dispensers came
+///   to so far (bench/dispensers.mjs): counts of exchanges, grants, codes
+///   granted, reported (as sent) and assigned, leases given back (as sent)
+///   and closed.
 #[cfg(feature = "bench")]
 async fn bench(env: &Env, route: &str) -> Result<Response, Error> {
     use codepool::api::command::Command;
@@ -115,6 +122,28 @@ async fn bench(env: &Env, route: &str) -> Result<Response, Error> {
                 .call(&Command::Touch)
                 .await?;
             n.to_string()
+        }
+        ["dispenser", project, layer, version, pool] => {
+            let request = ReservationRequest {
+                customer_id: Some("visitor".to_owned()),
+                source: Source::Layer(layer.to_owned()),
+                layer_version: version.parse().ok(),
+                customer_signature: None,
+                signature_expiry: None,
+                take: [(pool.to_owned(), 1)].into(),
+                count: vec![pool.to_owned()],
+                release: Vec::new(),
+            };
+            let project = project::Project::new(env, project, None);
+            let reservation = dispenser::reserve(&project, layer, 1, request, None).await?;
+            reservation.fresh.join(",")
+        }
+        ["exchanges", project] => {
+            let counts: std::collections::BTreeMap<String, i64> =
+                project::Project::new(env, project, None)
+                    .call(&Command::BenchExchanges)
+                    .await?;
+            serde_json::to_string(&counts).map_err(|e| Error::internal(e.to_string()))?
         }
         ["reservation", project, layer, pool] => {
             let request = ReservationRequest {
