@@ -390,9 +390,7 @@ fn exchange_costs_at_the_store() {
                 // Out of held codes (or terms to refresh): report and
                 // refill, untimed.
                 (codepool::dispenser::Served::Needs(_), _) => {
-                    let mut sent = held
-                        .exchange(&name, "l", None, &Demand::default(), t)
-                        .unwrap();
+                    let mut sent = held.exchange(&name, "l", None, None, t).unwrap();
                     sent.want = BTreeMap::from([("p".to_owned(), block)]);
                     let answer = store.exchange(&sent, t).unwrap();
                     held.apply(&sent, &answer, t).unwrap();
@@ -451,7 +449,7 @@ fn flush(local: &Local, tally: &mut Tally, now: i64) {
     let held = Held::new(db);
     for _ in 0..8 {
         let (sent, us) = micros(|| {
-            held.exchange(name, &local.layer, None, &demand.borrow(), now)
+            held.exchange(name, &local.layer, None, Some(&demand.borrow()), now)
                 .unwrap()
         });
         tally.dispenser_us += us;
