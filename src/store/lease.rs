@@ -2,7 +2,7 @@
 //! of codes handed out, leases given back, and new leases, in one
 //! transaction per exchange.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dispenser::protocol::{Exchange, Exchanged, Handed, Holder, LayerTerms, Lease};
 use crate::dispenser::{LEASE_MS, SKEW_MARGIN_MS};
@@ -40,8 +40,18 @@ impl<D: Database> Store<'_, D> {
                 ],
             )?;
             let source = format!("layer:{}", exchange.layer);
+            let mut assigned: BTreeMap<i64, i64> = BTreeMap::new();
             for handed in &exchange.handed {
-                self.report_handed(handed, &source)?;
+                if let Some(pool_id) = self.report_handed(handed, &source)? {
+                    *assigned.entry(pool_id).or_insert(0) += 1;
+                }
+            }
+            // The pools' counters once per pool, not once per code.
+            for (pool_id, n) in assigned {
+                self.db.execute(
+                    "UPDATE pools SET leased = leased - ?1, assigned = assigned + ?1 WHERE id = ?2",
+                    &[n.into(), pool_id.into()],
+                )?;
             }
             for &lease in &exchange.returned {
                 self.close_lease(lease, &exchange.dispenser)?;
@@ -156,7 +166,8 @@ impl<D: Database> Store<'_, D> {
     }
 
     /// A reported code: leased to this lease, now assigned to its customer.
-    fn report_handed(&self, handed: &Handed, source: &str) -> Result<()> {
+    /// Answers its pool if it changed state (the caller counts it).
+    fn report_handed(&self, handed: &Handed, source: &str) -> Result<Option<i64>> {
         let rows = self.db.query(
             "UPDATE codes SET state = ?1, assigned_at = ?2, customer_id = ?3, source = ?4,
                 lease_id = NULL
@@ -196,13 +207,7 @@ impl<D: Database> Store<'_, D> {
                 ],
             )?;
         }
-        for row in rows {
-            self.db.execute(
-                "UPDATE pools SET leased = leased - 1, assigned = assigned + 1 WHERE id = ?1",
-                &[row[0].clone()],
-            )?;
-        }
-        Ok(())
+        Ok(rows.first().map(|row| row[0].as_i64()))
     }
 
     /// Ends a lease of this dispenser: what is left of it is available again.

@@ -228,6 +228,15 @@ impl Inner {
 
     /// Sets the alarm for the next thing due, if sooner than the one set.
     async fn schedule(&self) -> Result<(), Error> {
+        // An alarm within REPORT_MS comes before anything a display just
+        // did falls due: no need to look (a query per display).
+        if self
+            .alarm
+            .get()
+            .is_some_and(|set| set <= now() + dispenser::REPORT_MS)
+        {
+            return Ok(());
+        }
         let Some(at) = Held::new(&self.db).next_alarm(now())? else {
             return Ok(());
         };
