@@ -359,6 +359,7 @@ impl<'a, D: Database> Held<'a, D> {
                 count,
                 // The caller knows whether another exchange is in flight.
                 alone: false,
+                seq: self.next_seq()?,
                 lookup: need.and_then(|n| n.lookup.clone()),
             })
         })
@@ -505,6 +506,17 @@ impl<'a, D: Database> Held<'a, D> {
                     .map_err(|e| Error::internal(format!("a dispenser's post: {e}")))
             })
             .transpose()
+    }
+
+    /// The next exchange's number ([`Exchange::seq`]).
+    fn next_seq(&self) -> Result<i64> {
+        let rows = self.db.query(
+            "INSERT INTO meta (key, value) VALUES ('seq', '1')
+             ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1
+             RETURNING CAST(value AS INTEGER)",
+            &[],
+        )?;
+        Ok(rows.first().map_or(1, |r| r[0].as_i64()))
     }
 
     /// Stops handing out every lease: the next exchange gives them back.

@@ -52,6 +52,13 @@ pub struct Exchange {
     /// back at once rather than after its deadline and the skew margin.
     #[serde(default)]
     pub alone: bool,
+    /// The dispenser's count of its exchanges, this one included: kept in
+    /// its storage, so it only grows. An `alone` exchange takes back only
+    /// leases granted by exchanges before it: one that arrives after a
+    /// later exchange of the same dispenser (calls are not ordered) cannot
+    /// take back what that one granted.
+    #[serde(default)]
+    pub seq: i64,
     /// A `per_customer` customer the dispenser has not met: the codes the
     /// store knows they hold from this layer, in the pools of `want`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -238,16 +238,19 @@ impl<D: Database> Store<'_, D> {
     /// Leases granted to this dispenser that it does not know (the answer
     /// granting them was lost) and that it can no longer use: past their
     /// deadline by more than any clock skew between it and the store, or
-    /// any when the exchange is `alone` (no answer can reach it any more).
+    /// any granted by an earlier exchange when this one is `alone` (no
+    /// answer to those can reach it any more).
     fn take_back_lost(&self, exchange: &Exchange, now: i64) -> Result<()> {
-        let before = if exchange.alone {
-            i64::MAX
-        } else {
-            now - SKEW_MARGIN_MS
-        };
+        // Alone: any lease granted by an earlier exchange of its.
         let rows = self.db.query(
-            "SELECT id FROM leases WHERE dispenser = ?1 AND deadline < ?2",
-            &[exchange.dispenser.as_str().into(), before.into()],
+            "SELECT id FROM leases WHERE dispenser = ?1
+             AND (deadline < ?2 OR (?3 AND seq < ?4))",
+            &[
+                exchange.dispenser.as_str().into(),
+                (now - SKEW_MARGIN_MS).into(),
+                i64::from(exchange.alone).into(),
+                exchange.seq.into(),
+            ],
         )?;
         for row in rows {
             let id = row[0].as_i64();
@@ -295,8 +298,9 @@ impl<D: Database> Store<'_, D> {
     ) -> Result<Lease> {
         let deadline = now + LEASE_MS;
         let id = self.db.query(
-            "INSERT INTO leases (dispenser, layer, version, pool_id, granted, deadline, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+            "INSERT INTO leases (dispenser, layer, version, pool_id, granted, deadline, created_at,
+                seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
             &[
                 exchange.dispenser.as_str().into(),
                 exchange.layer.as_str().into(),
@@ -305,6 +309,7 @@ impl<D: Database> Store<'_, D> {
                 n.into(),
                 deadline.into(),
                 now.into(),
+                exchange.seq.into(),
             ],
         )?[0][0]
             .as_i64();

@@ -116,6 +116,13 @@ pub const MIGRATIONS: &[Migration] = &[
         created_at INTEGER NOT NULL
     )",
     ),
+    // The granting exchange's number (`Exchange::seq`): what an `alone`
+    // exchange may take back.
+    Migration::AddColumn {
+        table: "leases",
+        column: "seq",
+        definition: "INTEGER NOT NULL DEFAULT 0",
+    },
     Migration::Sql("CREATE INDEX IF NOT EXISTS leases_by_dispenser ON leases(dispenser)"),
     Migration::Sql("CREATE INDEX IF NOT EXISTS leases_by_pool ON leases(pool_id)"),
     // Every dispenser that has exchanged with the store, by layer: who to

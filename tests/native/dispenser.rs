@@ -445,3 +445,36 @@ fn a_display_asks_again_when_its_dispensers_codes_went_back_while_it_asked() {
     };
     assert_eq!(reservation.codes["p"], ["C2"]);
 }
+
+#[test]
+fn an_exchange_alone_takes_back_a_lost_grant_at_once_but_nothing_granted_after_it() {
+    let local = Local::new(20, 1, Assignment::PerDisplay);
+    let store = Store::new(&local.store);
+    let (dname, db, demand) = &local.dispensers[0];
+    let held = Held::new(db);
+    // A grant whose answer never arrives (the dispenser restarted).
+    let lost = held
+        .exchange(dname, "l", Some(&need(3)), Some(&demand.borrow()), NOW)
+        .unwrap();
+    let granted = store.exchange(&lost, NOW).unwrap().granted;
+    assert_eq!(local.check_store().leased, granted[0].codes.len() as i64);
+    // Its next exchange, alone (nothing else in flight), takes it back at
+    // once, long before the deadline and the skew margin.
+    let mut alone = held.exchange(dname, "l", None, None, NOW + 1).unwrap();
+    alone.alone = true;
+    assert!(alone.seq > lost.seq);
+    // But first a later exchange overtakes it and is granted a lease the
+    // dispenser takes in and hands from.
+    let later = held
+        .exchange(dname, "l", Some(&need(2)), Some(&demand.borrow()), NOW + 2)
+        .unwrap();
+    let answer = store.exchange(&later, NOW + 2).unwrap();
+    held.apply(&later, &answer, NOW + 2).unwrap();
+    let kept = answer.granted[0].codes.len() as i64;
+    // The alone exchange arrives last: the lost grant goes back, the
+    // later one stays, its codes still leased.
+    let answer = store.exchange(&alone, NOW + 3).unwrap();
+    held.apply(&alone, &answer, NOW + 3).unwrap();
+    let counts = local.check_store();
+    assert_eq!((counts.leased, counts.available), (kept, 20 - kept));
+}
