@@ -130,7 +130,7 @@ impl<D: Database> Store<'_, D> {
     }
 
     /// The dispensers that have served a layer: those to tell when it
-    /// changes ([`Store::recall_layer`]).
+    /// changes (the Worker recalls them).
     pub fn dispensers_of(&self, layer: &str) -> Result<Vec<String>> {
         self.holders(
             "SELECT name FROM dispensers WHERE layer = ?1 ORDER BY name",
