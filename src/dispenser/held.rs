@@ -468,12 +468,7 @@ impl<'a, D: Database> Held<'a, D> {
                 heard.terms.clone_from(&answer.terms);
                 heard.at = now;
             }
-            let json = serde_json::to_string(&heard).map_err(|e| Error::internal(e.to_string()))?;
-            self.db.execute(
-                "INSERT INTO meta (key, value) VALUES ('heard', ?1)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[json.into()],
-            )?;
+            self.put_meta("heard", &heard)?;
             if answer.terms.is_none() {
                 // Gone: a layer created again under its name starts afresh.
                 self.db.execute("DELETE FROM customers", &[])?;
@@ -486,26 +481,12 @@ impl<'a, D: Database> Held<'a, D> {
 
     /// Keeps where the dispenser serves (its alarm has no call to say it).
     pub fn remember(&self, post: &Post) -> Result<()> {
-        let json = serde_json::to_string(post).map_err(|e| Error::internal(e.to_string()))?;
-        self.db.execute(
-            "INSERT INTO meta (key, value) VALUES ('post', ?1)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            &[json.into()],
-        )
+        self.put_meta("post", post)
     }
 
     /// Where the dispenser serves, once a call said it.
     pub fn post(&self) -> Result<Option<Post>> {
-        let rows = self
-            .db
-            .query("SELECT value FROM meta WHERE key = 'post'", &[])?;
-        rows.into_iter()
-            .next()
-            .map(|row| {
-                serde_json::from_str(row[0].as_opt_str().unwrap_or("{}"))
-                    .map_err(|e| Error::internal(format!("a dispenser's post: {e}")))
-            })
-            .transpose()
+        self.meta("post")
     }
 
     /// The next exchange's number ([`Exchange::seq`]).
@@ -590,14 +571,31 @@ impl<'a, D: Database> Held<'a, D> {
     }
 
     fn heard(&self) -> Result<Heard> {
+        Ok(self.meta("heard")?.unwrap_or_default())
+    }
+
+    /// A value kept as JSON in `meta`, if it was ever put there.
+    fn meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let rows = self
             .db
-            .query("SELECT value FROM meta WHERE key = 'heard'", &[])?;
-        match rows.into_iter().next() {
-            Some(row) => serde_json::from_str(row[0].as_opt_str().unwrap_or("{}"))
-                .map_err(|e| Error::internal(format!("a dispenser's terms: {e}"))),
-            None => Ok(Heard::default()),
-        }
+            .query("SELECT value FROM meta WHERE key = ?1", &[key.into()])?;
+        rows.into_iter()
+            .next()
+            .map(|row| {
+                serde_json::from_str(row[0].as_opt_str().unwrap_or("{}"))
+                    .map_err(|e| Error::internal(format!("a dispenser's {key}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Keeps a value as JSON in `meta`.
+    fn put_meta<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        let json = serde_json::to_string(value).map_err(|e| Error::internal(e.to_string()))?;
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[key.into(), json.into()],
+        )
     }
 
     /// A pool's counts for a display: the store's at the last exchange,
