@@ -39,7 +39,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listed: Vec<String> = std::env::args().skip(2).collect();
     let db = NativeDatabase::open(&path)?;
     let store = Store::new(&db);
-    let pools = store.pools()?;
+    // Reading a pool marks the codes that expired by now (as the store
+    // would at its next call): the counts and the listing agree after.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    let pools = store.pools(now)?;
     // A code's fields follow its state: handed out means when and by what;
     // redeemed means when. (Whom is optional: a render may have no customer.)
     // A leased code (3) is not handed out yet, and is held under an open
@@ -107,7 +112,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..CodeQuery::default()
         };
         loop {
-            let page = store.codes(&pool.name, &query)?;
+            let page = store.codes(&pool.name, &query, now)?;
             for code in &page.codes {
                 let mut line = serde_json::to_value(code)?;
                 line["pool"] = pool.name.clone().into();

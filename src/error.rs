@@ -76,6 +76,9 @@ error_kinds! {
     InvalidEvent = 400 "invalid_event",
     /// Project settings that make no sense.
     InvalidSettings = 400 "invalid_settings",
+    /// A pool's settings that cannot hold: a time that is not RFC 3339, a
+    /// window that closes before it opens, a duration that is not `7d`.
+    InvalidPoolSettings = 400 "invalid_pool_settings",
     /// Layer settings that contradict each other (`require_expiry` without
     /// `signed_customer`).
     InvalidLayer = 400 "invalid_layer",

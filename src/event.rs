@@ -120,6 +120,10 @@ pub enum Redemption {
     /// without (the default) it is redeemed all the same
     /// ([`TrackResult::redeemed`] says which).
     HolderMismatch,
+    /// The code, or its pool, is past its expiry: nothing changed.
+    Expired,
+    /// The code was voided by an admin: nothing changed.
+    Void,
 }
 
 impl Redemption {
@@ -133,6 +137,8 @@ impl Redemption {
             Redemption::UnknownCode => Some("unknown_code"),
             Redemption::NotAssigned => Some("not_assigned"),
             Redemption::HolderMismatch => Some("holder_mismatch"),
+            Redemption::Expired => Some("expired"),
+            Redemption::Void => Some("void"),
         }
     }
 }

@@ -14,6 +14,54 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+/// The longest duration a setting takes: a year.
+pub const MAX_DURATION_MS: i64 = 366 * DAY_MS;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Parses a duration such as `7d`, `12h`, `30m`, `45s` or `2w` (one number
+/// and one unit, `0` alone for none) into milliseconds, at most
+/// [`MAX_DURATION_MS`]; `None` for anything else.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if s == "0" {
+        return Some(0);
+    }
+    let unit = match s.chars().last()? {
+        's' => 1000,
+        'm' => 60 * 1000,
+        'h' => 60 * 60 * 1000,
+        'd' => DAY_MS,
+        'w' => 7 * DAY_MS,
+        _ => return None,
+    };
+    let number = &s[..s.len() - 1];
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) || number.len() > 6 {
+        return None;
+    }
+    let ms = number.parse::<i64>().ok()? * unit;
+    (ms <= MAX_DURATION_MS).then_some(ms)
+}
+
+/// A duration in milliseconds as [`parse_duration`] reads it, in the
+/// largest unit that divides it (`604800000` is `1w`, `86400000` `1d`).
+pub fn format_duration(ms: i64) -> String {
+    if ms == 0 {
+        return "0".to_owned();
+    }
+    for (unit, size) in [
+        ("w", 7 * DAY_MS),
+        ("d", DAY_MS),
+        ("h", 3_600_000),
+        ("m", 60_000),
+    ] {
+        if ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{}s", ms / 1000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -23,5 +71,19 @@ mod tests {
         let s = rfc3339(1_764_097_200_123);
         assert_eq!(s, "2025-11-25T19:00:00.123Z");
         assert_eq!(parse_rfc3339(&s), Some(1_764_097_200_123));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7d"), Some(7 * DAY_MS));
+        assert_eq!(parse_duration(" 12h "), Some(12 * 3_600_000));
+        assert_eq!(parse_duration("0"), Some(0));
+        assert_eq!(parse_duration("2w"), Some(14 * DAY_MS));
+        for bad in ["", "d", "7", "7x", "-1d", "1.5d", "7 d", "367d", "9999999d"] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+        for text in ["1w", "3d", "12h", "30m", "45s", "0"] {
+            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
+        }
     }
 }

@@ -276,7 +276,7 @@ fn send(store: &Store<'_, NativeDatabase>, send: CampaignSend) -> Result<Campaig
     let template = Template::compile(&send.template, Limits::default())?;
     let mut job = CampaignJob::new(&template, "spring", send)?;
     let counted = job.counted_pools();
-    job.set_counts(store.counts(&counted)?);
+    job.set_counts(store.counts(&counted, NOW)?);
     let plan = job.plan()?;
     if job.is_test() {
         return Ok(job.render_samples(&plan));
@@ -287,7 +287,7 @@ fn send(store: &Store<'_, NativeDatabase>, send: CampaignSend) -> Result<Campaig
 
 /// Nothing happened in the store: every code available, no event.
 fn untouched(store: &Store<'_, NativeDatabase>, codes: i64) {
-    assert_eq!(store.pool("p").unwrap().counts.available, codes);
+    assert_eq!(store.pool("p", NOW).unwrap().counts.available, codes);
     let events = store.events(&EventFilter::default()).unwrap();
     assert!(events.events.is_empty(), "{:?}", events.events);
 }
@@ -459,11 +459,11 @@ fn a_render_that_cannot_be_answered_gives_its_codes_back() {
     };
     // A first display that fails: its fresh code goes back.
     assert_eq!(shown(display(false)), "A");
-    assert_eq!(store.pool("p").unwrap().counts.available, 3);
+    assert_eq!(store.pool("p", NOW).unwrap().counts.available, 3);
     // Answered: Ada has A.
     assert_eq!(shown(display(true)), "A");
     // A failed display of the code she had keeps it hers.
     assert_eq!(shown(display(false)), "A");
-    let pool = store.pool("p").unwrap();
+    let pool = store.pool("p", NOW).unwrap();
     assert_eq!((pool.counts.available, pool.counts.assigned), (2, 1));
 }

@@ -224,8 +224,8 @@ pub fn run<D: Database>(store: &Store<'_, D>, call: &Call<'_>, now: i64) -> Ran 
 pub fn execute<D: Database>(store: &Store<'_, D>, command: &Command, now: i64) -> Result<String> {
     match command {
         Command::PutPool { pool, settings } => json(&store.put_pool(pool, settings, now)?),
-        Command::GetPool { pool } => json(&store.pool(pool)?),
-        Command::ListPools => json(&serde_json::json!({ "pools": store.pools()? })),
+        Command::GetPool { pool } => json(&store.pool(pool, now)?),
+        Command::ListPools => json(&serde_json::json!({ "pools": store.pools(now)? })),
         Command::BeginImport { pool } => {
             json(&serde_json::json!({ "import_id": store.begin_import(pool, now)? }))
         }
@@ -234,7 +234,7 @@ pub fn execute<D: Database>(store: &Store<'_, D>, command: &Command, now: i64) -
             import_id,
             codes,
         } => json(&store.import_batch(pool, *import_id, codes)?),
-        Command::ListCodes { pool, query } => json(&store.codes(pool, query)?),
+        Command::ListCodes { pool, query } => json(&store.codes(pool, query, now)?),
         Command::PutLayer { layer, settings } => {
             // A layer that cannot compile is refused before it is stored.
             Template::compile(&settings.template, Limits::default())?;
@@ -248,7 +248,7 @@ pub fn execute<D: Database>(store: &Store<'_, D>, command: &Command, now: i64) -
         Command::Exchange(exchange) => json(&store.exchange(exchange, now)?),
         Command::Dispensers { layer } => json(&store.dispensers_of(layer)?),
         Command::Holders { pools } => json(&store.holders_of(pools)?),
-        Command::Counts { pools } => json(&store.counts(pools)?),
+        Command::Counts { pools } => json(&store.counts(pools, now)?),
         Command::ReserveCampaign(request) => json(&store.reserve_campaign(request, now)?),
         Command::GetSettings => json(&SettingsView::from(&store.settings()?)),
         Command::PutSettings(settings) => json(&SettingsView::from(&store.put_settings(settings)?)),

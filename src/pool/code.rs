@@ -296,15 +296,24 @@ pub enum CodeState {
     Assigned = 1,
     /// Used in a purchase.
     Redeemed = 2,
+    /// Past its expiry, or too close to it to hand out (the pool's
+    /// `stop_assigning_before_expiry`); never handed out again unless the
+    /// pool's setting changes so that it is not.
+    Expired = 4,
+    /// Taken out of circulation by an admin (a leaked code): never handed
+    /// out, never redeemed.
+    Void = 5,
 }
 
 impl CodeState {
     /// Every state, in the order a code goes through them.
-    pub const ALL: [CodeState; 4] = [
+    pub const ALL: [CodeState; 6] = [
         CodeState::Available,
         CodeState::Leased,
         CodeState::Assigned,
         CodeState::Redeemed,
+        CodeState::Expired,
+        CodeState::Void,
     ];
 
     /// The name the API uses.
@@ -314,6 +323,8 @@ impl CodeState {
             CodeState::Leased => "leased",
             CodeState::Assigned => "assigned",
             CodeState::Redeemed => "redeemed",
+            CodeState::Expired => "expired",
+            CodeState::Void => "void",
         }
     }
 

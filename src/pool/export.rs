@@ -10,14 +10,16 @@
 use crate::error::{Error, Result};
 use crate::pool::listing::CodeEntry;
 
-/// The columns of the CSV export, in order.
-pub const CSV_HEADER: [&str; 6] = [
+/// The columns of the CSV export, in order. `code` and `expires_at` are
+/// what an import reads, so an export imports back with its expiry.
+pub const CSV_HEADER: [&str; 7] = [
     "code",
     "state",
     "assigned_at",
     "customer_id",
     "source",
     "redeemed_at",
+    "expires_at",
 ];
 
 /// Writes the CSV header row of the export.
@@ -42,6 +44,7 @@ pub fn write_csv_rows(codes: &[CodeEntry], out: &mut Vec<u8>) -> Result<()> {
                     c.customer_id.as_deref().unwrap_or(""),
                     c.source.as_deref().unwrap_or(""),
                     c.redeemed_at.as_deref().unwrap_or(""),
+                    c.expires_at.as_deref().unwrap_or(""),
                 ]
                 .map(spreadsheet_text)
                 .iter()
@@ -93,6 +96,7 @@ mod tests {
                     customer_id: Some("say \"hi\"".into()),
                     source: Some("layer:welcome".into()),
                     redeemed_at: None,
+                    expires_at: None,
                 },
                 CodeEntry {
                     code: "B".into(),
@@ -101,6 +105,7 @@ mod tests {
                     customer_id: None,
                     source: None,
                     redeemed_at: None,
+                    expires_at: None,
                 },
             ],
             &mut out,
@@ -108,9 +113,9 @@ mod tests {
         .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "\"code\",\"state\",\"assigned_at\",\"customer_id\",\"source\",\"redeemed_at\"\n\
-             \"A,1\",\"assigned\",\"2025-11-25T19:00:00.123Z\",\"say \"\"hi\"\"\",\"layer:welcome\",\"\"\n\
-             \"B\",\"available\",\"\",\"\",\"\",\"\"\n"
+            "\"code\",\"state\",\"assigned_at\",\"customer_id\",\"source\",\"redeemed_at\",\"expires_at\"\n\
+             \"A,1\",\"assigned\",\"2025-11-25T19:00:00.123Z\",\"say \"\"hi\"\"\",\"layer:welcome\",\"\",\"\"\n\
+             \"B\",\"available\",\"\",\"\",\"\",\"\",\"\"\n"
         );
     }
 
@@ -123,6 +128,7 @@ mod tests {
             customer_id: Some(customer.into()),
             source: Some("layer:l".into()),
             redeemed_at: None,
+            expires_at: None,
         };
         let mut out = Vec::new();
         write_csv_rows(
@@ -140,10 +146,10 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
-            "\"A-1\",\"assigned\",\"2025-11-25T19:00:00.123Z\",\"x;=1+1;\",\"layer:l\",\"\"\n\
-             \"A-2\",\"assigned\",\"2025-11-25T19:00:00.123Z\",\"x\t=1+1\",\"layer:l\",\"\"\n\
-             \"A-3\",\"assigned\",\"2025-11-25T19:00:00.123Z\",\"'@SUM(1)\",\"layer:l\",\"\"\n\
-             \"'=HYPERLINK(\"\"http://x\"\")\",\"assigned\",\"2025-11-25T19:00:00.123Z\",\"'-2+3\",\"layer:l\",\"\"\n"
+            "\"A-1\",\"assigned\",\"2025-11-25T19:00:00.123Z\",\"x;=1+1;\",\"layer:l\",\"\",\"\"\n\
+             \"A-2\",\"assigned\",\"2025-11-25T19:00:00.123Z\",\"x\t=1+1\",\"layer:l\",\"\",\"\"\n\
+             \"A-3\",\"assigned\",\"2025-11-25T19:00:00.123Z\",\"'@SUM(1)\",\"layer:l\",\"\",\"\"\n\
+             \"'=HYPERLINK(\"\"http://x\"\")\",\"assigned\",\"2025-11-25T19:00:00.123Z\",\"'-2+3\",\"layer:l\",\"\",\"\"\n"
         );
     }
 }

@@ -14,7 +14,7 @@ use crate::pool::CodeState;
 pub struct CodeEntry {
     /// The code.
     pub code: String,
-    /// `available`, `assigned` or `redeemed`.
+    /// `available`, `leased`, `assigned`, `redeemed`, `expired` or `void`.
     pub state: CodeState,
     /// When it was handed out (RFC 3339).
     pub assigned_at: Option<String>,
@@ -24,6 +24,9 @@ pub struct CodeEntry {
     pub source: Option<String>,
     /// When a tracked event marked it used (RFC 3339).
     pub redeemed_at: Option<String>,
+    /// When it expires (RFC 3339), if it has an expiry of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// One page of a pool's codes.

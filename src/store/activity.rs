@@ -12,7 +12,7 @@ impl<D: Database> Store<'_, D> {
     /// (today included); `now` is Unix milliseconds.
     pub fn pool_activity(&self, pool: &str, days: u32, now: i64) -> Result<PoolActivity> {
         check_days(days)?;
-        let pool_id = self.pool_row(pool)?.id;
+        let pool_id = self.pool_id(pool)?;
         let first_day = now.div_euclid(DAY_MS) - i64::from(days) + 1;
         let since = first_day * DAY_MS;
         // Only assigned or redeemed codes carry these times, so `state != 0`

@@ -5,19 +5,22 @@ use std::collections::BTreeMap;
 use crate::campaign::{CampaignReservationRequest, CustomerCodes};
 use crate::error::Result;
 use crate::input::name::{check_name, NameOf};
-use crate::pool::PoolCounts;
+use crate::pool::{PoolCounts, PoolStatus};
 use crate::render::Source;
 use crate::store::sql::Database;
 
 use super::Store;
 
 impl<D: Database> Store<'_, D> {
-    /// Counts of some pools (an unknown pool is an error).
-    pub fn counts(&self, pools: &[String]) -> Result<BTreeMap<String, PoolCounts>> {
-        pools
-            .iter()
-            .map(|name| Ok((name.clone(), self.pool_row(name)?.counts)))
-            .collect()
+    /// Counts of some pools at `now`, as a render sees them (an unknown
+    /// pool is an error).
+    pub fn counts(&self, pools: &[String], now: i64) -> Result<BTreeMap<String, PoolCounts>> {
+        self.db.transaction(|| {
+            pools
+                .iter()
+                .map(|name| Ok((name.clone(), self.pool_row(name, now)?.counts)))
+                .collect()
+        })
     }
 
     /// Reserves codes for every customer of a send, in order, and records a
@@ -38,8 +41,9 @@ impl<D: Database> Store<'_, D> {
             for needs in &request.customers {
                 for name in needs.take.keys() {
                     if !pools.contains_key(name) {
-                        let row = self.pool_row(name)?;
-                        pools.insert(name.clone(), (row.id, row.counts.available));
+                        let row = self.pool_row(name, now)?;
+                        let active = row.status == PoolStatus::Active;
+                        pools.insert(name.clone(), (row.id, row.counts.available, active));
                     }
                 }
             }
@@ -55,8 +59,11 @@ impl<D: Database> Store<'_, D> {
                     if short.is_some() {
                         break;
                     }
-                    let (id, available) = pools[name];
-                    let held = self.codes_of(id, customer, &source, wanted)?;
+                    let (id, available, active) = pools[name];
+                    let held = match active {
+                        true => self.codes_of(id, customer, &source, wanted, now)?,
+                        false => Vec::new(),
+                    };
                     if available < (wanted - held.len()) as i64 {
                         short = Some(format!("pool {name} has no codes left"));
                     }
@@ -67,7 +74,8 @@ impl<D: Database> Store<'_, D> {
                     None => {
                         let mut codes = BTreeMap::new();
                         for (name, &wanted) in &needs.take {
-                            let (id, available) = pools.get_mut(name).expect("pool loaded above");
+                            let (id, available, _) =
+                                pools.get_mut(name).expect("pool loaded above");
                             let mut taken = again.remove(name).unwrap_or_default();
                             let missing = wanted - taken.len();
                             if missing > 0 {

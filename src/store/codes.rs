@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::pool::listing::{encode_cursor, CodeEntry, CodePage, CodeQuery};
-use crate::pool::CodeState;
+use crate::pool::{CodeState, PoolStatus};
 use crate::store::sql::{Database, Value};
 use crate::time::rfc3339;
 
@@ -15,16 +15,25 @@ impl<D: Database> Store<'_, D> {
     /// which is ordered by id within a state, and the parts are merged: the
     /// cost of a page grows with its size, not with the pool's, and no index
     /// is added that every import would have to fill.
-    pub fn codes(&self, pool: &str, query: &CodeQuery) -> Result<CodePage> {
-        let pool = self.pool_row(pool)?;
-        let states = match query.state {
-            Some(state) => vec![state],
-            None => CodeState::ALL.to_vec(),
+    ///
+    /// In a pool past its own expiry, the codes it had left to hand out
+    /// are listed (and found by `state=expired`) as expired.
+    pub fn codes(&self, pool: &str, query: &CodeQuery, now: i64) -> Result<CodePage> {
+        let pool = self.db.transaction(|| self.pool_row(pool, now))?;
+        let closed = pool.status == PoolStatus::Expired;
+        let states = match (query.state, closed) {
+            (Some(CodeState::Available), true) => Vec::new(),
+            (Some(CodeState::Expired), true) => vec![CodeState::Available, CodeState::Expired],
+            (Some(state), _) => vec![state],
+            (None, _) => CodeState::ALL.to_vec(),
         };
+        if states.is_empty() {
+            return Ok(CodePage::default());
+        }
         let part = |state: CodeState| {
             format!(
                 "SELECT * FROM (SELECT id, code, state, assigned_at, customer_id, source,
-                    redeemed_at FROM codes WHERE pool_id = ?1 AND state = {} AND id > ?2
+                    redeemed_at, expires_at FROM codes WHERE pool_id = ?1 AND state = {} AND id > ?2
                     ORDER BY id LIMIT ?3)",
                 state as i64
             )
@@ -53,7 +62,16 @@ impl<D: Database> Store<'_, D> {
             .then(|| rows.last().map(|row| encode_cursor(row[0].as_i64())))
             .flatten();
         Ok(CodePage {
-            codes: rows.into_iter().map(entry_from_row).collect(),
+            codes: rows
+                .into_iter()
+                .map(|row| {
+                    let mut entry = entry_from_row(row);
+                    if closed && entry.state == CodeState::Available {
+                        entry.state = CodeState::Expired;
+                    }
+                    entry
+                })
+                .collect(),
             next_cursor,
         })
     }
@@ -73,5 +91,6 @@ fn entry_from_row(row: Vec<Value>) -> CodeEntry {
         customer_id: text(next()),
         source: text(next()),
         redeemed_at: time(next()),
+        expires_at: time(next()),
     }
 }

@@ -110,7 +110,8 @@ impl<D: Database> Store<'_, D> {
         at: i64,
         require_holder: bool,
     ) -> Result<(Redemption, bool)> {
-        const FIND: &str = "SELECT id, pool_id, state, customer_id FROM codes WHERE";
+        const FIND: &str = "SELECT id, pool_id, state, customer_id, expires_at,
+            (SELECT expires_at FROM pools WHERE pools.id = codes.pool_id) FROM codes WHERE";
         // A code left without key by the migration (its key is its older
         // twin's) is found by its exact text; there is none in a database
         // created with keys, and the index on keys finds that at once.
@@ -127,11 +128,18 @@ impl<D: Database> Store<'_, D> {
             return Ok((Redemption::UnknownCode, false));
         };
         let (id, pool_id, state) = (row[0].as_i64(), row[1].as_i64(), row[2].as_i64());
-        if state == CodeState::Redeemed as i64 {
-            return Ok((Redemption::AlreadyRedeemed, false));
+        match CodeState::from_stored(state) {
+            Some(CodeState::Redeemed) => return Ok((Redemption::AlreadyRedeemed, false)),
+            Some(CodeState::Available) => return Ok((Redemption::NotAssigned, false)),
+            Some(CodeState::Void) => return Ok((Redemption::Void, false)),
+            Some(CodeState::Expired) => return Ok((Redemption::Expired, false)),
+            _ => {}
         }
-        if state == CodeState::Available as i64 {
-            return Ok((Redemption::NotAssigned, false));
+        // Handed out, but past its own or its pool's expiry when the
+        // purchase happened: the shop should not have taken it.
+        let expiry = [row[4].as_opt_i64(), row[5].as_opt_i64()];
+        if expiry.into_iter().flatten().any(|expires| expires <= at) {
+            return Ok((Redemption::Expired, false));
         }
         let mismatch = row[3].as_opt_str().is_some_and(|holder| holder != customer);
         if mismatch && require_holder {

@@ -25,10 +25,10 @@ impl<D: Database> Store<'_, D> {
     /// it adds (so a later batch can tell a duplicate in the same file from a
     /// code that was in the project before).
     pub fn begin_import(&self, pool: &str, now: i64) -> Result<i64> {
-        let pool = self.pool_row(pool)?;
+        let pool_id = self.pool_id(pool)?;
         let rows = self.db.query(
             "INSERT INTO imports (pool_id, started_at) VALUES (?1, ?2) RETURNING id",
-            &[pool.id.into(), now.into()],
+            &[pool_id.into(), now.into()],
         )?;
         Ok(rows.first().map_or(0, |r| r[0].as_i64()))
     }
@@ -68,10 +68,10 @@ impl<D: Database> Store<'_, D> {
         }
         let json = serde_json::to_string(&unique).map_err(|e| Error::internal(e.to_string()))?;
         self.db.transaction(|| {
-            let pool = self.pool_row(pool)?;
+            let pool_id = self.pool_id(pool)?;
             let started = self.db.query(
                 "SELECT 1 FROM imports WHERE id = ?1 AND pool_id = ?2",
-                &[import_id.into(), pool.id.into()],
+                &[import_id.into(), pool_id.into()],
             )?;
             if started.is_empty() {
                 return Err(Error::new(
@@ -117,11 +117,11 @@ impl<D: Database> Store<'_, D> {
                             CASE j.type WHEN 'text' THEN lower(j.value) ELSE j.value ->> 1 END,
                             ?2, ?3
                      FROM json_each(?1) AS j WHERE true ON CONFLICT DO NOTHING",
-                    &[json.as_str().into(), pool.id.into(), import_id.into()],
+                    &[json.as_str().into(), pool_id.into(), import_id.into()],
                 )?;
                 self.db.execute(
                     "UPDATE pools SET total = total + ?1, available = available + ?1 WHERE id = ?2",
-                    &[(counts.imported as i64).into(), pool.id.into()],
+                    &[(counts.imported as i64).into(), pool_id.into()],
                 )?;
             }
             Ok(counts)

@@ -8,7 +8,7 @@ use crate::dispenser::protocol::{Exchange, Exchanged, Handed, Holder, LayerTerms
 use crate::dispenser::{LEASE_MS, SKEW_MARGIN_MS};
 use crate::error::Result;
 use crate::layer::Assignment;
-use crate::pool::{code_key, CodeState};
+use crate::pool::{code_key, CodeState, PoolStatus};
 use crate::store::sql::Database;
 
 use super::layers::{ANY_ID, SIGNED_WITH_EXPIRY};
@@ -81,9 +81,9 @@ impl<D: Database> Store<'_, D> {
             let dispensers = answer.terms.as_ref().map_or(1, |t| t.dispensers.max(1));
             let mut recall = BTreeSet::from_iter(stale.iter().cloned());
             for (pool, &wanted) in &exchange.want {
-                let row = self.pool_row(pool)?;
+                let row = self.pool_row(pool, now)?;
                 if let Some(customer) = &exchange.lookup {
-                    let codes = self.codes_of(row.id, customer, &source, wanted)?;
+                    let codes = self.codes_of(row.id, customer, &source, wanted, now)?;
                     if !codes.is_empty() {
                         answer.found.insert(pool.clone(), codes);
                     }
@@ -92,7 +92,9 @@ impl<D: Database> Store<'_, D> {
                     continue;
                 }
                 let left = row.counts.available;
-                if left < wanted as i64 {
+                // A pool that hands out nothing now recalls no one: its
+                // holders stop at its close by their leases' deadlines.
+                if left < wanted as i64 && row.status == PoolStatus::Active {
                     recall.extend(self.holders(
                         "SELECT DISTINCT dispenser FROM leases WHERE pool_id = ?1
                          AND dispenser != ?2",
@@ -109,17 +111,25 @@ impl<D: Database> Store<'_, D> {
                     }
                 }
                 let share = fair_share(left, dispensers).min(wanted as i64);
-                if share > 0 {
-                    answer
-                        .granted
-                        .push(self.grant(exchange, pool, row.id, share, now)?);
+                let until = row.lifecycle.hand_out_until(now, LEASE_MS);
+                if let (true, Some(deadline)) = (share > 0, until) {
+                    let lease = Grant {
+                        pool,
+                        pool_id: row.id,
+                        n: share,
+                        deadline,
+                        // Codes that would expire (less the pool's margin)
+                        // before the lease ends are not leased.
+                        good_after: deadline.saturating_add(row.lifecycle.stop_before),
+                    };
+                    answer.granted.extend(self.grant(exchange, lease, now)?);
                 }
             }
             for pool in exchange.want.keys().chain(&exchange.count) {
                 if !answer.counts.contains_key(pool) {
                     answer
                         .counts
-                        .insert(pool.clone(), self.pool_row(pool)?.counts);
+                        .insert(pool.clone(), self.pool_row(pool, now)?.counts);
                 }
             }
             answer.recall = recall.into_iter().collect();
@@ -144,7 +154,7 @@ impl<D: Database> Store<'_, D> {
     pub fn holders_of(&self, pools: &[String]) -> Result<Vec<Holder>> {
         let mut holders = BTreeSet::new();
         for pool in pools {
-            let id = self.pool_row(pool)?.id;
+            let id = self.pool_id(pool)?;
             let rows = self.db.query(
                 "SELECT DISTINCT dispenser, layer FROM leases WHERE pool_id = ?1",
                 &[id.into()],
@@ -221,7 +231,7 @@ impl<D: Database> Store<'_, D> {
         };
         let back = self.db.query(
             "UPDATE codes SET state = ?1, lease_id = NULL WHERE lease_id = ?2 AND state = ?3
-             RETURNING 1",
+             RETURNING expires_at",
             &[
                 (CodeState::Available as i64).into(),
                 lease.into(),
@@ -232,7 +242,10 @@ impl<D: Database> Store<'_, D> {
             "UPDATE pools SET leased = leased - ?1, available = available + ?1 WHERE id = ?2",
             &[(back.len() as i64).into(), row[0].clone()],
         )?;
-        Ok(())
+        // Leased codes count in `next_expiry` already; this keeps it a
+        // lower bound should a sweep have passed them by meanwhile.
+        let soonest = back.iter().filter_map(|r| r[0].as_opt_i64()).min();
+        self.note_expiry(row[0].as_i64(), soonest)
     }
 
     /// Leases granted to this dispenser that it does not know (the answer
@@ -287,16 +300,16 @@ impl<D: Database> Store<'_, D> {
         Ok(withdrawn)
     }
 
-    /// Leases `n` available codes of a pool to the dispenser.
-    fn grant(
-        &self,
-        exchange: &Exchange,
-        pool: &str,
-        pool_id: i64,
-        n: i64,
-        now: i64,
-    ) -> Result<Lease> {
-        let deadline = now + LEASE_MS;
+    /// Leases up to `n` available codes of a pool to the dispenser, none
+    /// that expires before the lease ends; `None` if there was none.
+    fn grant(&self, exchange: &Exchange, grant: Grant<'_>, now: i64) -> Result<Option<Lease>> {
+        let Grant {
+            pool,
+            pool_id,
+            n,
+            deadline,
+            good_after,
+        } = grant;
         let id = self.db.query(
             "INSERT INTO leases (dispenser, layer, version, pool_id, granted, deadline, created_at,
                 seq)
@@ -319,6 +332,7 @@ impl<D: Database> Store<'_, D> {
             &format!(
                 "UPDATE codes SET state = ?1, lease_id = ?2
                  WHERE id IN (SELECT id FROM codes WHERE pool_id = ?3 AND state = ?4
+                                AND (expires_at IS NULL OR expires_at > ?5)
                               ORDER BY id LIMIT {n})
                  RETURNING code"
             ),
@@ -327,18 +341,31 @@ impl<D: Database> Store<'_, D> {
                 id.into(),
                 pool_id.into(),
                 (CodeState::Available as i64).into(),
+                good_after.into(),
             ],
         )?);
+        if codes.len() as i64 != n {
+            // Fewer: the pool's next codes expire before the lease would end.
+            self.db.execute(
+                "UPDATE leases SET granted = ?2 WHERE id = ?1",
+                &[id.into(), (codes.len() as i64).into()],
+            )?;
+        }
+        if codes.is_empty() {
+            self.db
+                .execute("DELETE FROM leases WHERE id = ?1", &[id.into()])?;
+            return Ok(None);
+        }
         self.db.execute(
             "UPDATE pools SET available = available - ?1, leased = leased + ?1 WHERE id = ?2",
             &[(codes.len() as i64).into(), pool_id.into()],
         )?;
-        Ok(Lease {
+        Ok(Some(Lease {
             id,
             pool: pool.to_owned(),
             codes,
             deadline,
-        })
+        }))
     }
 
     /// The layer's terms, as a dispenser needs them.
@@ -433,4 +460,17 @@ pub fn fair_share(left: i64, dispensers: u32) -> i64 {
         return 0;
     }
     (left / (2 * i64::from(dispensers.max(1)))).max(1)
+}
+
+/// One grant the store is about to make.
+struct Grant<'a> {
+    pool: &'a str,
+    pool_id: i64,
+    /// At most this many codes.
+    n: i64,
+    /// The lease's deadline: the dispenser hands out none of its codes after.
+    deadline: i64,
+    /// Only codes that expire after this (`deadline` plus the pool's
+    /// `stop_before`).
+    good_after: i64,
 }

@@ -10,7 +10,7 @@
 //! created projects, in a database of its own (`registry.rs`).
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::pool::PoolCounts;
+use crate::pool::{Lifecycle, PoolCounts, PoolStatus};
 
 pub mod schema;
 pub mod sql;
@@ -43,10 +43,14 @@ pub struct Store<'a, D: Database> {
     pub(crate) db: &'a D,
 }
 
-/// A pool's id and counts, as read inside a transaction.
+/// A pool as it hands out codes at one moment, read inside a transaction
+/// ([`Store::pool_row`]).
 pub(crate) struct PoolRow {
     pub(crate) id: i64,
+    /// As a render sees them: nothing available unless it is active.
     pub(crate) counts: PoolCounts,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) status: PoolStatus,
 }
 
 impl<'a, D: Database> Store<'a, D> {
@@ -134,11 +138,13 @@ impl<'a, D: Database> Store<'a, D> {
             "SELECT p.name FROM pools AS p LEFT JOIN (
                 SELECT pool_id, COUNT(*) AS total,
                        SUM(state = 0) AS available, SUM(state = 3) AS leased,
-                       SUM(state = 1) AS assigned, SUM(state = 2) AS redeemed
+                       SUM(state = 1) AS assigned, SUM(state = 2) AS redeemed,
+                       SUM(state = 4) AS expired, SUM(state = 5) AS void
                 FROM codes GROUP BY pool_id) AS c ON c.pool_id = p.id
              WHERE p.total != IFNULL(c.total, 0) OR p.available != IFNULL(c.available, 0)
                 OR p.leased != IFNULL(c.leased, 0)
                 OR p.assigned != IFNULL(c.assigned, 0) OR p.redeemed != IFNULL(c.redeemed, 0)
+                OR p.expired != IFNULL(c.expired, 0) OR p.void != IFNULL(c.void, 0)
              ORDER BY p.name",
             &[],
         )?;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::error::{Error, ErrorKind, Result};
 use crate::layer::signature::{check_customer, CustomerProof};
 use crate::layer::Assignment;
-use crate::pool::{code_key, CodeState};
+use crate::pool::{code_key, CodeState, PoolStatus};
 use crate::render::{Reservation, ReservationRequest, Source};
 use crate::store::sql::Database;
 
@@ -25,7 +25,7 @@ impl<D: Database> Store<'_, D> {
             let mut pools = BTreeMap::new();
             for name in request.take.keys().chain(&request.count) {
                 if !pools.contains_key(name) {
-                    let row = self.pool_row(name)?;
+                    let row = self.pool_row(name, now)?;
                     reservation.counts.insert(name.clone(), row.counts);
                     pools.insert(name.clone(), row);
                 }
@@ -36,8 +36,10 @@ impl<D: Database> Store<'_, D> {
             for (name, &wanted) in &request.take {
                 let pool = &pools[name];
                 let again = match (assignment, customer) {
-                    (Assignment::PerCustomer, Some(customer)) => {
-                        self.codes_of(pool.id, customer, &source, wanted)?
+                    (Assignment::PerCustomer, Some(customer))
+                        if pool.status == PoolStatus::Active =>
+                    {
+                        self.codes_of(pool.id, customer, &source, wanted, now)?
                     }
                     _ => Vec::new(),
                 };
@@ -154,20 +156,24 @@ impl<D: Database> Store<'_, D> {
     // (sqlite3Reprepare under workerd, found with perf). A count is no input
     // to escape, and one or two values keep the statement cache warm.
 
-    /// Codes a customer already holds from a pool through a source.
+    /// Codes a customer already holds from a pool through a source, that
+    /// are still good at `now`: not void, not past their own expiry (a
+    /// customer whose code expired gets a fresh one).
     pub(super) fn codes_of(
         &self,
         pool_id: i64,
         customer: &str,
         source: &str,
         limit: usize,
+        now: i64,
     ) -> Result<Vec<String>> {
         let rows = self.db.query(
             &format!(
                 "SELECT code FROM codes WHERE customer_id = ?1 AND source = ?2 AND pool_id = ?3
+                   AND state IN (1, 2) AND (expires_at IS NULL OR expires_at > ?4)
                  ORDER BY id LIMIT {limit}"
             ),
-            &[customer.into(), source.into(), pool_id.into()],
+            &[customer.into(), source.into(), pool_id.into(), now.into()],
         )?;
         Ok(first_column(rows))
     }
@@ -219,7 +225,7 @@ impl<D: Database> Store<'_, D> {
             let rows = self.db.query(
                 "UPDATE codes SET state = ?1, assigned_at = NULL, customer_id = NULL, source = NULL
                  WHERE (code_key = ?5 OR code_key IS NULL) AND code = ?2 AND state = ?3
-                   AND source = ?4 RETURNING pool_id",
+                   AND source = ?4 RETURNING pool_id, expires_at",
                 &[
                     (CodeState::Available as i64).into(),
                     code.as_str().into(),
@@ -233,6 +239,9 @@ impl<D: Database> Store<'_, D> {
                     "UPDATE pools SET available = available + 1, assigned = assigned - 1 WHERE id = ?1",
                     &[row[0].clone()],
                 )?;
+                // Back among the codes to hand out: the next read expires
+                // it if its time has come.
+                self.note_expiry(row[0].as_i64(), row[1].as_opt_i64())?;
             }
         }
         Ok(())

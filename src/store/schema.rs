@@ -42,7 +42,8 @@ pub const MIGRATIONS: &[Migration] = &[
     )",
     ),
     // state: 0 available, 1 assigned, 2 redeemed, 3 leased (held by a
-    // dispenser: `lease_id` says under which lease). `id` follows the order
+    // dispenser: `lease_id` says under which lease), 4 expired, 5 void
+    // (see the pool lifecycle below). `id` follows the order
     // codes were stored in, so codes go out first in, first out: import by
     // import, and within one in sorted windows (see import_batches). `code`
     // is the code as imported and handed out; `code_key` its canonical key
@@ -205,6 +206,64 @@ pub const MIGRATIONS: &[Migration] = &[
         name TEXT PRIMARY KEY,
         version INTEGER NOT NULL
     )",
+    ),
+    // Pool lifecycle (src/pool/validity.rs). Two more counted states:
+    // `expired` (4: a code past its expiry, or too close to it to hand out,
+    // under the pool's stop_assigning_before_expiry) and `void` (5: an
+    // admin took it out of circulation). `valid_from`, `expires_at` (Unix
+    // ms) and `stop_before` (ms) are the pool's own window: a gate, not a
+    // state, so moving them moves nothing. `next_expiry` is a lower bound
+    // of the expiry of the pool's available and leased codes (NULL: none
+    // has one): while it is beyond `now + stop_before`, no code needs to
+    // expire and a reservation pays nothing for expiry. `archived`: the
+    // pool hands out nothing and stays for its redemptions.
+    Migration::AddColumn {
+        table: "pools",
+        column: "expired",
+        definition: "INTEGER NOT NULL DEFAULT 0",
+    },
+    Migration::AddColumn {
+        table: "pools",
+        column: "void",
+        definition: "INTEGER NOT NULL DEFAULT 0",
+    },
+    Migration::AddColumn {
+        table: "pools",
+        column: "valid_from",
+        definition: "INTEGER",
+    },
+    Migration::AddColumn {
+        table: "pools",
+        column: "expires_at",
+        definition: "INTEGER",
+    },
+    Migration::AddColumn {
+        table: "pools",
+        column: "stop_before",
+        definition: "INTEGER NOT NULL DEFAULT 0",
+    },
+    Migration::AddColumn {
+        table: "pools",
+        column: "next_expiry",
+        definition: "INTEGER",
+    },
+    Migration::AddColumn {
+        table: "pools",
+        column: "archived",
+        definition: "INTEGER NOT NULL DEFAULT 0",
+    },
+    // A code's own expiry (Unix ms), from the import file's `expires_at`.
+    Migration::AddColumn {
+        table: "codes",
+        column: "expires_at",
+        definition: "INTEGER",
+    },
+    // Codes that expire, by pool, state and expiry: the sweep of what
+    // expired is one range, and the pool's next expiry one seek. Partial:
+    // an import without expiry fills nothing more.
+    Migration::Sql(
+        "CREATE INDEX IF NOT EXISTS codes_by_expiry ON codes(pool_id, state, expires_at)
+        WHERE expires_at IS NOT NULL",
     ),
     // Project keys (src/project/key.rs): only the SHA-256 of each key is kept.
     Migration::Sql(

@@ -22,7 +22,7 @@ async function exported(api, pool, params) {
   const res = await api.exportCsv(pool, params);
   assert.equal(res.status, 200, res.text.slice(0, 300));
   const [header, ...rows] = res.text.trimEnd().split('\n');
-  assert.equal(header, '"code","state","assigned_at","customer_id","source","redeemed_at"');
+  assert.equal(header, '"code","state","assigned_at","customer_id","source","redeemed_at","expires_at"');
   return rows.map((row) => fields(row).slice(0, 2));
 }
 

@@ -44,14 +44,17 @@ export async function checkPool(api, pool) {
   const byCode = new Map(all.map((c) => [c.code, c]));
   assert.equal(byCode.size, all.length, `${pool}: a code is listed twice`);
   let listed = 0;
-  for (const state of ['available', 'leased', 'assigned', 'redeemed']) {
+  for (const state of ['available', 'leased', 'assigned', 'redeemed', 'expired', 'void']) {
     const codes = await allCodes(api, pool, { state });
     assert.equal(codes.length, info.json[state], `${pool}: ${state} counter against the listing`);
     for (const c of codes) {
       assert.equal(byCode.get(c.code)?.state, state, `${pool}: ${c.code} listed as ${state}`);
       // A code is in one state, and its fields say the same.
-      assert.equal(c.assigned_at === null, ['available', 'leased'].includes(state), `${c.code}: assigned_at in ${state}`);
-      assert.equal(c.redeemed_at === null, state !== 'redeemed', `${c.code}: redeemed_at in ${state}`);
+      if (state !== 'void') {
+        // A void code keeps what it was when voided (handed out or not).
+        assert.equal(c.assigned_at === null, ['available', 'leased', 'expired'].includes(state), `${c.code}: assigned_at in ${state}`);
+        assert.equal(c.redeemed_at === null, state !== 'redeemed', `${c.code}: redeemed_at in ${state}`);
+      }
     }
     listed += codes.length;
   }

@@ -99,11 +99,11 @@ fn one_call_mixing_layers_pools_repeats_a_short_pool_and_a_stale_version() {
     assert_eq!(answers[6].as_ref().unwrap_err().code(), "unknown_layer");
 
     // The refusals changed nothing: bob took no code, the counts add up.
-    let loyal_pool = store.pool("loyal-pool").unwrap().counts;
+    let loyal_pool = store.pool("loyal-pool", NOW).unwrap().counts;
     assert_eq!((loyal_pool.available, loyal_pool.assigned), (1, 1));
-    let shirts_pool = store.pool("shirts-pool").unwrap().counts;
+    let shirts_pool = store.pool("shirts-pool", NOW).unwrap().counts;
     assert_eq!((shirts_pool.available, shirts_pool.assigned), (1, 2));
-    assert_eq!(store.pool("empty-pool").unwrap().counts.total, 0);
+    assert_eq!(store.pool("empty-pool", NOW).unwrap().counts.total, 0);
 }
 
 #[test]
@@ -127,5 +127,5 @@ fn a_display_that_fails_in_its_transaction_leaves_the_next_one_whole() {
     assert_eq!(answers[0].as_ref().unwrap().fresh.len(), 2);
     assert_eq!(answers[1].as_ref().unwrap().short, ["b"]);
     assert!(answers[1].as_ref().unwrap().fresh.is_empty());
-    assert_eq!(store.pool("a").unwrap().counts.available, 1);
+    assert_eq!(store.pool("a", NOW).unwrap().counts.available, 1);
 }

@@ -42,7 +42,7 @@ fn run(
     let template = Template::compile(&send.template, Limits::default()).unwrap();
     let mut job = CampaignJob::new(&template, campaign, send).unwrap();
     let counted = job.counted_pools();
-    job.set_counts(store.counts(&counted).unwrap());
+    job.set_counts(store.counts(&counted, NOW).unwrap());
     if job.is_test() {
         return job.render_test().unwrap();
     }
@@ -95,7 +95,7 @@ fn ten_customers_six_codes_six_messages_four_failures_in_order() {
         failed.events[0].properties["reason"],
         "pool spring10 has no codes left"
     );
-    let pool = store.pool("spring10").unwrap();
+    let pool = store.pool("spring10", NOW).unwrap();
     assert_eq!((pool.counts.available, pool.counts.assigned), (0, 6));
     assert!(store.audit().unwrap().is_empty());
 }
@@ -107,7 +107,7 @@ fn repeating_a_send_takes_no_second_code() {
     let first = run(&store, "welcome", send(TEMPLATE, 3, false));
     let again = run(&store, "welcome", send(TEMPLATE, 3, false));
     assert_eq!(first.messages, again.messages);
-    assert_eq!(store.pool("spring10").unwrap().counts.assigned, 3);
+    assert_eq!(store.pool("spring10", NOW).unwrap().counts.assigned, 3);
     // Another campaign is another send.
     let other = run(&store, "other", send(TEMPLATE, 2, false));
     assert_eq!(other.messages[0].output, "Hi Name1: SPRING-04");
@@ -120,7 +120,7 @@ fn a_test_send_uses_sample_codes_and_consumes_nothing() {
     let report = run(&store, "welcome", send(TEMPLATE, 3, true));
     assert_eq!(report.sent, 3);
     assert_eq!(report.messages[2].output, "Hi Name3: SAMPLE-SPRING10-1");
-    assert_eq!(store.pool("spring10").unwrap().counts.available, 1);
+    assert_eq!(store.pool("spring10", NOW).unwrap().counts.available, 1);
     assert!(store
         .events(&EventFilter::default())
         .unwrap()

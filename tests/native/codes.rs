@@ -53,7 +53,7 @@ fn all_pages(
     let mut codes = Vec::new();
     let mut cursor = None;
     loop {
-        let page = store.codes("a", &query(state, cursor, limit)).unwrap();
+        let page = store.codes("a", &query(state, cursor, limit), NOW).unwrap();
         assert!(page.codes.len() <= limit);
         codes.extend(page.codes.into_iter().map(|c| c.code));
         match page.next_cursor {
@@ -77,9 +77,9 @@ fn pages_follow_import_order_and_end_without_cursor() {
         assert_eq!(all_pages(&store, None, limit), expected, "limit {limit}");
     }
     // A page that ends exactly at the last code says there is no next one.
-    let page = store.codes("a", &query(None, None, 23)).unwrap();
+    let page = store.codes("a", &query(None, None, 23), NOW).unwrap();
     assert_eq!((page.codes.len(), page.next_cursor), (23, None));
-    let page = store.codes("a", &query(None, None, 10)).unwrap();
+    let page = store.codes("a", &query(None, None, 10), NOW).unwrap();
     assert!(page.next_cursor.is_some());
 }
 
@@ -106,7 +106,7 @@ fn states_are_filtered_and_merged_in_import_order() {
     let all: Vec<String> = (0..10).map(|i| format!("A-{i}")).collect();
     assert_eq!(all_pages(&store, None, 3), all);
 
-    let page = store.codes("a", &query(None, None, 3)).unwrap();
+    let page = store.codes("a", &query(None, None, 3), NOW).unwrap();
     let a0 = &page.codes[0];
     assert_eq!(a0.state, CodeState::Assigned);
     assert_eq!(a0.customer_id.as_deref(), Some("y"));
@@ -114,7 +114,7 @@ fn states_are_filtered_and_merged_in_import_order() {
     assert_eq!(a0.assigned_at.as_deref(), Some("2025-11-25T19:00:00.001Z"));
     assert_eq!(a0.redeemed_at, None);
     let a4 = store
-        .codes("a", &query(Some(CodeState::Available), None, 1))
+        .codes("a", &query(Some(CodeState::Available), None, 1), NOW)
         .unwrap()
         .codes
         .remove(0);
@@ -128,14 +128,14 @@ fn states_are_filtered_and_merged_in_import_order() {
 fn a_code_that_changes_state_while_paging_is_listed_once() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = interleaved_store(&db, 6);
-    let page = store.codes("a", &query(None, None, 2)).unwrap();
+    let page = store.codes("a", &query(None, None, 2), NOW).unwrap();
     // A-0, A-1 (seen) and A-2 (not yet seen) get assigned between two pages.
     store.reserve(&take("a", 3, "x", welcome()), NOW).unwrap();
     let mut codes: Vec<(String, CodeState)> =
         page.codes.into_iter().map(|c| (c.code, c.state)).collect();
     let mut cursor = page.next_cursor;
     while let Some(c) = cursor {
-        let page = store.codes("a", &query(None, Some(c), 2)).unwrap();
+        let page = store.codes("a", &query(None, Some(c), 2), NOW).unwrap();
         codes.extend(page.codes.into_iter().map(|c| (c.code, c.state)));
         cursor = page.next_cursor;
     }
@@ -156,10 +156,10 @@ fn a_code_that_changes_state_while_paging_is_listed_once() {
 fn unknown_pool_and_bad_cursor_are_errors() {
     let db = NativeDatabase::in_memory().unwrap();
     let store = interleaved_store(&db, 1);
-    let err = store.codes("zzz", &query(None, None, 10)).unwrap_err();
+    let err = store.codes("zzz", &query(None, None, 10), NOW).unwrap_err();
     assert_eq!((err.status(), err.code()), (404, "unknown_pool"));
     let err = store
-        .codes("a", &query(None, Some("nope".into()), 10))
+        .codes("a", &query(None, Some("nope".into()), 10), NOW)
         .unwrap_err();
     assert_eq!((err.status(), err.code()), (400, "invalid_cursor"));
 }
@@ -174,7 +174,7 @@ fn customer_ids_that_look_like_formulas_are_exported_as_text() {
     store
         .reserve(&take("a", 1, "-1+2", welcome()), NOW)
         .unwrap();
-    let page = store.codes("a", &query(None, None, 10)).unwrap();
+    let page = store.codes("a", &query(None, None, 10), NOW).unwrap();
     let mut out = Vec::new();
     write_csv_rows(&page.codes, &mut out).unwrap();
     let csv = String::from_utf8(out).unwrap();
@@ -194,16 +194,16 @@ fn export_rows_match_the_listing() {
     store
         .reserve(&take("a", 1, "cust,1", welcome()), NOW)
         .unwrap();
-    let page = store.codes("a", &query(None, None, 10)).unwrap();
+    let page = store.codes("a", &query(None, None, 10), NOW).unwrap();
     let mut out = Vec::new();
     write_csv_header(&mut out).unwrap();
     write_csv_rows(&page.codes, &mut out).unwrap();
     assert_eq!(
         String::from_utf8(out).unwrap(),
         // Every field quoted: a `;` or tab in a field never starts a cell.
-        "\"code\",\"state\",\"assigned_at\",\"customer_id\",\"source\",\"redeemed_at\"\n\
-         \"A-0\",\"assigned\",\"2025-11-25T19:00:00.000Z\",\"cust,1\",\"layer:welcome\",\"\"\n\
-         \"A-1\",\"available\",\"\",\"\",\"\",\"\"\n\
-         \"A-2\",\"available\",\"\",\"\",\"\",\"\"\n"
+        "\"code\",\"state\",\"assigned_at\",\"customer_id\",\"source\",\"redeemed_at\",\"expires_at\"\n\
+         \"A-0\",\"assigned\",\"2025-11-25T19:00:00.000Z\",\"cust,1\",\"layer:welcome\",\"\",\"\"\n\
+         \"A-1\",\"available\",\"\",\"\",\"\",\"\",\"\"\n\
+         \"A-2\",\"available\",\"\",\"\",\"\",\"\",\"\"\n"
     );
 }

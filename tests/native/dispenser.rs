@@ -122,7 +122,7 @@ impl Local {
     pub fn check_store(&self) -> codepool::pool::PoolCounts {
         let store = self.store();
         assert_eq!(store.audit().unwrap(), Vec::<String>::new());
-        let counts = store.pool("p").unwrap().counts;
+        let counts = store.pool("p", NOW).unwrap().counts;
         assert_eq!(
             counts.available + counts.leased + counts.assigned + counts.redeemed,
             counts.total
@@ -206,7 +206,7 @@ fn a_per_customer_customer_keeps_their_code_across_a_new_number_of_dispensers() 
     let codes = first.codes["p"].clone();
     assert_eq!(
         store
-            .codes("p", &Default::default())
+            .codes("p", &Default::default(), NOW)
             .unwrap()
             .codes
             .iter()

@@ -43,7 +43,7 @@ fn display(name: &str, version: i64, customer: Option<&str>) -> ReservationReque
 }
 
 fn available(store: &Store<'_, NativeDatabase>) -> i64 {
-    store.pool("a").unwrap().counts.available
+    store.pool("a", NOW).unwrap().counts.available
 }
 
 /// A value of `n` arrays around a number.
@@ -176,6 +176,7 @@ fn a_deleted_layer_is_gone_and_its_codes_stay_assigned() {
                 cursor: None,
                 limit: 10,
             },
+            NOW,
         )
         .unwrap();
     let assigned: Vec<_> = page

@@ -30,7 +30,7 @@ fn a_purchase_redeems_its_code_once() {
         .unwrap();
     assert_eq!(results[0].redemption, Redemption::Redeemed);
     assert_eq!(results[0].code.as_deref(), Some("A"));
-    let pool = store.pool("p").unwrap();
+    let pool = store.pool("p", NOW).unwrap();
     assert_eq!(
         (
             pool.counts.assigned,
@@ -41,7 +41,7 @@ fn a_purchase_redeems_its_code_once() {
     );
     let again = store.track(&[purchase("ada", "A", PAID_AT)], NOW).unwrap();
     assert_eq!(again[0].redemption, Redemption::AlreadyRedeemed);
-    assert_eq!(store.pool("p").unwrap().counts.redeemed, 1);
+    assert_eq!(store.pool("p", NOW).unwrap().counts.redeemed, 1);
     assert!(store.audit().unwrap().is_empty());
 }
 
@@ -60,7 +60,7 @@ fn unknown_and_unassigned_codes_are_logged_not_applied() {
         .unwrap();
     assert_eq!(results[0].redemption, Redemption::UnknownCode);
     assert_eq!(results[1].redemption, Redemption::NotAssigned);
-    let pool = store.pool("p").unwrap();
+    let pool = store.pool("p", NOW).unwrap();
     assert_eq!((pool.counts.available, pool.counts.redeemed), (1, 0));
     let log = store.events(&EventFilter::default()).unwrap();
     let statuses: Vec<_> = log
@@ -82,7 +82,7 @@ fn events_of_other_types_are_logged_without_redeeming() {
         store.track(&[view], NOW).unwrap()[0].redemption,
         Redemption::NotMapped
     );
-    assert_eq!(store.pool("p").unwrap().counts.redeemed, 0);
+    assert_eq!(store.pool("p", NOW).unwrap().counts.redeemed, 0);
 }
 
 #[test]
@@ -101,7 +101,7 @@ fn a_bad_event_in_a_batch_records_nothing() {
         .unwrap()
         .events
         .is_empty());
-    assert_eq!(store.pool("p").unwrap().counts.redeemed, 0);
+    assert_eq!(store.pool("p", NOW).unwrap().counts.redeemed, 0);
 }
 
 #[test]

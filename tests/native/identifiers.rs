@@ -57,7 +57,7 @@ fn listed(store: &Store<'_, NativeDatabase>, pool: &str) -> Vec<(String, CodeSta
         cursor: None,
         limit: 1000,
     };
-    let page = store.codes(pool, &query).unwrap();
+    let page = store.codes(pool, &query, NOW).unwrap();
     page.codes.into_iter().map(|c| (c.code, c.state)).collect()
 }
 
@@ -156,6 +156,7 @@ fn the_export_imports_back_as_the_same_codes() {
                 cursor: None,
                 limit: 1000,
             },
+            NOW,
         )
         .unwrap();
     let mut csv = Vec::new();

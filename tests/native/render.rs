@@ -55,7 +55,7 @@ fn each_render_takes_a_new_code_until_the_pool_is_empty() {
             pools: vec!["spring10".into()]
         }
     );
-    let pool = store.pool("spring10").unwrap();
+    let pool = store.pool("spring10", NOW).unwrap();
     assert_eq!((pool.counts.available, pool.counts.assigned), (0, 3));
     assert!(store.audit().unwrap().is_empty());
 }
@@ -67,10 +67,10 @@ fn a_branch_not_taken_consumes_nothing() {
     let t = "{% if customer.tier == 'gold' %}{{ vouchers['p'].assign_available_code() }}{% else %}no code{% endif %}";
     let out = rendered(render(&store, t, json!({"customer": {"tier": "silver"}}), "c1").unwrap());
     assert_eq!(out, "no code");
-    assert_eq!(store.pool("p").unwrap().counts.available, 2);
+    assert_eq!(store.pool("p", NOW).unwrap().counts.available, 2);
     let out = rendered(render(&store, t, json!({"customer": {"tier": "gold"}}), "c1").unwrap());
     assert_eq!(out, "A");
-    assert_eq!(store.pool("p").unwrap().counts.available, 1);
+    assert_eq!(store.pool("p", NOW).unwrap().counts.available, 1);
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn all_or_nothing_across_pools() {
         render(&store, t, json!({}), "c2").unwrap(),
         Outcome::Suppressed { .. }
     ));
-    assert_eq!(store.pool("a").unwrap().counts.available, 1);
+    assert_eq!(store.pool("a", NOW).unwrap().counts.available, 1);
     assert!(store.audit().unwrap().is_empty());
 }
 
@@ -104,7 +104,7 @@ fn two_codes_from_one_pool_in_one_render() {
         render(&store, t, json!({}), "c2").unwrap(),
         Outcome::Suppressed { .. }
     ));
-    assert_eq!(store.pool("p").unwrap().counts.available, 1);
+    assert_eq!(store.pool("p", NOW).unwrap().counts.available, 1);
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn an_unknown_pool_is_a_clear_error_and_takes_nothing() {
         "{{ vouchers['p'].assign_available_code() }}{{ vouchers['nope'].assign_available_code() }}";
     let err = render(&store, t, json!({}), "c1").unwrap_err();
     assert_eq!(err.code(), "unknown_pool");
-    assert_eq!(store.pool("p").unwrap().counts.available, 1);
+    assert_eq!(store.pool("p", NOW).unwrap().counts.available, 1);
 }
 
 #[test]
@@ -176,7 +176,7 @@ fn template_errors_name_line_and_column_and_take_nothing() {
     let t = "{{ vouchers['p'].assign_available_code() }}{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
     let err = render(&store, t, json!({}), "c1").unwrap_err();
     assert_eq!(err.code(), "template_too_slow");
-    assert_eq!(store.pool("p").unwrap().counts.available, 1);
+    assert_eq!(store.pool("p", NOW).unwrap().counts.available, 1);
 }
 
 #[test]
@@ -216,7 +216,7 @@ fn per_customer_layers_give_the_same_code_again() {
     assert_eq!(show("ada"), "A");
     assert_eq!(show("bob"), "B");
     assert_eq!(show("ada"), "A");
-    assert_eq!(store.pool("p").unwrap().counts.assigned, 2);
+    assert_eq!(store.pool("p", NOW).unwrap().counts.assigned, 2);
 }
 
 #[test]
@@ -293,7 +293,7 @@ fn a_wrong_plan_costs_a_round_and_gives_back_what_it_took() {
         PlanMemory::Varies,
         "a plan that missed is not offered again"
     );
-    let pool = store.pool("p").unwrap();
+    let pool = store.pool("p", NOW).unwrap();
     assert_eq!((pool.counts.available, pool.counts.assigned), (1, 3));
     // From now on each render plans for itself.
     let silver = render_with_plans(&store, &t, json!({"tier": "silver"}), &mut plans);

@@ -1542,7 +1542,7 @@ impl<'r> Sim<'r> {
 
     /// Once everything is returned: the store's records are what clients got.
     fn check_final(&self) {
-        let counts = Store::new(self.store).pool(POOL).unwrap().counts;
+        let counts = Store::new(self.store).pool(POOL, NOW).unwrap().counts;
         assert_eq!(
             counts.leased, 0,
             "codes still leased at the end: {counts:?}"

@@ -53,8 +53,8 @@ fn codes_are_unique_per_project_across_pools() {
         ),
         (1, 0, 1)
     );
-    assert_eq!(store.pool("a").unwrap().counts.total, 3);
-    assert_eq!(store.pool("b").unwrap().counts.total, 1);
+    assert_eq!(store.pool("a", NOW).unwrap().counts.total, 3);
+    assert_eq!(store.pool("b", NOW).unwrap().counts.total, 1);
     assert!(store.audit().unwrap().is_empty());
 }
 
@@ -70,7 +70,7 @@ fn importing_the_same_codes_twice_changes_nothing() {
     let i2 = store.begin_import("a", NOW).unwrap();
     let second = store.import_batch("a", i2, &batch).unwrap();
     assert_eq!((second.imported, second.already_in_project), (0, 3));
-    assert_eq!(store.pool("a").unwrap().counts.total, 3);
+    assert_eq!(store.pool("a", NOW).unwrap().counts.total, 3);
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn a_reservation_takes_codes_first_in_first_out_or_nothing() {
     let r = store.reserve(&two, NOW).unwrap();
     assert_eq!(r.short, vec!["a".to_string()]);
     assert!(r.codes.is_empty());
-    assert_eq!(store.pool("a").unwrap().counts.available, 1);
+    assert_eq!(store.pool("a", NOW).unwrap().counts.available, 1);
 }
 
 #[test]
@@ -99,7 +99,7 @@ fn released_codes_go_back_to_available() {
     release.take.clear();
     release.release = r.fresh;
     store.reserve(&release, NOW).unwrap();
-    assert_eq!(store.pool("a").unwrap().counts.available, 2);
+    assert_eq!(store.pool("a", NOW).unwrap().counts.available, 2);
     assert!(store.audit().unwrap().is_empty());
 }
 
@@ -113,7 +113,7 @@ fn a_reservation_from_an_unknown_pool_fails_and_takes_nothing() {
         store.reserve(&request, NOW).unwrap_err().code(),
         "unknown_pool"
     );
-    assert_eq!(store.pool("a").unwrap().counts.available, 1);
+    assert_eq!(store.pool("a", NOW).unwrap().counts.available, 1);
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn a_paused_or_changed_layer_hands_out_nothing() {
         store.reserve(&request, NOW).unwrap_err().code(),
         "layer_paused"
     );
-    assert_eq!(store.pool("a").unwrap().counts.available, 1);
+    assert_eq!(store.pool("a", NOW).unwrap().counts.available, 1);
 }
 
 #[test]
@@ -271,7 +271,7 @@ fn counts_do_not_depend_on_where_batches_are_cut() {
             (0, 0, 8),
             "again, batches of {size}"
         );
-        assert_eq!(store.pool("a").unwrap().counts.total, 5);
+        assert_eq!(store.pool("a", NOW).unwrap().counts.total, 5);
         assert!(store.audit().unwrap().is_empty());
     }
 }
@@ -287,6 +287,6 @@ fn a_cut_off_import_is_completed_by_running_it_again() {
     assert_eq!(import_in_batches(&store, &file[..40], 7), (40, 0, 0));
     let (imported, duplicates, already) = import_in_batches(&store, &file, 7);
     assert_eq!((imported, duplicates, already), (50, 0, 50));
-    assert_eq!(store.pool("a").unwrap().counts.total, 90);
+    assert_eq!(store.pool("a", NOW).unwrap().counts.total, 90);
     assert!(store.audit().unwrap().is_empty());
 }

@@ -164,7 +164,7 @@ fn describe(source: &str, setup: &Setup) -> String {
 fn describe_store(store: &Store<'_, NativeDatabase>, given: &[String], text: &mut String) {
     text.push_str("store after:\n");
     let mut assigned = Vec::new();
-    for pool in store.pools().unwrap() {
+    for pool in store.pools(NOW).unwrap() {
         let counts = pool.counts;
         writeln!(
             text,
@@ -176,7 +176,7 @@ fn describe_store(store: &Store<'_, NativeDatabase>, given: &[String], text: &mu
             limit: 10_000,
             ..CodeQuery::default()
         };
-        for entry in store.codes(&pool.name, &query).unwrap().codes {
+        for entry in store.codes(&pool.name, &query, NOW).unwrap().codes {
             if entry.state == CodeState::Available {
                 continue;
             }
