@@ -14,6 +14,18 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+/// Parses a code's expiry as import files give it: RFC 3339
+/// (`2026-12-31T23:59:59Z`), or a date (`2026-12-31`), which means the end
+/// of that day in UTC (the code is good through it).
+pub fn parse_expiry(s: &str) -> Option<i64> {
+    let s = s.trim();
+    parse_rfc3339(s).or_else(|| {
+        let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+        let next = date.succ_opt()?.and_hms_opt(0, 0, 0)?;
+        Some(next.and_utc().timestamp_millis())
+    })
+}
+
 /// The longest duration a setting takes: a year.
 pub const MAX_DURATION_MS: i64 = 366 * DAY_MS;
 
@@ -71,6 +83,21 @@ mod tests {
         let s = rfc3339(1_764_097_200_123);
         assert_eq!(s, "2025-11-25T19:00:00.123Z");
         assert_eq!(parse_rfc3339(&s), Some(1_764_097_200_123));
+    }
+
+    #[test]
+    fn expiries() {
+        assert_eq!(
+            parse_expiry("2026-12-31"),
+            parse_rfc3339("2027-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            parse_expiry(" 2026-12-31T12:00:00+01:00 "),
+            parse_rfc3339("2026-12-31T11:00:00Z")
+        );
+        for bad in ["", "31.12.2026", "12/31/2026", "2026-13-01", "tomorrow"] {
+            assert_eq!(parse_expiry(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -80,6 +80,10 @@ pub enum Command {
         import_id: i64,
         /// Trimmed, valid codes, as [`crate::import::batches()`] cuts them.
         codes: Vec<String>,
+        /// Each code's own expiry (Unix ms), in the same order; empty when
+        /// none has one ([`crate::import::batch_parts`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        expires_at: Vec<Option<i64>>,
     },
     /// One page of a pool's codes; answers a [`crate::pool::listing::CodePage`].
     ListCodes {
@@ -233,7 +237,8 @@ pub fn execute<D: Database>(store: &Store<'_, D>, command: &Command, now: i64) -
             pool,
             import_id,
             codes,
-        } => json(&store.import_batch(pool, *import_id, codes)?),
+            expires_at,
+        } => json(&store.import_expiring(pool, *import_id, codes, expires_at)?),
         Command::ListCodes { pool, query } => json(&store.codes(pool, query, now)?),
         Command::PutLayer { layer, settings } => {
             // A layer that cannot compile is refused before it is stored.

@@ -30,36 +30,83 @@ pub const IMPORT_BATCH: usize = 5_000;
 /// even when codes are 128 characters long.
 pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
+/// A valid code of an import file, with its own expiry if the file gives
+/// one (Unix ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportCode {
+    /// The code, trimmed and checked.
+    pub code: String,
+    /// When it expires, from the file's `expires_at` column or entry.
+    pub expires_at: Option<i64>,
+}
+
+/// What a window holds: a code (`AsRef<str>`), and maybe its expiry. A
+/// plain `String` is a code without one.
+pub trait WindowCode: AsRef<str> {
+    /// The code's own expiry (Unix ms), if any.
+    fn expires_at(&self) -> Option<i64> {
+        None
+    }
+}
+
+impl WindowCode for String {}
+
+impl WindowCode for ImportCode {
+    fn expires_at(&self) -> Option<i64> {
+        self.expires_at
+    }
+}
+
+impl AsRef<str> for ImportCode {
+    fn as_ref(&self) -> &str {
+        &self.code
+    }
+}
+
+/// A batch as [`crate::api::Command::ImportBatch`] carries it: the codes,
+/// and their expiries in the same order (empty when none has one, so a
+/// batch without expiry costs nothing more).
+pub fn batch_parts<T: WindowCode>(batch: &[T]) -> (Vec<String>, Vec<Option<i64>>) {
+    let codes = batch.iter().map(|c| c.as_ref().to_owned()).collect();
+    let expires = match batch.iter().any(|c| c.expires_at().is_some()) {
+        true => batch.iter().map(WindowCode::expires_at).collect(),
+        false => Vec::new(),
+    };
+    (codes, expires)
+}
+
 /// Sorts a window of codes into the order they are stored in: the byte
 /// order of their keys, as in SQLite's index on the key (for codes of one
 /// case, that is also their order in the index on the code).
-pub fn sort_window(window: &mut [String]) {
-    window.sort_by_cached_key(|code| crate::pool::code_key(code));
+pub fn sort_window<T: AsRef<str>>(window: &mut [T]) {
+    window.sort_by_cached_key(|code| crate::pool::code_key(code.as_ref()));
 }
 
 /// Cuts a (sorted) window into batches of at most [`IMPORT_BATCH`] codes
 /// and [`MAX_BATCH_BYTES`]; each batch holds at least one code.
-pub fn batches(window: &[String]) -> Batches<'_> {
+pub fn batches<T: WindowCode>(window: &[T]) -> Batches<'_, T> {
     Batches { rest: window }
 }
 
 /// The batches of a window, in order; see [`batches`].
 #[derive(Debug, Clone)]
-pub struct Batches<'a> {
-    rest: &'a [String],
+pub struct Batches<'a, T> {
+    rest: &'a [T],
 }
 
-impl<'a> Iterator for Batches<'a> {
-    type Item = &'a [String];
+impl<'a, T: WindowCode> Iterator for Batches<'a, T> {
+    type Item = &'a [T];
 
-    fn next(&mut self) -> Option<&'a [String]> {
+    fn next(&mut self) -> Option<&'a [T]> {
         if self.rest.is_empty() {
             return None;
         }
         let mut bytes = 0;
         let mut len = 0;
         for code in self.rest.iter().take(IMPORT_BATCH) {
-            bytes += 2 * code.len() + 3;
+            // An expiry adds `,1234567890123` to the batch's JSON.
+            let expiry = if code.expires_at().is_some() { 16 } else { 0 };
+            bytes += 2 * code.as_ref().len() + 3 + expiry;
             if len > 0 && bytes > MAX_BATCH_BYTES {
                 break;
             }
@@ -88,7 +135,7 @@ mod tests {
         for batch in batches(&long) {
             assert!(serde_json::to_string(batch).unwrap().len() < MAX_BATCH_BYTES);
         }
-        assert_eq!(batches(&[]).count(), 0);
+        assert_eq!(batches::<String>(&[]).count(), 0);
     }
 
     #[test]

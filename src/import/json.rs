@@ -1,4 +1,6 @@
-//! The JSON import, `{"codes": [...]}`, for codes sent by a program.
+//! The JSON import, `{"codes": [...]}`, for codes sent by a program. An
+//! entry is a code, or `{"code": "...", "expires_at": "..."}` for a code
+//! with its own expiry (as the CSV column, [`crate::time::parse_expiry`]).
 //!
 //! The body is read whole (so that a body that is not valid JSON changes
 //! nothing), then parsed entry by entry: each entry is checked as it is
@@ -14,9 +16,10 @@ use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use crate::error::Result;
-use crate::import::batches::{sort_window, IMPORT_WINDOW};
+use crate::import::batches::{sort_window, ImportCode, IMPORT_WINDOW};
 use crate::import::report::ImportReport;
 use crate::pool::normalize_code;
+use crate::time::parse_expiry;
 
 /// A parsed JSON import: its valid codes, in the body's order, and the report
 /// of its invalid entries (by 1-based position).
@@ -67,17 +70,24 @@ pub struct Windows {
 }
 
 impl Iterator for Windows {
-    type Item = Vec<String>;
+    type Item = Vec<ImportCode>;
 
-    fn next(&mut self) -> Option<Vec<String>> {
+    fn next(&mut self) -> Option<Vec<ImportCode>> {
         let rest = &self.codes.text[self.next..];
         if rest.is_empty() {
             return None;
         }
         let mut window = Vec::with_capacity(IMPORT_WINDOW.min(self.codes.len));
-        for code in rest.split_terminator(PackedCodes::END).take(IMPORT_WINDOW) {
-            self.next += code.len() + PackedCodes::END.len_utf8();
-            window.push(code.to_owned());
+        for entry in rest.split_terminator(PackedCodes::END).take(IMPORT_WINDOW) {
+            self.next += entry.len() + PackedCodes::END.len_utf8();
+            let (code, expires_at) = match entry.split_once(PackedCodes::EXPIRY) {
+                Some((code, ms)) => (code, ms.parse().ok()),
+                None => (entry, None),
+            };
+            window.push(ImportCode {
+                code: code.to_owned(),
+                expires_at,
+            });
         }
         sort_window(&mut window);
         Some(window)
@@ -98,10 +108,17 @@ struct PackedCodes {
 impl PackedCodes {
     /// Ends each code: a control character, never part of a valid code.
     const END: char = '\n';
+    /// Comes between a code and its expiry (Unix ms), if it has one:
+    /// another control character.
+    const EXPIRY: char = '\t';
 
-    fn push(&mut self, code: &str) {
-        debug_assert!(!code.contains(Self::END));
+    fn push(&mut self, code: &str, expires_at: Option<i64>) {
+        debug_assert!(!code.contains(Self::END) && !code.contains(Self::EXPIRY));
         self.text.push_str(code);
+        if let Some(ms) = expires_at {
+            self.text.push(Self::EXPIRY);
+            self.text.push_str(&ms.to_string());
+        }
         self.text.push(Self::END);
         self.len += 1;
     }
@@ -137,10 +154,31 @@ impl<'de> Visitor<'de> for CodesVisitor {
             position += 1;
             match entry {
                 Entry::Text(text) => match normalize_code(&text) {
-                    Ok(code) => import.codes.push(code),
+                    Ok(code) => import.codes.push(code, None),
                     Err(invalid) => import.report.add_invalid(position, invalid.to_string()),
                 },
-                Entry::Other => import.report.add_invalid(position, "not a string"),
+                Entry::Expiring { code, expires_at } => {
+                    let expiry = match expires_at.as_deref().map(parse_expiry) {
+                        None => Ok(None),
+                        Some(Some(ms)) => Ok(Some(ms)),
+                        Some(None) => Err(
+                            "expires_at is not a time: use RFC 3339 (2026-12-31T23:59:59Z) \
+                             or a date (2026-12-31)"
+                                .to_owned(),
+                        ),
+                    };
+                    match (normalize_code(&code), expiry) {
+                        (Ok(code), Ok(expiry)) => import.codes.push(code, expiry),
+                        (Err(invalid), _) => {
+                            import.report.add_invalid(position, invalid.to_string())
+                        }
+                        (Ok(_), Err(reason)) => import.report.add_invalid(position, reason),
+                    }
+                }
+                Entry::Other => import.report.add_invalid(
+                    position,
+                    "not a code: a string, or {\"code\": \"...\", \"expires_at\": \"...\"}",
+                ),
             }
         }
         Ok(import)
@@ -151,6 +189,12 @@ impl<'de> Visitor<'de> for CodesVisitor {
 /// escapes), or any other value, which is read past and not kept.
 enum Entry<'de> {
     Text(Cow<'de, str>),
+    /// `{"code": "...", "expires_at": "..."}` (`expires_at` null or absent:
+    /// none).
+    Expiring {
+        code: Cow<'de, str>,
+        expires_at: Option<Cow<'de, str>>,
+    },
     Other,
 }
 
@@ -205,8 +249,34 @@ impl<'de> Visitor<'de> for EntryVisitor {
         IgnoredAny.visit_seq(seq).map(|_| Entry::Other)
     }
 
-    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> std::result::Result<Entry<'de>, A::Error> {
-        IgnoredAny.visit_map(map).map(|_| Entry::Other)
+    /// `{"code", "expires_at"}`; any other key, or a value that is not a
+    /// string, makes the entry [`Entry::Other`] (the rest read past).
+    fn visit_map<A: de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Entry<'de>, A::Error> {
+        let (mut code, mut expires_at, mut other) = (None, None, false);
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            match (key.as_ref(), other) {
+                ("code", false) => match map.next_value::<Entry<'de>>()? {
+                    Entry::Text(text) if code.is_none() => code = Some(text),
+                    _ => other = true,
+                },
+                ("expires_at", false) => match map.next_value::<Option<Entry<'de>>>()? {
+                    Some(Entry::Text(text)) if expires_at.is_none() => expires_at = Some(text),
+                    None => {}
+                    _ => other = true,
+                },
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    other = true;
+                }
+            }
+        }
+        Ok(match (code, other) {
+            (Some(code), false) => Entry::Expiring { code, expires_at },
+            _ => Entry::Other,
+        })
     }
 }
 
@@ -224,24 +294,52 @@ mod tests {
             r#"{"codes": [" A-1 ", 7, "", "B\u0000", "C", [1, [2]], {"a": "D"}, null, "\u0045"]}"#,
         );
         let (windows, report) = import.into_windows();
-        assert_eq!(windows.collect::<Vec<_>>(), [["A-1", "C", "E"]]);
+        assert_eq!(codes(windows), [["A-1", "C", "E"]]);
         let lines: Vec<u64> = report.invalid_samples.iter().map(|s| s.line).collect();
         assert_eq!(lines, [2, 3, 4, 6, 7, 8]);
         assert_eq!(report.invalid, 6);
-        assert_eq!(report.invalid_samples[0].reason, "not a string");
+        assert!(report.invalid_samples[0].reason.starts_with("not a code"));
+    }
+
+    fn codes(windows: Windows) -> Vec<Vec<String>> {
+        windows
+            .map(|w| w.into_iter().map(|c| c.code).collect())
+            .collect()
+    }
+
+    #[test]
+    fn an_entry_may_carry_its_expiry() {
+        let import = parse(
+            r#"{"codes": [{"code": "B", "expires_at": "2026-12-31"}, {"code": "A"},
+                {"code": "C", "expires_at": null}, {"code": "D", "expires_at": "soon"},
+                {"code": "E", "note": 1}, {"code": 5}]}"#,
+        );
+        let (mut windows, report) = import.into_windows();
+        let window = windows.next().unwrap();
+        let end_of_day = crate::time::parse_rfc3339("2027-01-01T00:00:00Z");
+        let got: Vec<(&str, Option<i64>)> = window
+            .iter()
+            .map(|c| (c.code.as_str(), c.expires_at))
+            .collect();
+        assert_eq!(got, [("A", None), ("B", end_of_day), ("C", None)]);
+        let lines: Vec<u64> = report.invalid_samples.iter().map(|s| s.line).collect();
+        assert_eq!(lines, [4, 5, 6]);
+        assert!(report.invalid_samples[0]
+            .reason
+            .starts_with("expires_at is not a time"));
     }
 
     #[test]
     fn windows_are_sorted_and_keep_every_code_once() {
-        let codes: Vec<String> = (0..IMPORT_WINDOW + 5)
+        let list: Vec<String> = (0..IMPORT_WINDOW + 5)
             .rev()
             .map(|i| format!("C{i}"))
             .collect();
-        let body = serde_json::json!({ "codes": codes }).to_string();
+        let body = serde_json::json!({ "codes": list }).to_string();
         let import = parse(&body);
         assert_eq!(import.len(), IMPORT_WINDOW + 5);
         let (windows, report) = import.into_windows();
-        let windows: Vec<Vec<String>> = windows.collect();
+        let windows: Vec<Vec<String>> = codes(windows);
         assert_eq!(windows.len(), 2);
         assert_eq!(windows[1], ["C0", "C1", "C2", "C3", "C4"]);
         assert!(windows[0].is_sorted());

@@ -7,6 +7,6 @@ pub mod json;
 pub mod parser;
 pub mod report;
 
-pub use batches::{batches, sort_window, IMPORT_WINDOW};
+pub use batches::{batch_parts, batches, sort_window, ImportCode, WindowCode, IMPORT_WINDOW};
 pub use parser::{ImportError, ImportOptions, ImportParser, ImportRow};
 pub use report::{BatchCounts, ImportReport, InvalidSample};

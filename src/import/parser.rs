@@ -29,7 +29,11 @@
 //!   before the code column, if it has non-empty fields beyond the header's
 //!   (an unquoted delimiter shifted the columns, or a single-column code
 //!   contains the delimiter), if its code is not UTF-8, or if
-//!   [`normalize_code`] rejects the code. Other columns are not inspected.
+//!   [`normalize_code`] rejects the code.
+//! * An optional column named `expires_at` gives each code its own expiry:
+//!   RFC 3339 or a date (`2026-12-31`, good through that day in UTC; see
+//!   [`parse_expiry`]); an empty cell means none, anything else makes the
+//!   row invalid. Other columns are not inspected.
 
 use std::fmt;
 
@@ -38,6 +42,10 @@ use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind};
 use crate::pool::code::normalize_code;
+use crate::time::parse_expiry;
+
+/// The name of the optional column with each code's expiry.
+pub const EXPIRY_COLUMN: &str = "expires_at";
 
 /// Longest accepted row (and header row) in bytes, without its line end.
 ///
@@ -80,6 +88,8 @@ pub enum ImportRow {
         line: u64,
         /// The code, trimmed and checked by [`normalize_code`].
         code: String,
+        /// Its expiry (Unix ms) from the `expires_at` column, if any.
+        expires_at: Option<i64>,
     },
     /// A row that holds no valid code.
     Invalid {
@@ -285,6 +295,8 @@ struct Record {
     prev_end: usize,
     /// Byte range of the code field in `out_buf`.
     code: (usize, usize),
+    /// Byte range of the expiry field in `out_buf` (empty if none).
+    expiry: (usize, usize),
     /// End of the field data of the header's last column.
     header_end: usize,
 }
@@ -294,6 +306,8 @@ struct Record {
 struct Header {
     columns: usize,
     code_index: usize,
+    /// The `expires_at` column, if the file has one.
+    expiry_index: Option<usize>,
     name: String,
 }
 
@@ -621,6 +635,9 @@ impl ImportParser {
                     if rec.fields == h.code_index {
                         rec.code = (rec.prev_end, end);
                     }
+                    if Some(rec.fields) == h.expiry_index {
+                        rec.expiry = (rec.prev_end, end);
+                    }
                     if rec.fields + 1 == h.columns {
                         rec.header_end = end;
                     }
@@ -668,20 +685,36 @@ impl ImportParser {
             });
             return Ok(());
         }
-        let row = match std::str::from_utf8(&data[rec.code.0..rec.code.1]) {
-            Err(_) => ImportRow::Invalid {
+        let expires_at = match std::str::from_utf8(&data[rec.expiry.0..rec.expiry.1]) {
+            Ok(text) if text.trim().is_empty() => Ok(None),
+            Ok(text) => parse_expiry(text).map(Some).ok_or_else(|| {
+                format!(
+                    "{EXPIRY_COLUMN} {:?} is not a time: use RFC 3339 \
+                     (2026-12-31T23:59:59Z) or a date (2026-12-31)",
+                    text.trim()
+                )
+            }),
+            Err(_) => Err("not valid UTF-8".to_owned()),
+        };
+        let row = match (
+            std::str::from_utf8(&data[rec.code.0..rec.code.1]),
+            expires_at,
+        ) {
+            (Err(_), _) => ImportRow::Invalid {
                 line,
                 reason: "not valid UTF-8".to_owned(),
             },
-            Ok(text) => match normalize_code(text) {
-                Ok(code) => ImportRow::Code {
+            (Ok(text), expires_at) => match (normalize_code(text), expires_at) {
+                (Ok(code), Ok(expires_at)) => ImportRow::Code {
                     line,
                     code: code.to_owned(),
+                    expires_at,
                 },
-                Err(e) => ImportRow::Invalid {
+                (Err(e), _) => ImportRow::Invalid {
                     line,
                     reason: e.to_string(),
                 },
+                (Ok(_), Err(reason)) => ImportRow::Invalid { line, reason },
             },
         };
         out.push(row);
@@ -710,9 +743,11 @@ impl ImportParser {
             start = end;
         }
         let code_index = choose_column(&columns, self.options.column.as_deref())?;
+        let expiry_index = expiry_column(&columns, code_index)?;
         self.header = Some(Header {
             columns: columns.len(),
             code_index,
+            expiry_index,
             name: columns.swap_remove(code_index),
         });
         self.header_ends = Vec::new();
@@ -745,6 +780,21 @@ fn choose_column(columns: &[String], wanted: Option<&str>) -> Result<usize, Impo
         (None, _) => Err(ImportError::NoCodeColumn {
             found: columns.to_vec(),
         }),
+    }
+}
+
+/// Index of the `expires_at` column, if any (not the code column).
+fn expiry_column(columns: &[String], code_index: usize) -> Result<Option<usize>, ImportError> {
+    let mut matches = columns
+        .iter()
+        .enumerate()
+        .filter(|(i, column)| *i != code_index && column.eq_ignore_ascii_case(EXPIRY_COLUMN))
+        .map(|(i, _)| i);
+    match (matches.next(), matches.next()) {
+        (_, Some(_)) => Err(ImportError::DuplicateColumn {
+            name: EXPIRY_COLUMN.to_owned(),
+        }),
+        (found, None) => Ok(found),
     }
 }
 
@@ -831,7 +881,45 @@ mod tests {
         ImportRow::Code {
             line,
             code: code.to_owned(),
+            expires_at: None,
         }
+    }
+
+    #[test]
+    fn an_expires_at_column_gives_codes_their_expiry() {
+        let text = "code;expires_at;note\nA-1;2026-12-31;x\nA-2;;y\nA-3;31.12.2026;z\n\
+                    A-4;2026-12-31T10:00:00Z\n";
+        let mut parser = ImportParser::new(ImportOptions::default());
+        let mut rows = Vec::new();
+        parser.feed(text.as_bytes(), &mut rows).unwrap();
+        parser.finish(&mut rows).unwrap();
+        let day_end = crate::time::parse_rfc3339("2027-01-01T00:00:00Z");
+        assert_eq!(
+            rows,
+            [
+                ImportRow::Code {
+                    line: 2,
+                    code: "A-1".into(),
+                    expires_at: day_end
+                },
+                code(3, "A-2"),
+                invalid(
+                    4,
+                    "expires_at \"31.12.2026\" is not a time: use RFC 3339 \
+                     (2026-12-31T23:59:59Z) or a date (2026-12-31)"
+                ),
+                ImportRow::Code {
+                    line: 5,
+                    code: "A-4".into(),
+                    expires_at: crate::time::parse_rfc3339("2026-12-31T10:00:00Z")
+                },
+            ]
+        );
+        let mut twice = ImportParser::new(ImportOptions::default());
+        let err = twice
+            .feed(b"code,expires_at,EXPIRES_AT\nA,,\n", &mut rows)
+            .unwrap_err();
+        assert!(matches!(err, ImportError::DuplicateColumn { .. }));
     }
 
     fn invalid(line: u64, reason: &str) -> ImportRow {

@@ -130,16 +130,18 @@ impl<D: Database> Store<'_, D> {
         let (id, pool_id, state) = (row[0].as_i64(), row[1].as_i64(), row[2].as_i64());
         match CodeState::from_stored(state) {
             Some(CodeState::Redeemed) => return Ok((Redemption::AlreadyRedeemed, false)),
-            Some(CodeState::Available) => return Ok((Redemption::NotAssigned, false)),
             Some(CodeState::Void) => return Ok((Redemption::Void, false)),
             Some(CodeState::Expired) => return Ok((Redemption::Expired, false)),
             _ => {}
         }
-        // Handed out, but past its own or its pool's expiry when the
-        // purchase happened: the shop should not have taken it.
+        // Past its own or its pool's expiry when the purchase happened: the
+        // shop should not have taken it.
         let expiry = [row[4].as_opt_i64(), row[5].as_opt_i64()];
         if expiry.into_iter().flatten().any(|expires| expires <= at) {
             return Ok((Redemption::Expired, false));
+        }
+        if state == CodeState::Available as i64 {
+            return Ok((Redemption::NotAssigned, false));
         }
         let mismatch = row[3].as_opt_str().is_some_and(|holder| holder != customer);
         if mismatch && require_holder {

@@ -49,17 +49,35 @@ impl<D: Database> Store<'_, D> {
         import_id: i64,
         codes: &[String],
     ) -> Result<BatchCounts> {
+        self.import_expiring(pool, import_id, codes, &[])
+    }
+
+    /// [`Store::import_batch`], where `expires_at` gives each code its own
+    /// expiry (Unix ms), in the order of `codes` (empty: none has one); a
+    /// code's first row gives it.
+    pub fn import_expiring(
+        &self,
+        pool: &str,
+        import_id: i64,
+        codes: &[String],
+        expires_at: &[Option<i64>],
+    ) -> Result<BatchCounts> {
         let keys: Vec<String> = codes.iter().map(|c| code_key(c)).collect();
+        let expiry = |i: usize| expires_at.get(i).copied().flatten();
         // Rows per distinct code, in first-seen order (JSON array index).
         let mut index: HashMap<&str, usize> = HashMap::with_capacity(codes.len());
         let mut unique: Vec<BatchCode<'_>> = Vec::with_capacity(codes.len());
         let mut rows: Vec<u64> = Vec::with_capacity(codes.len());
-        for (code, key) in codes.iter().zip(&keys) {
+        let mut soonest: Option<i64> = None;
+        for (n, (code, key)) in codes.iter().zip(&keys).enumerate() {
             let i = *index.entry(key.as_str()).or_insert_with(|| {
-                unique.push(if code.is_ascii() {
-                    BatchCode::Ascii(code)
-                } else {
-                    BatchCode::Keyed(code, key)
+                unique.push(match expiry(n) {
+                    Some(at) => {
+                        soonest = Some(soonest.map_or(at, |s| s.min(at)));
+                        BatchCode::Expiring(code, key, at)
+                    }
+                    None if code.is_ascii() => BatchCode::Ascii(code),
+                    None => BatchCode::Keyed(code, key),
                 });
                 rows.push(0);
                 unique.len() - 1
@@ -112,10 +130,11 @@ impl<D: Database> Store<'_, D> {
             }
             if counts.imported > 0 {
                 self.db.execute(
-                    "INSERT INTO codes (code, code_key, pool_id, import_id)
+                    "INSERT INTO codes (code, code_key, pool_id, import_id, expires_at)
                      SELECT CASE j.type WHEN 'text' THEN j.value ELSE j.value ->> 0 END,
                             CASE j.type WHEN 'text' THEN lower(j.value) ELSE j.value ->> 1 END,
-                            ?2, ?3
+                            ?2, ?3,
+                            CASE j.type WHEN 'text' THEN NULL ELSE j.value ->> 2 END
                      FROM json_each(?1) AS j WHERE true ON CONFLICT DO NOTHING",
                     &[json.as_str().into(), pool_id.into(), import_id.into()],
                 )?;
@@ -123,6 +142,10 @@ impl<D: Database> Store<'_, D> {
                     "UPDATE pools SET total = total + ?1, available = available + ?1 WHERE id = ?2",
                     &[(counts.imported as i64).into(), pool_id.into()],
                 )?;
+                // A lower bound is enough (the codes of the batch that were
+                // in the project already count too): it only says when the
+                // next read looks for codes to expire.
+                self.note_expiry(pool_id, soonest)?;
             }
             Ok(counts)
         })
@@ -178,6 +201,8 @@ impl<D: Database> Store<'_, D> {
 enum BatchCode<'a> {
     Ascii(&'a str),
     Keyed(&'a str, &'a str),
+    /// `[code, key, expires_at]`.
+    Expiring(&'a str, &'a str, i64),
 }
 
 /// Codes given their key per transaction when an older database migrates.

@@ -50,7 +50,7 @@ fn render(input: &[u8], options: &ImportOptions, chunk: usize) -> String {
     let mut lines_by_key: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for row in &rows {
         match row {
-            ImportRow::Code { line, code } => {
+            ImportRow::Code { line, code, .. } => {
                 lines_by_key.entry(code_key(code)).or_default().push(*line);
                 writeln!(text, "{line} code {code}")
             }

@@ -35,6 +35,7 @@ mod dispenser;
 mod dispenser_cost;
 mod draining;
 mod events;
+mod expiry;
 mod identifiers;
 mod import;
 mod projects;

@@ -16,8 +16,8 @@ use codepool::api::query::ImportParams;
 use codepool::api::{Command, Matched};
 use codepool::import::json::JsonImport;
 use codepool::import::{
-    batches, sort_window, BatchCounts, ImportError, ImportOptions, ImportParser, ImportReport,
-    ImportRow, IMPORT_WINDOW,
+    batch_parts, batches, sort_window, BatchCounts, ImportCode, ImportError, ImportOptions,
+    ImportParser, ImportReport, ImportRow, WindowCode, IMPORT_WINDOW,
 };
 use codepool::{Error, ErrorKind};
 use futures_util::future::join;
@@ -78,19 +78,21 @@ impl Target<'_> {
 
     /// Stores a sorted window, batch after batch, each one transaction;
     /// adds each stored batch's counts to `stored` as it completes.
-    async fn store(
+    async fn store<T: WindowCode>(
         &self,
         import_id: i64,
-        window: Vec<String>,
+        window: Vec<T>,
         stored: &mut BatchCounts,
     ) -> Result<(), Error> {
         for batch in batches(&window) {
+            let (codes, expires_at) = batch_parts(batch);
             let counts: BatchCounts = self
                 .project
                 .call(&Command::ImportBatch {
                     pool: self.pool.to_owned(),
                     import_id,
-                    codes: batch.to_vec(),
+                    codes,
+                    expires_at,
                 })
                 .await?;
             *stored += counts;
@@ -162,7 +164,7 @@ struct CsvBody {
     rows: Vec<ImportRow>,
     /// Valid codes parsed and not yet handed out: fewer than a window plus
     /// the codes of one chunk.
-    codes: Vec<String>,
+    codes: Vec<ImportCode>,
     /// Invalid rows, counted and sampled.
     report: ImportReport,
     ended: bool,
@@ -170,7 +172,7 @@ struct CsvBody {
 
 impl CsvBody {
     /// The next window of valid codes, sorted; smaller only at the end.
-    async fn next_window(&mut self) -> Result<Vec<String>, Error> {
+    async fn next_window(&mut self) -> Result<Vec<ImportCode>, Error> {
         let n = IMPORT_WINDOW;
         while self.codes.len() < n && !self.ended {
             match self.chunks.next().await {
@@ -201,7 +203,9 @@ impl CsvBody {
             }
             for row in self.rows.drain(..) {
                 match row {
-                    ImportRow::Code { code, .. } => self.codes.push(code),
+                    ImportRow::Code {
+                        code, expires_at, ..
+                    } => self.codes.push(ImportCode { code, expires_at }),
                     ImportRow::Invalid { line, reason } => self.report.add_invalid(line, reason),
                 }
             }
