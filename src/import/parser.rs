@@ -916,9 +916,11 @@ mod tests {
             ]
         );
         let mut twice = ImportParser::new(ImportOptions::default());
-        let err = twice
+        let mut rows = Vec::new();
+        twice
             .feed(b"code,expires_at,EXPIRES_AT\nA,,\n", &mut rows)
-            .unwrap_err();
+            .unwrap();
+        let err = twice.finish(&mut rows).unwrap_err();
         assert!(matches!(err, ImportError::DuplicateColumn { .. }));
     }
 
