@@ -248,13 +248,14 @@ async function poolView(pool) {
     h('div', { class: 'title-row' }, h('h1', {}, pool), description),
     error, stats,
     h('div', { class: 'two' }, uploadCard(pool, refresh), activityCard(pool)),
+    lifecycleCard(pool, refresh),
     codesCard(pool));
   shell(view);
 
   async function refresh() {
     await attempt(error, `Could not load pool ${pool}`, async () => {
       const p = await call('GET', `/pools/${seg(pool)}`);
-      description.textContent = p.description || `Created ${when(p.created_at)}`;
+      description.textContent = `${p.description || `Created ${when(p.created_at)}`} · ${statusText(p)}`;
       const stat = (label, n, cls, note) => h('div', { class: `stat ${cls}`, 'data-stat': cls },
         h('span', { class: 'label' }, label), h('span', { class: 'value' }, num(n)),
         note ? h('span', { class: 'note' }, note) : null);
@@ -264,10 +265,71 @@ async function poolView(pool) {
         stat('Total', p.total, 'total'), stat('Available', p.available, 'available'),
         stat('Leased', p.leased, 'leased', leasedTo),
         stat('Assigned', p.assigned, 'assigned'), stat('Redeemed', p.redeemed, 'redeemed'),
+        stat('Expired', p.expired, 'expired', p.stop_assigning_before_expiry
+          ? `incl. within ${p.stop_assigning_before_expiry} of expiry` : null),
+        stat('Void', p.void, 'void'),
         h('div', { class: 'stat wide' }, h('span', { class: 'label' }, 'Availability'), availabilityBar(p)));
     });
   }
   await refresh();
+}
+
+/** Whether a pool hands out codes now, in words. */
+function statusText(p) {
+  switch (p.status) {
+    case 'scheduled': return `scheduled: hands out codes from ${when(p.valid_from)}`;
+    case 'expired': return `expired: handed out codes until ${p.stop_assigning_before_expiry
+      ? `${p.stop_assigning_before_expiry} before ` : ''}${when(p.expires_at)}`;
+    case 'archived': return 'archived: hands out nothing, keeps its codes for redemption';
+    default: return p.expires_at ? `active until ${when(p.expires_at)}` : 'active';
+  }
+}
+
+/** A pool's window, expiry margin and archiving (`PUT /pools/{pool}`, sent whole). */
+function lifecycleCard(pool, afterSave) {
+  const local = (iso) => (iso ? iso.slice(0, 16) : '');
+  const from = h('input', { id: 'pool-valid-from', type: 'datetime-local' });
+  const until = h('input', { id: 'pool-expires-at', type: 'datetime-local' });
+  const margin = h('input', { id: 'pool-stop-before', placeholder: '7d', size: 6 });
+  const archived = h('input', { id: 'pool-archived', type: 'checkbox' });
+  const error = errorLine();
+  const saved = h('span', { class: 'muted', role: 'status' });
+  let current = {};
+  const form = h('form', { class: 'card', 'aria-labelledby': 'lifecycle-title' },
+    h('h2', { id: 'lifecycle-title' }, 'Validity'),
+    h('p', { class: 'hint' }, 'Times are UTC. Before “valid from” and after “expires at” the pool hands out nothing; ' +
+      'codes (and the pool) stop being handed out the given time before they expire, e.g. 7d or 12h. ' +
+      'Codes can carry their own expiry in an “expires_at” column of the import file.'),
+    h('div', { class: 'fields' },
+      h('div', {}, h('label', { for: 'pool-valid-from' }, 'Valid from'), from),
+      h('div', {}, h('label', { for: 'pool-expires-at' }, 'Expires at'), until),
+      h('div', {}, h('label', { for: 'pool-stop-before' }, 'Stop before expiry'), margin),
+      h('div', {}, h('label', { for: 'pool-archived' }, archived, ' Archived'))),
+    h('button', { class: 'primary', type: 'submit' }, 'Save'), ' ', saved, error);
+  const utc = (value) => (value ? `${value}:00Z` : undefined);
+  const fill = (p) => {
+    current = p;
+    from.value = local(p.valid_from);
+    until.value = local(p.expires_at);
+    margin.value = p.stop_assigning_before_expiry ?? '';
+    archived.checked = !!p.archived;
+  };
+  attempt(error, 'Could not load the pool', async () => fill(await call('GET', `/pools/${seg(pool)}`)));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    saved.textContent = '';
+    attempt(error, 'Could not save', async () => {
+      const body = {
+        ...Object.fromEntries(Object.entries(current).filter(([k]) => ['description', 'alerts'].includes(k))),
+        valid_from: utc(from.value), expires_at: utc(until.value),
+        stop_assigning_before_expiry: margin.value.trim() || undefined, archived: archived.checked,
+      };
+      fill(await call('PUT', `/pools/${seg(pool)}`, { json: body }));
+      saved.textContent = 'Saved.';
+      await afterSave();
+    });
+  });
+  return form;
 }
 
 function uploadCard(pool, afterImport) {
@@ -355,7 +417,7 @@ function activityCard(pool) {
 function codesCard(pool) {
   const state = h('select', { id: 'codes-state' },
     [['', 'All states'], ['available', 'Available'], ['leased', 'Leased'], ['assigned', 'Assigned'],
-      ['redeemed', 'Redeemed']]
+      ['redeemed', 'Redeemed'], ['expired', 'Expired'], ['void', 'Void']]
       .map(([value, text]) => h('option', { value }, text)));
   const body = h('tbody');
   const prev = h('button', { type: 'button', disabled: true }, '← Previous');
@@ -368,7 +430,7 @@ function codesCard(pool) {
       h('div', { class: 'tools' }, h('label', { for: 'codes-state' }, 'State'), state, exportButton)),
     error,
     h('table', { class: 'codes' },
-      h('thead', {}, h('tr', {}, ['Code', 'State', 'Assigned', 'Customer', 'Source', 'Redeemed']
+      h('thead', {}, h('tr', {}, ['Code', 'State', 'Assigned', 'Customer', 'Source', 'Redeemed', 'Expires']
         .map((t) => h('th', { scope: 'col' }, t)))),
       body),
     h('div', { class: 'pager' }, prev, page, next));
@@ -388,9 +450,9 @@ function codesCard(pool) {
       h('td', { class: 'code' }, c.code),
       h('td', {}, h('span', { class: `state ${c.state}` }, c.state)),
       h('td', {}, when(c.assigned_at)), h('td', {}, c.customer_id ?? '—'),
-      h('td', {}, c.source ?? '—'), h('td', {}, when(c.redeemed_at)))));
+      h('td', {}, c.source ?? '—'), h('td', {}, when(c.redeemed_at)), h('td', {}, when(c.expires_at)))));
     if (!answer.codes.length) {
-      body.append(h('tr', {}, h('td', { colspan: 6, class: 'empty' }, index ? 'No more codes.' : 'No codes in this state.')));
+      body.append(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, index ? 'No more codes.' : 'No codes in this state.')));
     }
     cursors = cursors.slice(0, index + 1);
     if (answer.next_cursor) cursors.push(answer.next_cursor);
