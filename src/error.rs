@@ -68,6 +68,8 @@ error_kinds! {
     InvalidCursor = 400 "invalid_cursor",
     /// `days` is out of range.
     InvalidDays = 400 "invalid_days",
+    /// A generation's `count` is out of range (`import::generate::MAX_GENERATE`).
+    InvalidCount = 400 "invalid_count",
     /// A project key's name is empty, too long or holds control characters.
     InvalidKey = 400 "invalid_key",
     /// A campaign's customer list is empty or too long.
@@ -138,6 +140,9 @@ error_kinds! {
     NoSigningKey = 409 "no_signing_key",
     /// The project holds as many keys as it may: revoke one first.
     TooManyKeys = 409 "too_many_keys",
+    /// A generation drew as many candidates as it may and most were codes
+    /// of the project already: fewer codes than asked for were added.
+    PatternExhausted = 409 "pattern_exhausted",
     /// The body is larger than the route accepts.
     BodyTooLarge = 413 "body_too_large",
     /// The body's content type is not accepted here.
@@ -162,6 +167,14 @@ error_kinds! {
     /// A campaign send whose messages would pass the size of an answer
     /// (`campaign::MAX_SEND_ANSWER_BYTES`): refused before any code is reserved.
     CampaignTooLarge = 422 "campaign_too_large",
+    /// A generation's pattern has no `#`, is too long, or makes codes that
+    /// are not valid (see `import::pattern::Pattern::new`).
+    InvalidPattern = 422 "invalid_pattern",
+    /// A generation's charset is not a named one nor a set of distinct code
+    /// characters (see `import::pattern::Charset::parse`).
+    InvalidCharset = 422 "invalid_charset",
+    /// A generation's pattern holds fewer than 100 times the codes asked for.
+    PatternTooSmall = 422 "pattern_too_small",
     /// Too many public requests from one client.
     RateLimited = 429 "rate_limited",
     /// A failure of storage or of the platform: not the caller's fault.

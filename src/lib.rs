@@ -25,7 +25,9 @@
 //!   [`render::RenderJob`], reservations, plans kept between displays,
 //!   previews and a layer display's context.
 //! - [`import`]: the streaming CSV parser, how valid codes are cut into
-//!   store batches, and the import report.
+//!   store batches, and the import report; generated codes (a pattern, its
+//!   charset, random choices, the rounds that retry collisions), stored as
+//!   an import.
 //! - [`pool`]: pools and their counts; codes (what text is a code, its
 //!   states), listing, CSV export and activity.
 //! - [`layer`]: stored web layers and signed customer ids.

@@ -64,6 +64,8 @@ pub enum RouteId {
     GetPool,
     /// `POST /pools/{pool}/import`
     ImportCodes,
+    /// `POST /pools/{pool}/generate`
+    GenerateCodes,
     /// `GET /pools/{pool}/codes`
     ListCodes,
     /// `GET /pools/{pool}/activity`
@@ -185,6 +187,12 @@ pub const ROUTES: &[Route] = &[
         "/v1/projects/{project}/pools/{pool}/import",
         ADMIN,
         RouteId::ImportCodes,
+    ),
+    route(
+        "POST",
+        "/v1/projects/{project}/pools/{pool}/generate",
+        ADMIN,
+        RouteId::GenerateCodes,
     ),
     route(
         "GET",

@@ -54,6 +54,18 @@ pub fn is_dash(c: char) -> bool {
     c == '-' || (!c.is_ascii() && CodePointSetData::new::<Dash>().contains(c))
 }
 
+/// Whether `c` is a combining mark (general category M: Mn, Mc, Me), such
+/// as U+0301 COMBINING ACUTE ACCENT: it joins the character before it.
+pub fn is_mark(c: char) -> bool {
+    !c.is_ascii()
+        && matches!(
+            CodePointMapData::<GeneralCategory>::new().get(c),
+            GeneralCategory::NonspacingMark
+                | GeneralCategory::SpacingMark
+                | GeneralCategory::EnclosingMark
+        )
+}
+
 /// The script of a letter, for the mixed-script rule of codes; `None` for
 /// characters every script uses (digits, punctuation, symbols, combining
 /// marks: Unicode's Common and Inherited).
@@ -148,6 +160,8 @@ mod tests {
         assert_eq!(script_of('1'), None);
         assert_eq!(script_of('\u{301}'), None);
         assert_eq!(script_name(Script::Cyrillic), "Cyrillic");
+        assert!(is_mark('\u{301}') && is_mark('\u{903}') && is_mark('\u{20dd}'));
+        assert!(!is_mark('a') && !is_mark('é') && !is_mark('^'));
         assert!(is_unassigned_or_private('\u{e000}') && is_unassigned_or_private('\u{378}'));
         assert_eq!(describe('О'), "U+041E 'О'");
         assert_eq!(describe('\u{202e}'), "U+202E");

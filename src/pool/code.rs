@@ -244,8 +244,10 @@ fn compatibility_form(c: char) -> String {
 }
 
 /// The first letter whose script cannot share a code with the letters
-/// before it (see [`InvalidCode::MixedScripts`]).
-fn mixed_scripts(code: &str) -> Option<InvalidCode> {
+/// before it (see [`InvalidCode::MixedScripts`]). Whether a text's
+/// letters may share a code does not depend on their order, so this also
+/// checks a set of characters (a generator's charset, `import::pattern`).
+pub(crate) fn mixed_scripts(code: &str) -> Option<InvalidCode> {
     use icu_properties::props::Script;
     let cjk = |s: Script| {
         matches!(

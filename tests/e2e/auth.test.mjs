@@ -157,6 +157,7 @@ test('what each scope opens, in words: the table the cases above derive', () => 
     putPool: 'ADMIN_TOKEN, admin key',
     getPool: 'ADMIN_TOKEN, admin key, read key',
     importCodes: 'ADMIN_TOKEN, admin key',
+    generateCodes: 'ADMIN_TOKEN, admin key',
     poolActivity: 'ADMIN_TOKEN, admin key, read key',
     listLayers: 'ADMIN_TOKEN, admin key, read key',
     putLayer: 'ADMIN_TOKEN, admin key',

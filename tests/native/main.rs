@@ -11,6 +11,9 @@
 //! - `draining`: pools that cannot be drained, layers that can be deleted,
 //!   free JSON bounded so nothing accepted breaks a later read.
 //! - `events`: redemption from tracked events, and the event log.
+//! - `generate`: generated codes: patterns and charsets, file-driven
+//!   (`tests/generate/`), and generations through the store, collisions
+//!   drawn again.
 //! - `identifiers`: customer ids and codes bounded and canonical, the CSV
 //!   export safe in any locale, redemption by someone other than the holder.
 //! - `import`: the CSV import parser, file-driven (`tests/import/`).
@@ -36,6 +39,7 @@ mod dispenser_cost;
 mod draining;
 mod events;
 mod expiry;
+mod generate;
 mod identifiers;
 mod import;
 mod projects;

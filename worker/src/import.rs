@@ -56,15 +56,15 @@ pub async fn import(req: Request, project: &Project, m: &Matched) -> Result<Resp
     }
 }
 
-/// The pool an import goes to.
-struct Target<'a> {
-    project: &'a Project,
-    pool: &'a str,
+/// The pool an import goes to (a generation's too: `generate.rs`).
+pub(crate) struct Target<'a> {
+    pub(crate) project: &'a Project,
+    pub(crate) pool: &'a str,
 }
 
 impl Target<'_> {
     /// Starts the import in the store; fails for an unknown pool.
-    async fn begin(&self) -> Result<i64, Error> {
+    pub(crate) async fn begin(&self) -> Result<i64, Error> {
         let started: serde_json::Value = self
             .project
             .call(&Command::BeginImport {
@@ -78,7 +78,7 @@ impl Target<'_> {
 
     /// Stores a sorted window, batch after batch, each one transaction;
     /// adds each stored batch's counts to `stored` as it completes.
-    async fn store<T: WindowCode>(
+    pub(crate) async fn store<T: WindowCode>(
         &self,
         import_id: i64,
         window: Vec<T>,

@@ -16,7 +16,8 @@
 //!
 //! One file per resource: `projects.rs` (creating and showing projects),
 //! `keys.rs` (project keys), `pools.rs` (with activity), `codes.rs`
-//! (listing and CSV export), `import.rs` (streamed CSV import), `layers.rs`,
+//! (listing and CSV export), `import.rs` (streamed CSV import),
+//! `generate.rs` (random codes of a pattern, stored as an import), `layers.rs`,
 //! `render.rs` (the public display, `POST /render`, the compiled-layer cache
 //! and the render driver), `campaigns.rs`, `settings.rs`, `events.rs`;
 //! `rate_limit.rs` guards the public route.
@@ -28,6 +29,7 @@ mod codes;
 mod database;
 mod dispenser;
 mod events;
+mod generate;
 mod http;
 mod import;
 mod keys;
@@ -213,6 +215,7 @@ async fn dispatch(req: Request, project: &Project, m: &Matched) -> Result<Respon
         RouteId::PutPool => pools::put(req, project, m).await,
         RouteId::GetPool => pools::get(project, m).await,
         RouteId::ImportCodes => import::import(req, project, m).await,
+        RouteId::GenerateCodes => generate::generate(req, project, m).await,
         RouteId::ListCodes => codes::list(&req, project, m).await,
         RouteId::PoolActivity => pools::activity(&req, project, m).await,
         RouteId::PutLayer => layers::put(req, project, m).await,
