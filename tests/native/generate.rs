@@ -8,6 +8,7 @@
 //! `UPDATE_EXPECTED=1 cargo test -p codepool --test native generate::`
 //! rewrites the expected files; check the diff by eye before committing.
 
+use crate::common::NOW;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::fs;
@@ -158,7 +159,7 @@ where
     F: FnMut(&mut [u8]) -> Result<()>,
 {
     let plan = request.check().unwrap();
-    let import_id = store.begin_import(pool, crate::common::NOW).unwrap();
+    let import_id = store.begin_import(pool, NOW).unwrap();
     let mut generation = Generation::new(plan, fill);
     let outcome = (|| {
         while let Some(window) = generation.next_window()? {
@@ -185,6 +186,7 @@ fn pool_codes(store: &Store<'_, NativeDatabase>, pool: &str) -> Vec<String> {
                     cursor,
                     limit: 1000,
                 },
+                NOW,
             )
             .unwrap();
         codes.extend(page.codes.into_iter().map(|c| c.code));
@@ -218,8 +220,8 @@ fn generates_exactly_count_unique_codes_of_the_pattern() {
     // 31^8 codes: a collision is possible, and was drawn again.
     assert!(report.total_rows < 120_100, "{report:?}");
     assert!(rounds <= 2 || report.total_rows > 120_000, "{rounds}");
-    assert_eq!(store.pool("spring").unwrap().counts.total, 120_000);
-    assert_eq!(store.pool("spring").unwrap().counts.available, 120_000);
+    assert_eq!(store.pool("spring", NOW).unwrap().counts.total, 120_000);
+    assert_eq!(store.pool("spring", NOW).unwrap().counts.available, 120_000);
     let codes = pool_codes(&store, "spring");
     assert_eq!(codes.len(), 120_000);
     let keys: HashSet<String> = codes.iter().map(|c| code_key(c)).collect();
@@ -250,7 +252,7 @@ fn candidates_already_in_the_project_are_drawn_again() {
         let codes = pool_codes(&store, "new");
         assert_eq!(codes.len(), 1);
         assert!(!taken.contains(&codes[0]), "{codes:?}");
-        assert_eq!(store.pool("old").unwrap().counts.total, 50);
+        assert_eq!(store.pool("old", NOW).unwrap().counts.total, 50);
     }
     // 40 runs without one collision: one chance in 2^40.
     assert!(collisions > 0);
@@ -314,7 +316,7 @@ fn a_pattern_whose_codes_are_taken_ends_with_an_error() {
         "{}",
         err.message()
     );
-    assert_eq!(store.pool("new").unwrap().counts.total, 0);
+    assert_eq!(store.pool("new", NOW).unwrap().counts.total, 0);
 }
 
 #[test]
@@ -364,7 +366,7 @@ fn a_failing_source_stops_the_generation_and_says_what_was_stored() {
         "the random source failed (100000 codes were generated and stored before this; \
          they stay in the pool)"
     );
-    assert_eq!(store.pool("new").unwrap().counts.total, 100_000);
+    assert_eq!(store.pool("new", NOW).unwrap().counts.total, 100_000);
 }
 
 #[test]
