@@ -8,6 +8,11 @@ use crate::time::rfc3339;
 
 use super::Store;
 
+/// The most terms Durable Object SQLite takes in one compound SELECT
+/// (`SQLITE_LIMIT_COMPOUND_SELECT`: five `UNION ALL` terms compile, six fail
+/// with "too many terms in compound SELECT").
+const COMPOUND_TERMS: usize = 5;
+
 impl<D: Database> Store<'_, D> {
     /// One page of a pool's codes in import order, after the query's cursor.
     ///
@@ -38,14 +43,17 @@ impl<D: Database> Store<'_, D> {
                 state as i64
             )
         };
-        let sql = format!(
-            "{} ORDER BY id LIMIT ?3",
-            states
-                .into_iter()
-                .map(part)
-                .collect::<Vec<_>>()
-                .join(" UNION ALL ")
-        );
+        // Durable Object SQLite takes at most 5 terms in one compound SELECT
+        // (six states are more): each group of 5 is a compound of its own.
+        let parts: Vec<String> = states.into_iter().map(part).collect();
+        let groups: Vec<String> = match parts.len() {
+            0..=COMPOUND_TERMS => vec![parts.join(" UNION ALL ")],
+            _ => parts
+                .chunks(COMPOUND_TERMS)
+                .map(|group| format!("SELECT * FROM ({})", group.join(" UNION ALL ")))
+                .collect(),
+        };
+        let sql = format!("{} ORDER BY id LIMIT ?3", groups.join(" UNION ALL "));
         // One more than asked: whether there is a next page.
         let limit = query.limit.max(1);
         let mut rows = self.db.query(
