@@ -11,6 +11,7 @@
 //! - `draining`: pools that cannot be drained, layers that can be deleted,
 //!   free JSON bounded so nothing accepted breaks a later read.
 //! - `events`: redemption from tracked events, and the event log.
+//! - `fallback`: fallback content when a pool is empty takes no code.
 //! - `identifiers`: customer ids and codes bounded and canonical, the CSV
 //!   export safe in any locale, redemption by someone other than the holder.
 //! - `import`: the CSV import parser, file-driven (`tests/import/`).
@@ -35,6 +36,7 @@ mod dispenser;
 mod dispenser_cost;
 mod draining;
 mod events;
+mod fallback;
 mod identifiers;
 mod import;
 mod projects;
