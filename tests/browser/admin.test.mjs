@@ -293,6 +293,51 @@ test('the layer editor inserts vouchers at the cursor and previews without takin
   assert.deepEqual(problems.filter((p) => !p.includes("Blocked script execution in 'about:srcdoc'")), []);
 });
 
+test('the insert helper inserts a code with a fallback, shown when the pool is empty and taking no code', async () => {
+  const api = await createProject(worker.base, 'fallback');
+  await api.putPool('gift');
+  await api.importJson('gift', ['GIFT-1']);
+  await api.putPool('gone');
+  const { page, problems } = await signedIn('fallback');
+  await page.goto(`${worker.base}/admin/#/layers/signup`);
+  await page.getByText('New layer: not saved yet').waitFor();
+  const editor = page.getByLabel('Template (Jinja, HTML)');
+  await editor.fill('');
+  const fallback = (pool) => `{% if vouchers['${pool}'].count_available_codes() > 0 %}` +
+    `{{ vouchers['${pool}'].assign_available_code() }}` +
+    '{% else %}Shown when the pool is empty (takes no code){% endif %}';
+  // One line for a pool with a code, one for an empty pool.
+  for (const pool of ['gift', 'gone']) {
+    await page.getByLabel('Pool', { exact: true }).selectOption(pool);
+    await page.getByLabel('Function').selectOption({ label: 'Code, or fallback when the pool is empty' });
+    await page.getByText(`Inserts ${fallback(pool)}`, { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Insert voucher' }).click();
+    await editor.press('Enter');
+  }
+  assert.equal(await editor.inputValue(), `${fallback('gift')}\n${fallback('gone')}\n`);
+  // The preview uses the pools' real counts: a sample code, and the fallback.
+  const preview = page.frameLocator('iframe[title="Layer preview"]');
+  await preview.locator('.box').filter({ hasText: /^SAMPLE-GIFT-1\s+Shown when the pool is empty \(takes no code\)\s*$/ }).waitFor();
+  await screenshot(page, 'admin-layer-fallback');
+  await page.getByRole('button', { name: 'Save layer' }).click();
+  await page.getByText(/^Saved: version 1/).waitFor();
+
+  // Through the public route: the code, then the fallback (200, not 204),
+  // which takes nothing from either pool.
+  const first = await api.render('signup', 'ada');
+  // (Jinja drops the template's last newline.)
+  const shown = 'Shown when the pool is empty (takes no code)';
+  assert.deepEqual([first.status, first.text], [200, `GIFT-1\n${shown}`]);
+  const fallbackOnly = `${shown}\n${shown}`;
+  for (const customer of ['bob', 'cy']) {
+    const res = await api.render('signup', customer);
+    assert.deepEqual([res.status, res.text], [200, fallbackOnly]);
+  }
+  const { pools } = (await api.listPools()).json;
+  assert.deepEqual(pools.map((p) => [p.name, p.total, p.available, p.assigned]), [['gift', 1, 0, 1], ['gone', 0, 0, 0]]);
+  assert.deepEqual(problems, []);
+});
+
 test('the layer editor saves the number of dispensers and shows it again', async () => {
   const { page, problems } = await signedIn('dispensing');
   const api = client(worker.base, 'dispensing');

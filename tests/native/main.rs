@@ -11,6 +11,9 @@
 //! - `draining`: pools that cannot be drained, layers that can be deleted,
 //!   free JSON bounded so nothing accepted breaks a later read.
 //! - `events`: redemption from tracked events, and the event log.
+//! - `expiry`: a pool's window, codes' own expiry and its margin, archiving,
+//!   on every path that hands out or counts codes.
+//! - `fallback`: fallback content when a pool is empty takes no code.
 //! - `generate`: generated codes: patterns and charsets, file-driven
 //!   (`tests/generate/`), and generations through the store, collisions
 //!   drawn again.
@@ -39,6 +42,7 @@ mod dispenser_cost;
 mod draining;
 mod events;
 mod expiry;
+mod fallback;
 mod generate;
 mod identifiers;
 mod import;

@@ -523,7 +523,20 @@ const FUNCTIONS = [
   ['assign_available_code', 'Assign a code'],
   ['count_available_codes', 'Codes left'],
   ['count_total_codes', 'Codes in pool'],
+  ['fallback', 'Code, or fallback when the pool is empty'],
 ];
+
+/**
+ * What the insert-voucher helper inserts: a call of `fn` on `pool`, or for
+ * `fallback` a code while the pool has one and other content when it is
+ * empty (shown instead of no layer; that branch takes no code).
+ */
+function voucherSnippet(pool, fn) {
+  const v = `vouchers['${pool}']`;
+  if (fn !== 'fallback') return `{{ ${v}.${fn}() }}`;
+  return `{% if ${v}.count_available_codes() > 0 %}{{ ${v}.assign_available_code() }}` +
+    '{% else %}Shown when the pool is empty (takes no code){% endif %}';
+}
 
 const STARTER = `<div class="codepool-layer">
   <h2>A gift for you</h2>
@@ -548,7 +561,7 @@ async function layerView(name) {
   const pool = h('select', { id: 'insert-pool' });
   const fn = h('select', { id: 'insert-function' }, FUNCTIONS.map(([value, text]) => h('option', { value }, text)));
   const insert = h('button', { type: 'button' }, 'Insert voucher');
-  const snippet = () => `{{ vouchers['${pool.value}'].${fn.value}() }}`;
+  const snippet = () => voucherSnippet(pool.value, fn.value);
   const snippetShown = h('code', { 'aria-live': 'polite' });
   const showSnippet = () => { snippetShown.textContent = pool.value ? `Inserts ${snippet()}` : 'Create a pool first.'; };
   pool.addEventListener('change', showSnippet);
