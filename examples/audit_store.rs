@@ -48,17 +48,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A code's fields follow its state: handed out means when and by what;
     // redeemed means when. (Whom is optional: a render may have no customer.)
     // A leased code (3) is not handed out yet, and is held under an open
-    // lease of its pool; available and assigned codes are under none (a
-    // redeemed one may keep the lease it was redeemed from).
+    // lease of its pool; available, assigned and expired (4) codes are
+    // under none (a redeemed one may keep the lease it was redeemed from).
+    // An expired code was never handed out; a void one (5) keeps what it
+    // was when voided.
     let inconsistent: Vec<String> = db
         .query(
             "SELECT code FROM codes
-             WHERE state NOT IN (0, 1, 2, 3)
-                OR (state IN (0, 3)) != (assigned_at IS NULL)
-                OR (state IN (0, 3)) != (source IS NULL)
-                OR (state IN (0, 3) AND customer_id IS NOT NULL)
+             WHERE state NOT IN (0, 1, 2, 3, 4, 5)
+                OR (state IN (0, 3, 4) AND (assigned_at IS NOT NULL OR source IS NOT NULL
+                    OR customer_id IS NOT NULL))
+                OR (state IN (1, 2) AND (assigned_at IS NULL OR source IS NULL))
                 OR (state = 2) != (redeemed_at IS NOT NULL)
-                OR (state IN (0, 1) AND lease_id IS NOT NULL)
+                OR (state IN (0, 1, 4) AND lease_id IS NOT NULL)
                 OR (state = 3 AND (lease_id IS NULL OR lease_id NOT IN
                     (SELECT id FROM leases WHERE leases.pool_id = codes.pool_id)))
              ORDER BY id",

@@ -276,9 +276,23 @@ const asked = new Set();
 /** Every campaign id sent. */
 const campaignsSent = new Set();
 
-function receive(code, customer, source) {
+function receive(code, customer, source, sent) {
   check(!received.has(code), `${code} was received twice: by ${received.get(code)?.customer} and by ${customer}`);
+  // Handed out after the request was sent: it must not have expired by then.
+  check(!(EXPIRING.get(code) <= sent), `${code} expired at ${EXPIRING.get(code)} and went out to ${customer}, asked at ${sent}`);
   received.set(code, { customer, source });
+}
+
+/**
+ * The live codes that expire, by code: every tenth one, from half a minute
+ * after the seed on, one more second's worth each second, so codes expire
+ * all through the rounds while clients take them.
+ */
+const EXPIRING = new Map();
+
+/** Whether a code stored as expired had expired by the time its file was read. */
+function expiredByNow(code) {
+  return EXPIRING.get(code) <= Date.now();
 }
 
 /** The import file of a round: rows of codes, some repeated, some from the round before. */
@@ -324,6 +338,7 @@ async function renderLoop(layer, round, n, stop, stats) {
   for (let i = 0; i < 100_000 && !stop.now; i++) {
     const customer = `${prefix}${round}-${n}-${i}`;
     asked.add(customer);
+    const sent = Date.now();
     let res;
     let text;
     try {
@@ -333,7 +348,7 @@ async function renderLoop(layer, round, n, stop, stats) {
       return; // The server is gone: this answer never came.
     }
     if (res.status === 200 && LIVE_CODE.test(text)) {
-      receive(text, customer, `layer:${layer}`);
+      receive(text, customer, `layer:${layer}`, sent);
       stats.rendered[layer]++;
     } else if (!stop.now) {
       stats.other.push(`render ${res.status} ${text.slice(0, 200)}`);
@@ -349,6 +364,7 @@ async function campaignLoop(round, stop, stats) {
     const customers = Array.from({ length: 10 }, (_, j) => ({ id: `${campaign}-${j}` }));
     customers.forEach((c) => asked.add(c.id));
     campaignsSent.add(campaign);
+    const sent = Date.now();
     let res;
     try {
       res = await api('POST', `/campaigns/${campaign}/send`, { template: '{{ vouchers["live"].assign_available_code() }}', customers });
@@ -356,7 +372,7 @@ async function campaignLoop(round, stop, stats) {
       return;
     }
     if (res.status === 200 && Array.isArray(res.json?.messages)) {
-      for (const m of res.json.messages) receive(m.output, m.customer_id, `campaign:${campaign}`);
+      for (const m of res.json.messages) receive(m.output, m.customer_id, `campaign:${campaign}`, sent);
       stats.messages += res.json.messages.length;
     } else if (!stop.now) {
       stats.other.push(`campaign ${res.status} ${res.text.slice(0, 200)}`);
@@ -407,7 +423,7 @@ async function importAgain(round, rows) {
 // ---------------------------------------------------------------- checks
 
 const auditBin = path.join(root, 'target/debug/examples/audit_store');
-const STATES = ['available', 'leased', 'assigned', 'redeemed'];
+const STATES = ['available', 'leased', 'assigned', 'redeemed', 'expired', 'void'];
 
 /**
  * The SQLite files of a Durable Object class's objects (workerd is not
@@ -509,6 +525,10 @@ function checkLive(round, db, held, settled) {
   }
   // Assigned without an answer: only to a customer who asked, by a known source.
   for (const c of db.codes.values()) {
+    if (c.state === 'expired') {
+      check(expiredByNow(c.code), `${when}: ${c.code} is expired, but expires at ${EXPIRING.get(c.code)}`);
+      continue;
+    }
     if (c.state === 'available' || c.state === 'leased' || received.has(c.code)) continue;
     const known = c.source === 'layer:show' || c.source === `layer:${SPREAD}` || campaignsSent.has(c.source.replace(/^campaign:/, ''));
     check(asked.has(c.customer_id) && known, `${when}: ${c.code} is assigned to ${c.customer_id} by ${c.source}, who never asked`);
@@ -652,10 +672,13 @@ function checkSettled(round, before, after, held, { expect }) {
     const c = after.codes.get(code);
     if (was.state === 'leased') {
       const customer = expect.get(code);
+      // Given back, a code may have expired meanwhile.
       const ok = customer === null
-        ? c?.state === 'available'
+        ? c?.state === 'available' || (c?.state === 'expired' && expiredByNow(code))
         : c?.state === 'assigned' && c.customer_id === customer && c.source === `layer:${SPREAD}`;
       check(ok, `round ${round}: ${code} was leased, handed to ${customer} by its dispenser, and settled as ${JSON.stringify(c)}`);
+    } else if (was.state === 'available' && c?.state === 'expired') {
+      check(expiredByNow(code), `round ${round}: ${code} was available and settled as expired before its time`);
     } else {
       check(['state', 'customer_id', 'source', 'assigned_at'].every((k) => c?.[k] === was[k]),
         `round ${round}: ${code} was ${JSON.stringify(was)} and settled as ${JSON.stringify(c)}`);
@@ -697,7 +720,10 @@ async function setUp() {
   await must('PUT', '/pools/live');
   await must('PUT', '/pools/bulk');
   const live = Array.from({ length: LIVE_CODES }, (_, i) => `L-${String(i).padStart(6, '0')}`);
-  const report = await must('POST', '/pools/live/import', `code\n${live.join('\n')}\n`, { 'content-type': 'text/csv' });
+  const seeded = Date.now();
+  live.forEach((code, i) => { if (i % 10 === 0) EXPIRING.set(code, seeded + 30_000 + Math.floor(i / 10) * 60); });
+  const rows = live.map((code) => `${code},${EXPIRING.has(code) ? new Date(EXPIRING.get(code)).toISOString() : ''}`);
+  const report = await must('POST', '/pools/live/import', `code,expires_at\n${rows.join('\n')}\n`, { 'content-type': 'text/csv' });
   if (report.imported !== LIVE_CODES) throw new Error(`seed import: ${JSON.stringify(report)}`);
   await must('PUT', '/layers/show', { template: '{{ vouchers["live"].assign_available_code() }}' });
   await must('PUT', `/layers/${SPREAD}`, SPREAD_LAYER);
