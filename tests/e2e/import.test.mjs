@@ -264,8 +264,8 @@ test('pools show their counts; codes are listed by page and state, and exported 
   assert.match(csv.headers.get('content-disposition'), /filename="p-codes.csv"/);
   const lines = csv.text.trimEnd().split('\n');
   assert.equal(lines.length, 6);
-  assert.match(lines[1], /^"L-1","assigned","\d{4}-[^"]+","ada,""x""","layer:l",""$/);
-  assert.equal(lines[3], '"L-3","available","","","",""');
+  assert.match(lines[1], /^"L-1","assigned","\d{4}-[^"]+","ada,""x""","layer:l","",""$/);
+  assert.equal(lines[3], '"L-3","available","","","","",""');
   assert.deepEqual(await exported(api, 'p', { state: 'assigned' }), [['L-1', 'assigned'], ['L-2', 'assigned']]);
 
   for (const [params, code] of [
