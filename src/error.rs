@@ -130,6 +130,9 @@ error_kinds! {
     UnknownImport = 404 "unknown_import",
     /// The project has no key with this id (never created, or revoked).
     UnknownKey = 404 "unknown_key",
+    /// The pool has no such code (void and rollback find a code by its key
+    /// in the pool of the path).
+    UnknownCode = 404 "unknown_code",
     /// The path exists with other methods (see [`Error::allowed`]).
     MethodNotAllowed = 405 "method_not_allowed",
     /// The layer is paused (the public route answers 204 instead).
@@ -143,6 +146,16 @@ error_kinds! {
     /// A generation drew as many candidates as it may and most were codes
     /// of the project already: fewer codes than asked for were added.
     PatternExhausted = 409 "pattern_exhausted",
+    /// A redeemed code cannot be voided: roll the redemption back first.
+    CodeRedeemed = 409 "code_redeemed",
+    /// Only a redeemed code can have its redemption rolled back.
+    CodeNotRedeemed = 409 "code_not_redeemed",
+    /// A pool that has handed out codes (assigned or redeemed) cannot be
+    /// deleted: archive it instead.
+    PoolInUse = 409 "pool_in_use",
+    /// Dispensers hold the code, or codes of the pool, and did not give
+    /// them back when recalled: try again shortly.
+    HeldByDispenser = 409 "held_by_dispenser",
     /// The body is larger than the route accepts.
     BodyTooLarge = 413 "body_too_large",
     /// The body's content type is not accepted here.

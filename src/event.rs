@@ -124,6 +124,11 @@ pub enum Redemption {
     Expired,
     /// The code was voided by an admin: nothing changed.
     Void,
+    /// A rollback event (the project's `redemption.rollback_event_type`,
+    /// e.g. a refund): the redeemed code is assigned to its holder again.
+    RolledBack,
+    /// A rollback event whose code is not redeemed: nothing changed.
+    NotRedeemed,
 }
 
 impl Redemption {
@@ -139,6 +144,8 @@ impl Redemption {
             Redemption::HolderMismatch => Some("holder_mismatch"),
             Redemption::Expired => Some("expired"),
             Redemption::Void => Some("void"),
+            Redemption::RolledBack => Some("rolled_back"),
+            Redemption::NotRedeemed => Some("not_redeemed"),
         }
     }
 }

@@ -67,6 +67,26 @@ pub enum Command {
     },
     /// All pools with counts.
     ListPools,
+    /// Delete a pool that has handed out no code; answers it as it was
+    /// ([`crate::store::Store::delete_pool`]).
+    DeletePool {
+        /// Pool name.
+        pool: String,
+    },
+    /// Void a code of a pool; answers a [`crate::pool::VoidOutcome`].
+    VoidCode {
+        /// Pool name.
+        pool: String,
+        /// The code as typed (found by its key).
+        code: String,
+    },
+    /// Roll back a code's redemption; answers the code as listed.
+    RollbackCode {
+        /// Pool name.
+        pool: String,
+        /// The code as typed (found by its key).
+        code: String,
+    },
     /// Start an import; answers `{"import_id": n}`.
     BeginImport {
         /// Pool name.
@@ -230,6 +250,9 @@ pub fn execute<D: Database>(store: &Store<'_, D>, command: &Command, now: i64) -
         Command::PutPool { pool, settings } => json(&store.put_pool(pool, settings, now)?),
         Command::GetPool { pool } => json(&store.pool(pool, now)?),
         Command::ListPools => json(&serde_json::json!({ "pools": store.pools(now)? })),
+        Command::DeletePool { pool } => json(&store.delete_pool(pool, now)?),
+        Command::VoidCode { pool, code } => json(&store.void_code(pool, code, now)?),
+        Command::RollbackCode { pool, code } => json(&store.rollback_code(pool, code, now)?),
         Command::BeginImport { pool } => {
             json(&serde_json::json!({ "import_id": store.begin_import(pool, now)? }))
         }

@@ -62,12 +62,18 @@ pub enum RouteId {
     PutPool,
     /// `GET /pools/{pool}`
     GetPool,
+    /// `DELETE /pools/{pool}`
+    DeletePool,
     /// `POST /pools/{pool}/import`
     ImportCodes,
     /// `POST /pools/{pool}/generate`
     GenerateCodes,
     /// `GET /pools/{pool}/codes`
     ListCodes,
+    /// `POST /pools/{pool}/codes/{code}/void`
+    VoidCode,
+    /// `POST /pools/{pool}/codes/{code}/rollback`
+    RollbackCode,
     /// `GET /pools/{pool}/activity`
     PoolActivity,
     /// `PUT /layers/{layer}`
@@ -183,6 +189,12 @@ pub const ROUTES: &[Route] = &[
         RouteId::GetPool,
     ),
     route(
+        "DELETE",
+        "/v1/projects/{project}/pools/{pool}",
+        ADMIN,
+        RouteId::DeletePool,
+    ),
+    route(
         "POST",
         "/v1/projects/{project}/pools/{pool}/import",
         ADMIN,
@@ -199,6 +211,18 @@ pub const ROUTES: &[Route] = &[
         "/v1/projects/{project}/pools/{pool}/codes",
         READ,
         RouteId::ListCodes,
+    ),
+    route(
+        "POST",
+        "/v1/projects/{project}/pools/{pool}/codes/{code}/void",
+        ADMIN,
+        RouteId::VoidCode,
+    ),
+    route(
+        "POST",
+        "/v1/projects/{project}/pools/{pool}/codes/{code}/rollback",
+        ADMIN,
+        RouteId::RollbackCode,
     ),
     route(
         "GET",
@@ -280,8 +304,8 @@ pub const ROUTES: &[Route] = &[
 pub struct Matched {
     /// The route.
     pub route: Route,
-    /// Path parameters by name (`project`, `pool`, `layer`, `key`, ...),
-    /// percent-decoded.
+    /// Path parameters by name (`project`, `pool`, `layer`, `key`, `code`,
+    /// ...), percent-decoded.
     pub params: Vec<(String, String)>,
 }
 
@@ -386,10 +410,18 @@ mod tests {
         assert_eq!(m.route.id, RouteId::GetPool);
         assert_eq!(m.param("pool"), "spring%10");
         let err = router
-            .find("DELETE", "/v1/projects/demo/pools/x")
+            .find("POST", "/v1/projects/demo/pools/x")
             .unwrap_err();
         assert_eq!((err.status(), err.code()), (405, "method_not_allowed"));
-        assert_eq!(err.allowed(), ["PUT", "GET"]);
+        assert_eq!(err.allowed(), ["PUT", "GET", "DELETE"]);
+        let void = router
+            .find(
+                "POST",
+                "/v1/projects/demo/pools/p/codes/CODE%2F1%20%C3%A4/void",
+            )
+            .unwrap();
+        assert_eq!(void.route.id, RouteId::VoidCode);
+        assert_eq!(void.param("code"), "CODE/1 ä");
         let events = router.find("POST", "/v1/projects/demo/events").unwrap();
         assert_eq!(events.route.access, Access::Project(Scope::Tracking));
         assert!(events.route.access.takes_tracking_token());

@@ -464,6 +464,10 @@ impl<'a, D: Database> Held<'a, D> {
             for (pool, counts) in &answer.counts {
                 heard.counts.insert(pool.clone(), *counts);
             }
+            // A deleted pool is asked about no more.
+            for pool in &answer.unknown_pools {
+                heard.counts.remove(pool);
+            }
             if !outdated && (answer.terms.is_some() || heard.terms.is_some()) {
                 heard.terms.clone_from(&answer.terms);
                 heard.at = now;
@@ -498,6 +502,21 @@ impl<'a, D: Database> Held<'a, D> {
             &[],
         )?;
         Ok(rows.first().map_or(1, |r| r[0].as_i64()))
+    }
+
+    /// Forgets codes the store voided after this dispenser handed them
+    /// out: kept for a `per_customer` customer, each would be shown to
+    /// them again. A void code is in no lease any more and was reported
+    /// (the store voids no code a dispenser may still hand out), so
+    /// nothing of it is left to report or hand out here.
+    pub fn forget(&self, codes: &[String]) -> Result<()> {
+        self.db.transaction(|| {
+            for code in codes {
+                self.db
+                    .execute("DELETE FROM codes WHERE code = ?1", &[code.as_str().into()])?;
+            }
+            Ok(())
+        })
     }
 
     /// Stops handing out every lease: the next exchange gives them back.

@@ -103,6 +103,12 @@ pub struct Exchanged {
     /// hand them out.
     #[serde(default)]
     pub withdrawn: Vec<String>,
+    /// Pools of the exchange's `want` and `count` that the project does
+    /// not have (deleted while the layer uses them): nothing was granted
+    /// or counted for them, and a display that takes from one fails as
+    /// the store would fail it (`unknown_pool`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_pools: Vec<String>,
 }
 
 /// A block of a pool's codes leased to one dispenser.
@@ -160,6 +166,15 @@ pub enum DispenserCall {
     Recall {
         /// Who the dispenser is.
         at: Post,
+    },
+    /// Forget these codes: an admin voided them after this dispenser
+    /// handed them out, and a `per_customer` layer's dispenser would show
+    /// each to its customer again ([`super::Held::forget`]).
+    Forget {
+        /// Who the dispenser is.
+        at: Post,
+        /// The codes, as the store has them.
+        codes: Vec<String>,
     },
 }
 

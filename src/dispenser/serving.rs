@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use crate::error::Result;
 use crate::render::{Reservation, ReservationRequest};
 use crate::store::sql::Database;
+use crate::store::unknown_pool;
 
 use super::demand::Demand;
 use super::held::{gone, Held, Need, Served};
@@ -81,6 +82,12 @@ impl<'r> Serving<'r> {
         held.apply(sent, answer, now)?;
         if answer.terms.is_none() {
             return Err(gone(&self.layer));
+        }
+        // A pool deleted while the layer uses it: the display fails as it
+        // would at the store, once the exchange's reports are taken in.
+        let pools = self.request.take.keys().chain(&self.request.count);
+        if let Some(pool) = pools.into_iter().find(|p| answer.unknown_pools.contains(p)) {
+            return Err(unknown_pool(pool));
         }
         match held.reserve(&self.layer, self.request, now)? {
             Served::Reserved(reservation) => Ok(Step::Done(reservation)),

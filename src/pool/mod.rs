@@ -2,7 +2,8 @@
 //! ([`code`]: what text is a code, its states), listing them ([`listing`]),
 //! exporting them ([`export`]) and their activity per day ([`activity`]);
 //! when a pool hands codes out ([`validity`]: its window, code expiry,
-//! archiving).
+//! archiving); voiding codes, rolling redemptions back and deleting pools
+//! ([`void`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -11,10 +12,12 @@ pub mod code;
 pub mod export;
 pub mod listing;
 pub mod validity;
+pub mod void;
 
 pub use code::{code_key, normalize_code, CodeState, InvalidCode};
 pub use listing::{CodeEntry, CodePage, CodeQuery};
 pub use validity::{Lifecycle, PoolStatus};
+pub use void::VoidOutcome;
 
 /// How many codes a pool holds, by state.
 ///

@@ -57,6 +57,11 @@ pub struct RedemptionMapping {
     /// redemption. A code handed out without a customer id has no holder.
     #[serde(default)]
     pub require_holder: bool,
+    /// A tracked event type that rolls a redemption back, e.g. `refund`:
+    /// its code, in the same `property`, goes from redeemed back to
+    /// assigned to its holder. `None`: only the API rolls back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_event_type: Option<String>,
 }
 
 impl Settings {
@@ -77,6 +82,22 @@ impl Settings {
                 if value.trim().is_empty() || value.chars().count() > 128 {
                     return Err(Error::new(ErrorKind::InvalidSettings,
                         format!("redemption.{what} must be 1-128 characters, e.g. \"purchase\" / \"voucher_code\""),
+                    ));
+                }
+            }
+            if let Some(rollback) = &mapping.rollback_event_type {
+                if rollback.trim().is_empty() || rollback.chars().count() > 128 {
+                    return Err(Error::new(
+                        ErrorKind::InvalidSettings,
+                        "redemption.rollback_event_type must be 1-128 characters, e.g. \"refund\" \
+                         (or leave it out)",
+                    ));
+                }
+                // One event cannot both redeem and roll back its code.
+                if *rollback == mapping.event_type {
+                    return Err(Error::new(
+                        ErrorKind::InvalidSettings,
+                        "redemption.rollback_event_type must differ from redemption.event_type",
                     ));
                 }
             }

@@ -81,7 +81,9 @@ impl<D: Database> Store<'_, D> {
     }
 }
 
-fn entry_from_row(row: Vec<Value>) -> CodeEntry {
+/// A code as listed, from the columns `id, code, state, assigned_at,
+/// customer_id, source, redeemed_at, expires_at` (more after are ignored).
+pub(super) fn entry_from_row(row: Vec<Value>) -> CodeEntry {
     let mut row = row.into_iter().skip(1);
     let mut next = || row.next().unwrap_or(Value::Null);
     let code = next().into_string();

@@ -43,7 +43,9 @@ impl<D: Database> Store<'_, D> {
     }
 
     /// Records tracked events, in one transaction; a mapped event redeems
-    /// its code. Every event is logged with what redemption made of it.
+    /// its code, a rollback event (`rollback_event_type`) rolls its code's
+    /// redemption back. Every event is logged with what redemption made of
+    /// it.
     pub fn track(&self, events: &[TrackedEvent], now: i64) -> Result<Vec<TrackResult>> {
         let times = events
             .iter()
@@ -65,6 +67,16 @@ impl<D: Database> Store<'_, D> {
                                 let (redemption, redeemed) =
                                     self.redeem(&code, &event.customer_id, at, m.require_holder)?;
                                 (redemption, Some(code), redeemed)
+                            }
+                            None => (Redemption::NoCode, None, false),
+                        }
+                    }
+                    // A refund: the code it names is redeemed no more.
+                    Some(m) if m.rollback_event_type.as_ref() == Some(&event.event_type) => {
+                        match event.properties.get(&m.property).and_then(|v| v.as_str()) {
+                            Some(code) => {
+                                let code = code.trim().to_owned();
+                                (self.roll_back_event(&code)?, Some(code), false)
                             }
                             None => (Redemption::NoCode, None, false),
                         }

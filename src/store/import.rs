@@ -99,7 +99,8 @@ impl<D: Database> Store<'_, D> {
             }
             // Which of the batch's codes exist, and whether this import added
             // them. A row left without key by the migration has a twin that
-            // holds its key (codes are never deleted), so keys find them all.
+            // holds its key (a deleted pool's codes hand their keys on to
+            // such rows: delete.rs), so keys find them all.
             let existing = self.db.query(
                 "SELECT j.key, c.import_id = ?2 FROM json_each(?1) AS j
                  JOIN codes AS c ON c.code_key =
@@ -158,37 +159,40 @@ impl<D: Database> Store<'_, D> {
     /// text (`redeem`) and by their twin's key (`import_batch`).
     pub(crate) fn backfill_code_keys(&self) -> Result<()> {
         let mut after = 0;
-        loop {
-            let done = self.db.transaction(|| {
-                let rows = self.db.query(
-                    "SELECT id, code FROM codes WHERE code_key IS NULL AND id > ?1
-                     ORDER BY id LIMIT ?2",
-                    &[after.into(), (BACKFILL_BATCH as i64).into()],
-                )?;
-                let Some(last) = rows.last() else {
-                    return Ok(true);
-                };
-                after = last[0].as_i64();
-                let mut taken = std::collections::HashSet::with_capacity(rows.len());
-                let keyed: Vec<(i64, String)> = rows
-                    .iter()
-                    .map(|r| (r[0].as_i64(), code_key(r[1].as_opt_str().unwrap_or(""))))
-                    .filter(|(_, key)| taken.insert(key.clone()))
-                    .collect();
-                let json =
-                    serde_json::to_string(&keyed).map_err(|e| Error::internal(e.to_string()))?;
-                // OR IGNORE: a key an older code holds stays with it.
-                self.db.execute(
-                    "UPDATE OR IGNORE codes SET code_key = j.value ->> 1
-                     FROM json_each(?1) AS j WHERE codes.id = j.value ->> 0",
-                    &[json.into()],
-                )?;
-                Ok(rows.len() < BACKFILL_BATCH)
-            })?;
-            if done {
-                return Ok(());
-            }
+        while let Some(last) = self.db.transaction(|| self.backfill_batch(after))? {
+            after = last;
         }
+        Ok(())
+    }
+
+    /// One batch of [`Store::backfill_code_keys`], in the caller's
+    /// transaction: the codes without key after id `after` take their key
+    /// where no other code holds it. Answers the last id looked at if
+    /// there may be more. Also run when a pool is deleted: a code that kept
+    /// no key because a deleted code held it takes the key then.
+    pub(super) fn backfill_batch(&self, after: i64) -> Result<Option<i64>> {
+        let rows = self.db.query(
+            "SELECT id, code FROM codes WHERE code_key IS NULL AND id > ?1
+             ORDER BY id LIMIT ?2",
+            &[after.into(), (BACKFILL_BATCH as i64).into()],
+        )?;
+        let Some(last) = rows.last().map(|r| r[0].as_i64()) else {
+            return Ok(None);
+        };
+        let mut taken = std::collections::HashSet::with_capacity(rows.len());
+        let keyed: Vec<(i64, String)> = rows
+            .iter()
+            .map(|r| (r[0].as_i64(), code_key(r[1].as_opt_str().unwrap_or(""))))
+            .filter(|(_, key)| taken.insert(key.clone()))
+            .collect();
+        let json = serde_json::to_string(&keyed).map_err(|e| Error::internal(e.to_string()))?;
+        // OR IGNORE: a key an older code holds stays with it.
+        self.db.execute(
+            "UPDATE OR IGNORE codes SET code_key = j.value ->> 1
+             FROM json_each(?1) AS j WHERE codes.id = j.value ->> 0",
+            &[json.into()],
+        )?;
+        Ok((rows.len() == BACKFILL_BATCH).then_some(last))
     }
 }
 

@@ -6,15 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dispenser::protocol::{Exchange, Exchanged, Handed, Holder, LayerTerms, Lease};
 use crate::dispenser::{LEASE_MS, SKEW_MARGIN_MS};
-use crate::error::Result;
+use crate::error::{ErrorKind, Result};
 use crate::layer::Assignment;
 use crate::pool::{code_key, CodeState, PoolStatus};
 use crate::store::sql::Database;
 
 use super::layers::{ANY_ID, SIGNED_WITH_EXPIRY};
-use super::{first_column, Store};
+use super::{first_column, PoolRow, Store};
 
 const LEASED: i64 = CodeState::Leased as i64;
+const VOID: i64 = CodeState::Void as i64;
 
 impl<D: Database> Store<'_, D> {
     /// Runs one exchange with a dispenser; `now` is Unix milliseconds.
@@ -54,7 +55,7 @@ impl<D: Database> Store<'_, D> {
                 )?;
             }
             for &lease in &exchange.returned {
-                self.close_lease(lease, &exchange.dispenser)?;
+                self.close_lease(lease, &exchange.dispenser, now)?;
             }
             self.take_back_lost(exchange, now)?;
 
@@ -81,7 +82,9 @@ impl<D: Database> Store<'_, D> {
             let dispensers = answer.terms.as_ref().map_or(1, |t| t.dispensers.max(1));
             let mut recall = BTreeSet::from_iter(stale.iter().cloned());
             for (pool, &wanted) in &exchange.want {
-                let row = self.pool_row(pool, now)?;
+                let Some(row) = self.known_pool(pool, now, &mut answer)? else {
+                    continue;
+                };
                 if let Some(customer) = &exchange.lookup {
                     let codes = self.codes_of(row.id, customer, &source, wanted, now)?;
                     if !codes.is_empty() {
@@ -126,10 +129,10 @@ impl<D: Database> Store<'_, D> {
                 }
             }
             for pool in exchange.want.keys().chain(&exchange.count) {
-                if !answer.counts.contains_key(pool) {
-                    answer
-                        .counts
-                        .insert(pool.clone(), self.pool_row(pool, now)?.counts);
+                if !answer.counts.contains_key(pool) && !answer.unknown_pools.contains(pool) {
+                    if let Some(row) = self.known_pool(pool, now, &mut answer)? {
+                        answer.counts.insert(pool.clone(), row.counts);
+                    }
                 }
             }
             answer.recall = recall.into_iter().collect();
@@ -137,6 +140,21 @@ impl<D: Database> Store<'_, D> {
             self.count_exchange(exchange, &answer, before)?;
             Ok(answer)
         })
+    }
+
+    /// A pool an exchange names, or `None` (and named in the answer's
+    /// `unknown_pools`) if the project has no such pool: one deleted while
+    /// a layer still uses it must not stop the reports and returns of the
+    /// layer's dispensers, who ask for its counts from then on.
+    fn known_pool(&self, pool: &str, now: i64, answer: &mut Exchanged) -> Result<Option<PoolRow>> {
+        match self.pool_row(pool, now) {
+            Ok(row) => Ok(Some(row)),
+            Err(err) if err.kind() == ErrorKind::UnknownPool => {
+                answer.unknown_pools.push(pool.to_owned());
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// The dispensers that have served a layer: those to tell when it
@@ -200,11 +218,13 @@ impl<D: Database> Store<'_, D> {
             // out all the same, so the store records to whom and when, as
             // for any other code. Without this the code would stay without
             // a customer, and the export and a `per_customer` lookup would
-            // not know who holds it.
+            // not know who holds it. So too for such a code whose
+            // redemption was rolled back since (assigned, with no holder
+            // yet: store/rollback.rs).
             self.db.execute(
                 "UPDATE codes SET assigned_at = ?1, customer_id = ?2, source = ?3,
                     lease_id = NULL
-                 WHERE (code_key = ?4 OR code_key IS NULL) AND code = ?5 AND state = ?6
+                 WHERE (code_key = ?4 OR code_key IS NULL) AND code = ?5 AND state IN (?6, ?8)
                     AND lease_id = ?7",
                 &[
                     handed.at.into(),
@@ -214,14 +234,17 @@ impl<D: Database> Store<'_, D> {
                     handed.code.as_str().into(),
                     (CodeState::Redeemed as i64).into(),
                     handed.lease.into(),
+                    (CodeState::Assigned as i64).into(),
                 ],
             )?;
         }
         Ok(rows.first().map(|row| row[0].as_i64()))
     }
 
-    /// Ends a lease of this dispenser: what is left of it is available again.
-    fn close_lease(&self, lease: i64, dispenser: &str) -> Result<()> {
+    /// Ends a lease of this dispenser: what is left of it is available
+    /// again, but for codes an admin asked to void meanwhile, which are
+    /// void now (store/void.rs).
+    fn close_lease(&self, lease: i64, dispenser: &str, now: i64) -> Result<()> {
         let owned = self.db.query(
             "DELETE FROM leases WHERE id = ?1 AND dispenser = ?2 RETURNING pool_id",
             &[lease.into(), dispenser.into()],
@@ -230,18 +253,39 @@ impl<D: Database> Store<'_, D> {
             return Ok(()); // closed before: an exchange sent twice
         };
         let back = self.db.query(
-            "UPDATE codes SET state = ?1, lease_id = NULL WHERE lease_id = ?2 AND state = ?3
-             RETURNING expires_at",
+            "UPDATE codes SET lease_id = NULL, state = CASE
+                WHEN id IN (SELECT code_id FROM void_requests) THEN ?4 ELSE ?1 END
+             WHERE lease_id = ?2 AND state = ?3
+             RETURNING expires_at, state, id, code",
             &[
                 (CodeState::Available as i64).into(),
                 lease.into(),
                 LEASED.into(),
+                VOID.into(),
             ],
         )?;
+        let voided: Vec<_> = back.iter().filter(|r| r[1].as_i64() == VOID).collect();
+        let n = back.len() as i64;
+        let void = voided.len() as i64;
         self.db.execute(
-            "UPDATE pools SET leased = leased - ?1, available = available + ?1 WHERE id = ?2",
-            &[(back.len() as i64).into(), row[0].clone()],
+            "UPDATE pools SET leased = leased - ?1, available = available + ?1 - ?3,
+                void = void + ?3 WHERE id = ?2",
+            &[n.into(), row[0].clone(), void.into()],
         )?;
+        if !voided.is_empty() {
+            let pool = self
+                .db
+                .query("SELECT name FROM pools WHERE id = ?1", &[row[0].clone()])?;
+            let pool = pool[0][0].as_opt_str().unwrap_or_default().to_owned();
+            for code in voided {
+                self.db.execute(
+                    "DELETE FROM void_requests WHERE code_id = ?1",
+                    &[code[2].clone()],
+                )?;
+                let text = code[3].as_opt_str().unwrap_or_default();
+                self.log_void(&pool, text, None, "leased", now)?;
+            }
+        }
         // Leased codes count in `next_expiry` already; this keeps it a
         // lower bound should a sweep have passed them by meanwhile.
         let soonest = back.iter().filter_map(|r| r[0].as_opt_i64()).min();
@@ -268,7 +312,7 @@ impl<D: Database> Store<'_, D> {
         for row in rows {
             let id = row[0].as_i64();
             if !exchange.known.contains(&id) {
-                self.close_lease(id, &exchange.dispenser)?;
+                self.close_lease(id, &exchange.dispenser, now)?;
             }
         }
         Ok(())

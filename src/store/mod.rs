@@ -5,9 +5,11 @@
 //! they touch, a file each: [`schema`] (the tables), `pools.rs`, `layers.rs`,
 //! `import.rs` (batches of an import), `reserve.rs` (codes for a render, all
 //! or nothing), `campaign.rs` (a whole send), `codes.rs` (listing),
-//! `events.rs` (settings, tracked events, the log), `activity.rs` and
-//! `keys.rs` (project keys). [`Registry`] is the deployment's list of
-//! created projects, in a database of its own (`registry.rs`).
+//! `events.rs` (settings, tracked events, the log), `void.rs` (voiding
+//! codes), `rollback.rs` (undoing redemptions), `delete.rs` (deleting
+//! pools), `activity.rs` and `keys.rs` (project keys). [`Registry`] is the
+//! deployment's list of created projects, in a database of its own
+//! (`registry.rs`).
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{Lifecycle, PoolCounts, PoolStatus};
@@ -20,6 +22,7 @@ pub mod sqlite;
 mod activity;
 mod campaign;
 mod codes;
+mod delete;
 mod events;
 mod import;
 mod keys;
@@ -28,6 +31,8 @@ mod lease;
 mod pools;
 mod registry;
 mod reserve;
+mod rollback;
+mod void;
 
 pub use registry::Registry;
 pub use schema::{Migration, MIGRATIONS};
@@ -37,6 +42,7 @@ pub use sqlite::NativeDatabase;
 
 pub(crate) use layers::unknown_layer;
 pub use lease::fair_share;
+pub(crate) use pools::unknown_pool;
 
 /// A project's pools, codes and layers in one SQLite database.
 pub struct Store<'a, D: Database> {

@@ -67,7 +67,9 @@ impl<D: Database> Store<'_, D> {
         })
     }
 
-    fn pool_now(&self, name: &str, now: i64) -> Result<Pool> {
+    /// One pool as the API shows it at `now` (inside a transaction: it
+    /// may expire codes).
+    pub(super) fn pool_now(&self, name: &str, now: i64) -> Result<Pool> {
         let (stored, row) = self.read_pool(name, now)?;
         let mut settings = PoolSettings {
             description: stored.description,
@@ -259,7 +261,8 @@ fn counts_from(row: &mut impl Iterator<Item = Value>) -> PoolCounts {
     }
 }
 
-fn unknown_pool(name: &str) -> Error {
+/// 404: the project has no pool of this name.
+pub(crate) fn unknown_pool(name: &str) -> Error {
     Error::new(
         ErrorKind::UnknownPool,
         format!("there is no pool {name:?} in this project: create it with PUT /pools/{name}"),

@@ -265,6 +265,18 @@ pub const MIGRATIONS: &[Migration] = &[
         "CREATE INDEX IF NOT EXISTS codes_by_expiry ON codes(pool_id, state, expires_at)
         WHERE expires_at IS NOT NULL",
     ),
+    // Voids asked for while a dispenser held the code (store/void.rs): the
+    // code becomes void, not available, when its lease comes back unused,
+    // so it cannot be leased again between the dispensers' recall and the
+    // void. A row whose code was handed out instead stays until a void
+    // of it, or its pool's deletion, removes it: it changes nothing, since
+    // a code handed out is never leased again.
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS void_requests (
+        code_id INTEGER PRIMARY KEY,
+        requested_at INTEGER NOT NULL
+    )",
+    ),
     // Project keys (src/project/key.rs): only the SHA-256 of each key is kept.
     Migration::Sql(
         "CREATE TABLE IF NOT EXISTS keys (

@@ -57,6 +57,7 @@ pub fn redeem_purchases(store: &Store<'_, NativeDatabase>) {
                 event_type: "purchase".into(),
                 property: "voucher_code".into(),
                 require_holder: false,
+                rollback_event_type: None,
             }),
             customer_signing_key: None,
         })

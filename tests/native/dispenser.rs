@@ -124,7 +124,12 @@ impl Local {
         assert_eq!(store.audit().unwrap(), Vec::<String>::new());
         let counts = store.pool("p", NOW).unwrap().counts;
         assert_eq!(
-            counts.available + counts.leased + counts.assigned + counts.redeemed,
+            counts.available
+                + counts.leased
+                + counts.assigned
+                + counts.redeemed
+                + counts.expired
+                + counts.void,
             counts.total
         );
         counts

@@ -93,6 +93,7 @@ fn redeem_with(store: &Store<'_, NativeDatabase>, require_holder: bool) {
                 event_type: "purchase".into(),
                 property: "voucher_code".into(),
                 require_holder,
+                rollback_event_type: None,
             }),
             customer_signing_key: None,
         })

@@ -28,6 +28,7 @@
 //! - `store`: pools, imports and reservations.
 //! - `template_limits`: templates too deep for a render are refused.
 //! - `templates`: template cases, file-driven (`tests/templates/`).
+//! - `void`: voiding codes, deleting pools, rolling redemptions back.
 //! - `common`: what they share (the clock, stores, requests, events, stack).
 
 mod common;
@@ -52,3 +53,4 @@ mod simulation;
 mod store;
 mod template_limits;
 mod templates;
+mod void;

@@ -1,15 +1,18 @@
 //! `GET /pools/{pool}/codes`: a page of codes as JSON, or with
-//! `Accept: text/csv` every code as a CSV export streamed page by page.
+//! `Accept: text/csv` every code as a CSV export streamed page by page;
+//! voiding a code and rolling back its redemption.
 
 use codepool::api::query::CodesParams;
 use codepool::api::{Command, Matched};
 use codepool::pool::export::{write_csv_header, write_csv_rows};
-use codepool::pool::{CodePage, CodeQuery};
+use codepool::pool::void::code_held;
+use codepool::pool::{CodePage, CodeQuery, VoidOutcome};
 use codepool::Error;
 use futures_util::{stream, StreamExt};
 use worker::{Request, Response};
 
-use crate::http::{platform, read_query};
+use crate::dispenser;
+use crate::http::{json, platform, read_query};
 use crate::project::Project;
 
 /// Codes per store call while exporting: the export holds one page, and
@@ -24,6 +27,41 @@ pub async fn list(req: &Request, project: &Project, m: &Matched) -> Result<Respo
         return export(project.clone(), pool, query).await;
     }
     project.forward(&Command::ListCodes { pool, query }).await
+}
+
+/// `POST /pools/{pool}/codes/{code}/void`: answers the code, void.
+///
+/// A code a dispenser holds is not voided while it may still be handed
+/// out: the pool's holders are recalled first (they give back or report
+/// what they hold, as for a campaign that needs their codes), then the
+/// store is asked again. Dispensers that may show the code again to the
+/// customer it was handed to forget it before the answer goes out.
+pub async fn void(project: &Project, m: &Matched) -> Result<Response, Error> {
+    let pool = m.param("pool").to_owned();
+    let command = Command::VoidCode {
+        pool: pool.clone(),
+        code: m.param("code").to_owned(),
+    };
+    let mut outcome: VoidOutcome = project.call(&command).await?;
+    if outcome == VoidOutcome::Leased {
+        dispenser::recall_pools(project, vec![pool]).await?;
+        outcome = project.call(&command).await?;
+    }
+    match outcome {
+        VoidOutcome::Void { code, forget_at } => {
+            dispenser::forget(project, forget_at, &code.code).await;
+            json(&code)
+        }
+        VoidOutcome::Leased => Err(code_held(m.param("code"))),
+    }
+}
+
+/// `POST /pools/{pool}/codes/{code}/rollback`: answers the code, assigned
+/// again to its holder.
+pub async fn rollback(project: &Project, m: &Matched) -> Result<Response, Error> {
+    let pool = m.param("pool").to_owned();
+    let code = m.param("code").to_owned();
+    project.forward(&Command::RollbackCode { pool, code }).await
 }
 
 /// Whether the client asked for CSV (`Accept: text/csv`).

@@ -1,7 +1,7 @@
 //! The Dispenser Durable Object (one per layer and slot): serves a busy
 //! layer's displays from codes it holds under leases of the project's
-//! store ([`codepool::dispenser`]), and [`reserve`] / [`recall_layer`],
-//! the Worker's side of it.
+//! store ([`codepool::dispenser`]), and [`reserve`] / [`recall_layer`] /
+//! [`forget`], the Worker's side of it.
 //!
 //! The protocol's decisions are all in the core ([`Serving`], [`Held`]);
 //! this file only carries its steps: exchanges to the store, recalls to
@@ -120,6 +120,10 @@ impl Inner {
                 self.remember(&at)?;
                 Held::new(&self.db).recall()?;
                 self.flush(&at, false).await?;
+                json(&())
+            }
+            DispenserCall::Forget { codes, .. } => {
+                Held::new(&self.db).forget(&codes)?;
                 json(&())
             }
         }
@@ -379,6 +383,34 @@ pub async fn recall_pools(project: &Project, pools: Vec<String>) -> Result<bool,
     // One that cannot be reached keeps its codes; the others' count.
     join_all(recalls).await;
     Ok(!holders.is_empty())
+}
+
+/// Has dispensers forget a code an admin voided after one of them handed
+/// it out ([`Held::forget`]), so none shows it to its customer again.
+///
+/// Best effort, as [`recall_layer`]: the void is stored whatever happens
+/// here; a dispenser that was not reached is logged.
+pub async fn forget(project: &Project, holders: Vec<Holder>, code: &str) {
+    let calls = holders.into_iter().map(|holder| {
+        let at = Post {
+            project: project.name().to_owned(),
+            layer: holder.layer,
+            dispenser: holder.dispenser,
+        };
+        let call = DispenserCall::Forget {
+            at: at.clone(),
+            codes: vec![code.to_owned()],
+        };
+        async move {
+            let result: Result<(), Error> = call_at(project.env(), &at, None, call).await;
+            result.map_err(|err| (at.dispenser, err))
+        }
+    });
+    for result in join_all(calls).await {
+        if let Err((dispenser, err)) = result {
+            worker::console_error!("dispenser {dispenser:?} did not forget a void code: {err}");
+        }
+    }
 }
 
 /// Has one dispenser give back its leases.

@@ -15,12 +15,13 @@
 //! Static files (`www/`) are served by the assets binding.
 //!
 //! One file per resource: `projects.rs` (creating and showing projects),
-//! `keys.rs` (project keys), `pools.rs` (with activity), `codes.rs`
-//! (listing and CSV export), `import.rs` (streamed CSV import),
-//! `generate.rs` (random codes of a pattern, stored as an import), `layers.rs`,
-//! `render.rs` (the public display, `POST /render`, the compiled-layer cache
-//! and the render driver), `campaigns.rs`, `settings.rs`, `events.rs`;
-//! `rate_limit.rs` guards the public route.
+//! `keys.rs` (project keys), `pools.rs` (with activity and deletion),
+//! `codes.rs` (listing, CSV export, void and rollback), `import.rs`
+//! (streamed CSV import), `generate.rs` (random codes of a pattern, stored
+//! as an import), `layers.rs`, `render.rs` (the public display,
+//! `POST /render`, the compiled-layer cache and the render driver),
+//! `campaigns.rs`, `settings.rs`, `events.rs`; `rate_limit.rs` guards the
+//! public route.
 
 mod auth;
 mod batch;
@@ -214,9 +215,12 @@ async fn dispatch(req: Request, project: &Project, m: &Matched) -> Result<Respon
         RouteId::ListPools => pools::list(project).await,
         RouteId::PutPool => pools::put(req, project, m).await,
         RouteId::GetPool => pools::get(project, m).await,
+        RouteId::DeletePool => pools::delete(project, m).await,
         RouteId::ImportCodes => import::import(req, project, m).await,
         RouteId::GenerateCodes => generate::generate(req, project, m).await,
         RouteId::ListCodes => codes::list(&req, project, m).await,
+        RouteId::VoidCode => codes::void(project, m).await,
+        RouteId::RollbackCode => codes::rollback(project, m).await,
         RouteId::PoolActivity => pools::activity(&req, project, m).await,
         RouteId::PutLayer => layers::put(req, project, m).await,
         RouteId::GetLayer => layers::get(project, m).await,
