@@ -159,6 +159,9 @@ error_kinds! {
     /// A campaign send whose messages would pass the size of an answer
     /// (`campaign::MAX_SEND_ANSWER_BYTES`): refused before any code is reserved.
     CampaignTooLarge = 422 "campaign_too_large",
+    /// A pool's `alerts` that cannot be read: a threshold that is neither a
+    /// count nor a percentage, a near-expiry window that is not a duration.
+    InvalidAlerts = 422 "invalid_alerts",
     /// Too many public requests from one client.
     RateLimited = 429 "rate_limited",
     /// A failure of storage or of the platform: not the caller's fault.

@@ -2,7 +2,11 @@
 //! ([`code`]: what text is a code, its states), listing them ([`listing`]),
 //! exporting them ([`export`]) and their activity per day ([`activity`]).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::alert::{AlertKind, AlertSettings, AlertState};
 
 pub mod activity;
 pub mod code;
@@ -55,6 +59,12 @@ pub struct Pool {
     /// How many dispensers hold its `leased` codes.
     #[serde(default)]
     pub dispensers: i64,
+    /// Its alerts ([`crate::alert`]), if any is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<AlertSettings>,
+    /// Each alert's state, by kind: armed or fired, its last delivery.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alert_state: BTreeMap<AlertKind, AlertState>,
 }
 
 /// The body of `PUT /pools/{pool}`.
@@ -64,4 +74,8 @@ pub struct PoolSettings {
     /// Free text for marketers.
     #[serde(default)]
     pub description: String,
+    /// Alerts to its project's webhook ([`crate::alert`]); absent or
+    /// `null`: none.
+    #[serde(default)]
+    pub alerts: Option<AlertSettings>,
 }

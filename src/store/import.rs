@@ -7,7 +7,9 @@ use crate::import::report::BatchCounts;
 use crate::pool::code_key;
 use crate::store::sql::Database;
 
+use super::alerts::ALERT_COLUMNS;
 use super::Store;
+use crate::alert::PoolAlerts;
 
 /// What a batch's code was before the batch ran.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -70,15 +72,15 @@ impl<D: Database> Store<'_, D> {
         self.db.transaction(|| {
             let pool = self.pool_row(pool)?;
             let started = self.db.query(
-                "SELECT 1 FROM imports WHERE id = ?1 AND pool_id = ?2",
+                "SELECT started_at FROM imports WHERE id = ?1 AND pool_id = ?2",
                 &[import_id.into(), pool.id.into()],
             )?;
-            if started.is_empty() {
+            let Some(started_at) = started.first().map(|r| r[0].as_i64()) else {
                 return Err(Error::new(
                     ErrorKind::UnknownImport,
                     format!("import {import_id} was not started for this pool"),
                 ));
-            }
+            };
             // Which of the batch's codes exist, and whether this import added
             // them. A row left without key by the migration has a twin that
             // holds its key (codes are never deleted), so keys find them all.
@@ -119,10 +121,25 @@ impl<D: Database> Store<'_, D> {
                      FROM json_each(?1) AS j WHERE true ON CONFLICT DO NOTHING",
                     &[json.as_str().into(), pool.id.into(), import_id.into()],
                 )?;
-                self.db.execute(
-                    "UPDATE pools SET total = total + ?1, available = available + ?1 WHERE id = ?2",
+                let rows = self.db.query(
+                    &format!(
+                        "UPDATE pools SET total = total + ?1, available = available + ?1
+                         WHERE id = ?2 RETURNING {ALERT_COLUMNS}"
+                    ),
                     &[(counts.imported as i64).into(), pool.id.into()],
                 )?;
+                // A refill only re-arms count alerts (adding codes never
+                // crosses a threshold downwards), so the import's start
+                // serves as its time. Its codes may expire sooner than
+                // those before: the alarm checks near expiry at once.
+                for row in rows {
+                    self.alerts_after_row(row, started_at)?;
+                }
+                if let Some(alerts) = &pool.alerts {
+                    if PoolAlerts::from_stored(alerts)?.near_expiry.is_some() {
+                        self.check_soon(pool.id, started_at)?;
+                    }
+                }
             }
             Ok(counts)
         })

@@ -5,9 +5,12 @@
 //! they touch, a file each: [`schema`] (the tables), `pools.rs`, `layers.rs`,
 //! `import.rs` (batches of an import), `reserve.rs` (codes for a render, all
 //! or nothing), `campaign.rs` (a whole send), `codes.rs` (listing),
-//! `events.rs` (settings, tracked events, the log), `activity.rs` and
-//! `keys.rs` (project keys). [`Registry`] is the deployment's list of
+//! `events.rs` (settings, tracked events, the log), `activity.rs`,
+//! `keys.rs` (project keys) and `alerts.rs` (alert states, the outbox of
+//! webhook deliveries). [`Registry`] is the deployment's list of
 //! created projects, in a database of its own (`registry.rs`).
+
+use std::cell::Cell;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::PoolCounts;
@@ -18,6 +21,7 @@ pub mod sql;
 pub mod sqlite;
 
 mod activity;
+mod alerts;
 mod campaign;
 mod codes;
 mod events;
@@ -41,19 +45,30 @@ pub use lease::fair_share;
 /// A project's pools, codes and layers in one SQLite database.
 pub struct Store<'a, D: Database> {
     pub(crate) db: &'a D,
+    /// Set when a call gave the project's alarm something to do (a
+    /// delivery to make, a near-expiry check to run): see
+    /// [`Store::wants_alarm`].
+    wake: Cell<bool>,
 }
 
-/// A pool's id and counts, as read inside a transaction.
+/// A pool's id and counts, as read inside a transaction, with its alerts
+/// (`None`: none set) and the alert conditions that held
+/// (`store/alerts.rs`).
 pub(crate) struct PoolRow {
     pub(crate) id: i64,
     pub(crate) counts: PoolCounts,
+    pub(crate) alerts: Option<String>,
+    pub(crate) alert_held: i64,
 }
 
 impl<'a, D: Database> Store<'a, D> {
     /// Opens the store on a database; call [`Store::open`] (or
     /// [`Store::migrate`]) once first.
     pub fn new(db: &'a D) -> Self {
-        Store { db }
+        Store {
+            db,
+            wake: Cell::new(false),
+        }
     }
 
     /// Readies the store of a project for its commands: migrates when the

@@ -59,6 +59,7 @@ pub fn redeem_purchases(store: &Store<'_, NativeDatabase>) {
                 require_holder: false,
             }),
             customer_signing_key: None,
+            ..Default::default()
         })
         .unwrap();
 }

@@ -95,6 +95,7 @@ fn redeem_with(store: &Store<'_, NativeDatabase>, require_holder: bool) {
                 require_holder,
             }),
             customer_signing_key: None,
+            ..Default::default()
         })
         .unwrap();
 }
