@@ -602,6 +602,33 @@ impl<D: Database> Store<'_, D> {
         )
     }
 
+    /// Keeps the project's name, which webhook bodies carry: the store's
+    /// Durable Object learns it from the calls addressed to it by name,
+    /// while an alarm after a restart may come without it. Writes only
+    /// when it changed (once per database).
+    pub fn keep_project_name(&self, name: &str) -> Result<()> {
+        if self.project_name()?.as_deref() != Some(name) {
+            self.db.execute(
+                "INSERT INTO settings (key, value) VALUES ('project_name', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[name.into()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The project's name as [`Store::keep_project_name`] kept it.
+    pub fn project_name(&self) -> Result<Option<String>> {
+        let rows = self
+            .db
+            .query("SELECT value FROM settings WHERE key = 'project_name'", &[])?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .map(Value::into_string))
+    }
+
     /// When the project's alarm should come next: the next delivery due
     /// (or claim lapsing) or near-expiry check; `None` when nothing waits.
     pub fn next_wake(&self) -> Result<Option<i64>> {

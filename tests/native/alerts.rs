@@ -740,3 +740,15 @@ fn a_pool_without_alerts_shows_none_and_writes_nothing() {
     assert!(alert_log(&store).is_empty());
     assert!(!store.wants_alarm());
 }
+
+#[test]
+fn the_project_name_is_kept_for_alarms_that_come_without_it() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with::<String>(&db, &[]);
+    assert_eq!(store.project_name().unwrap(), None);
+    store.keep_project_name("shop").unwrap();
+    store.keep_project_name("shop").unwrap();
+    assert_eq!(store.project_name().unwrap().as_deref(), Some("shop"));
+    // Not a setting: the settings read and written as before.
+    assert_eq!(store.settings().unwrap(), Settings::default());
+}

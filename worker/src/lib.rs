@@ -19,8 +19,10 @@
 //! (listing and CSV export), `import.rs` (streamed CSV import), `layers.rs`,
 //! `render.rs` (the public display, `POST /render`, the compiled-layer cache
 //! and the render driver), `campaigns.rs`, `settings.rs`, `events.rs`;
-//! `rate_limit.rs` guards the public route.
+//! `rate_limit.rs` guards the public route. `alerts.rs` is the project
+//! object's alarm: near-expiry checks and webhook deliveries of alerts.
 
+mod alerts;
 mod auth;
 mod batch;
 mod campaigns;
