@@ -9,7 +9,8 @@
 //! redemption of a leased code (`events.rs`), imports (`import.rs`: they
 //! only re-arm), a pool's settings (`pools.rs`), and the project's alarm
 //! for what time alone changes (near expiry). Other changes of counts or
-//! expiries call [`Store::check_alerts`].
+//! expiries call [`Store::check_alerts`]; deleting a pool calls
+//! [`Store::forget_alerts`].
 
 use std::collections::BTreeMap;
 
@@ -140,7 +141,8 @@ impl<D: Database> Store<'_, D> {
             .into_iter()
             .next()
         else {
-            return Ok(());
+            // The pool is gone: nothing of its alerts is due any more.
+            return self.forget_alerts(pool_id);
         };
         let row = AlertRow::read(row);
         let Some(json) = &row.alerts else {
@@ -172,6 +174,20 @@ impl<D: Database> Store<'_, D> {
         self.set_check(
             row.id,
             firing::next_check(&alerts, evaluation.held, earliest),
+        )
+    }
+
+    /// Forgets a pool's alerts: their state and the deliveries not made
+    /// yet. For a pool that is deleted, in the same transaction, so that
+    /// the project's alarm has nothing of it left to do.
+    pub(crate) fn forget_alerts(&self, pool_id: i64) -> Result<()> {
+        self.db.execute(
+            "DELETE FROM alert_states WHERE pool_id = ?1",
+            &[pool_id.into()],
+        )?;
+        self.db.execute(
+            "DELETE FROM alert_outbox WHERE pool_id = ?1",
+            &[pool_id.into()],
         )
     }
 
@@ -552,8 +568,8 @@ impl<D: Database> Store<'_, D> {
     #[allow(clippy::type_complexity)]
     fn outbox_row(&self, outbox_id: i64) -> Result<Option<(i64, i64, i64, AlertKind, String)>> {
         let rows = self.db.query(
-            "SELECT o.attempts, o.alert_id, o.pool_id, o.kind, p.name
-             FROM alert_outbox AS o JOIN pools AS p ON p.id = o.pool_id WHERE o.id = ?1",
+            "SELECT o.attempts, o.alert_id, o.pool_id, o.kind, IFNULL(p.name, o.body ->> 'pool')
+             FROM alert_outbox AS o LEFT JOIN pools AS p ON p.id = o.pool_id WHERE o.id = ?1",
             &[outbox_id.into()],
         )?;
         let Some(row) = rows.into_iter().next() else {

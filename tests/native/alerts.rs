@@ -752,3 +752,32 @@ fn the_project_name_is_kept_for_alarms_that_come_without_it() {
     // Not a setting: the settings read and written as before.
     assert_eq!(store.settings().unwrap(), Settings::default());
 }
+
+#[test]
+fn a_pool_gone_leaves_its_alarm_nothing_to_do() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("p", &codes("P", 2))]);
+    with_webhook(&store);
+    store
+        .put_pool(
+            "p",
+            &alerts(json!({"out_of_codes": true, "near_expiry": "7d"})),
+            NOW,
+        )
+        .unwrap();
+    import(&store, "p", &codes("Q", 1), NOW); // a near-expiry check due
+    take_one(&store, "p", 0, NOW);
+    take_one(&store, "p", 1, NOW);
+    take_one(&store, "p", 2, NOW); // a delivery due
+    assert_eq!(store.next_wake().unwrap(), Some(NOW));
+    // As a deletion of the pool would leave it (its rows gone, ids kept).
+    db.execute("PRAGMA foreign_keys = OFF", &[]).unwrap();
+    db.execute("DELETE FROM codes", &[]).unwrap();
+    db.execute("DELETE FROM pools", &[]).unwrap();
+    store.alert_tick(NOW).unwrap();
+    let due = store
+        .claim_deliveries("shop", NOW, &DeliveryPolicy::default())
+        .unwrap();
+    assert!(due.is_empty());
+    assert_eq!(store.next_wake().unwrap(), None);
+}
