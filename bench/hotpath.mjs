@@ -16,6 +16,8 @@
 // The cases take turns, ROUNDS times (default 3) for BENCH_SECONDS each
 // (default 5), so each ratio compares runs made close together; the table
 // shows each case's median round and the median of its per-round ratios.
+// BENCH_ALERTS='{"low_stock": 10}' gives the pool those alerts (src/alert),
+// never crossed during the run, to measure what an alerted pool costs.
 import autocannon from 'autocannon';
 import { startWorker, TOKEN } from '../tests/e2e/worker.mjs';
 import fs from 'node:fs';
@@ -48,7 +50,7 @@ const codesNeeded = 2 * 2 * (ROUNDS * DURATION + 1) * 2_000 + 10_000;
 const template = fs.readFileSync(path.join(fixtures, 'layer.html.j2'), 'utf8');
 const variables = JSON.parse(fs.readFileSync(path.join(fixtures, 'layer.context.json'), 'utf8'));
 await call('PUT', '');
-await call('PUT', '/pools/spring10');
+await call('PUT', '/pools/spring10', process.env.BENCH_ALERTS ? { alerts: JSON.parse(process.env.BENCH_ALERTS) } : undefined);
 for (let start = 0; start < codesNeeded; start += 50_000) {
   const codes = Array.from({ length: Math.min(50_000, codesNeeded - start) }, (_, i) => `SPRING-${start + i}`);
   await call('POST', '/pools/spring10/import', { codes });

@@ -188,6 +188,9 @@ error_kinds! {
     InvalidCharset = 422 "invalid_charset",
     /// A generation's pattern holds fewer than 100 times the codes asked for.
     PatternTooSmall = 422 "pattern_too_small",
+    /// A pool's `alerts` that cannot be read: a threshold that is neither a
+    /// count nor a percentage, a near-expiry window that is not a duration.
+    InvalidAlerts = 422 "invalid_alerts",
     /// Too many public requests from one client.
     RateLimited = 429 "rate_limited",
     /// A failure of storage or of the platform: not the caller's fault.

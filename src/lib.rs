@@ -36,6 +36,10 @@
 //!   leased blocks of codes: the lease protocol, a dispenser's storage,
 //!   and serving a display there step by step.
 //! - [`event`]: tracked events, redemption and the event log.
+//! - [`alert`]: a pool's low-stock, out-of-codes and near-expiry alerts:
+//!   their settings, when they fire (once per crossing), the webhook body,
+//!   its signature and the retry schedule. The store keeps their state
+//!   and outbox; the project's Durable Object delivers from its alarm.
 //! - [`project`]: a project exists once created (the registry of projects),
 //!   its keys and their scopes, its settings.
 //! - [`store`]: every SQL statement, on the [`store::Database`] trait: the
@@ -46,6 +50,7 @@
 //!   [`time`]: timestamps.
 #![warn(missing_docs)]
 
+pub mod alert;
 pub mod api;
 pub mod campaign;
 pub mod dispenser;

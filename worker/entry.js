@@ -39,6 +39,10 @@ export class ProjectStore extends DurableObject {
   fetch(request) {
     return this.rust.fetch(request);
   }
+  // Alerts: near-expiry checks and webhook deliveries (worker/src/alerts.rs).
+  alarm() {
+    return this.rust.alarm();
+  }
 }
 
 /** The deployment's registry of created projects (worker/src/registry.rs). */

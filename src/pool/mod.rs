@@ -5,7 +5,11 @@
 //! archiving); voiding codes, rolling redemptions back and deleting pools
 //! ([`void`]).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::alert::{AlertKind, AlertSettings, AlertState};
 
 pub mod activity;
 pub mod code;
@@ -99,6 +103,9 @@ pub struct Pool {
     pub dispensers: i64,
     /// Whether it hands out codes now.
     pub status: PoolStatus,
+    /// Each alert's state, by kind: armed or fired, its last delivery.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alert_state: BTreeMap<AlertKind, AlertState>,
 }
 
 /// The body of `PUT /pools/{pool}`.
@@ -124,4 +131,8 @@ pub struct PoolSettings {
     /// (a pool with assigned codes cannot be deleted).
     #[serde(default)]
     pub archived: bool,
+    /// Alerts to its project's webhook ([`crate::alert`]); absent or
+    /// `null`: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<AlertSettings>,
 }

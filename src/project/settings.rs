@@ -1,7 +1,9 @@
-//! Project settings: which tracked event redeems a code.
+//! Project settings: which tracked event redeems a code, the key customer
+//! ids are signed with, and the webhook that alerts go to.
 
 use serde::{Deserialize, Serialize};
 
+use crate::alert::settings::{check_webhook_secret, check_webhook_url};
 use crate::error::{Error, ErrorKind, Result};
 use crate::layer::signature::MIN_KEY_CHARS;
 
@@ -17,15 +19,31 @@ pub struct Settings {
     /// key, `""` removes it. Never shown again once stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_signing_key: Option<String>,
+    /// Where pools' alerts are POSTed ([`crate::alert`]): an http or https
+    /// URL; `None`: alerts are only logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// The secret webhook deliveries are signed with
+    /// ([`crate::alert::signature`]). As `customer_signing_key`: absent in
+    /// `PUT /settings` keeps the stored one, `""` removes it, never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
-/// The answer of `GET` and `PUT /settings`: the settings without the key.
+/// The answer of `GET` and `PUT /settings`: the settings without the
+/// secrets.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingsView {
     /// Which tracked event marks a code redeemed.
     pub redemption: Option<RedemptionMapping>,
     /// Whether a customer signing key is stored.
     pub customer_signing_key_set: bool,
+    /// Where alerts are POSTed, if anywhere.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// Whether a webhook secret is stored.
+    #[serde(default)]
+    pub webhook_secret_set: bool,
 }
 
 impl From<&Settings> for SettingsView {
@@ -33,6 +51,8 @@ impl From<&Settings> for SettingsView {
         SettingsView {
             redemption: settings.redemption.clone(),
             customer_signing_key_set: settings.customer_signing_key.is_some(),
+            webhook_url: settings.webhook_url.clone(),
+            webhook_secret_set: settings.webhook_secret.is_some(),
         }
     }
 }
@@ -74,6 +94,12 @@ impl Settings {
                 ));
             }
         }
+        if let Some(url) = &self.webhook_url {
+            check_webhook_url(url)?;
+        }
+        if let Some(secret) = &self.webhook_secret {
+            check_webhook_secret(secret)?;
+        }
         if let Some(mapping) = &self.redemption {
             for (what, value) in [
                 ("event_type", &mapping.event_type),
@@ -103,5 +129,15 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+/// A write-only secret as `PUT /settings` sets it: absent keeps `stored`,
+/// `""` removes it, anything else replaces it.
+pub fn merge_secret(sent: Option<String>, stored: Option<String>) -> Option<String> {
+    match sent {
+        None => stored,
+        Some(secret) if secret.is_empty() => None,
+        Some(secret) => Some(secret),
     }
 }

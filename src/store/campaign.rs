@@ -38,12 +38,14 @@ impl<D: Database> Store<'_, D> {
         let source = Source::Campaign(request.campaign.clone()).stored();
         self.db.transaction(|| {
             let mut pools = BTreeMap::new();
+            let mut rows = BTreeMap::new();
             for needs in &request.customers {
                 for name in needs.take.keys() {
                     if !pools.contains_key(name) {
                         let row = self.pool_row(name, now)?;
                         let active = row.status == PoolStatus::Active;
                         pools.insert(name.clone(), (row.id, row.counts.available, active));
+                        rows.insert(name.clone(), row);
                     }
                 }
             }
@@ -95,6 +97,16 @@ impl<D: Database> Store<'_, D> {
                 };
                 self.log_campaign_event(&request.campaign, customer, &result, now)?;
                 results.push(result);
+            }
+            // Alerts once per pool, on the counts the whole send left.
+            for (name, row) in &rows {
+                let taken = row.counts.available - pools[name].1;
+                if taken > 0 && row.alerts.is_some() {
+                    let mut after = row.counts;
+                    after.available -= taken;
+                    after.assigned += taken;
+                    self.alerts_after(row, name, &after, now)?;
+                }
             }
             Ok(results)
         })

@@ -3,7 +3,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{EventFilter, EventPage, LoggedEvent, Redemption, TrackResult, TrackedEvent};
 use crate::pool::{code_key, CodeState};
-use crate::project::settings::Settings;
+use crate::project::settings::{merge_secret, Settings};
 use crate::store::sql::{Database, Value};
 use crate::time::rfc3339;
 
@@ -23,16 +23,24 @@ impl<D: Database> Store<'_, D> {
         }
     }
 
-    /// Replaces the project's settings; the signing key is kept unless the
-    /// new settings name one (`""` removes it).
+    /// Replaces the project's settings; the signing key and the webhook
+    /// secret are kept unless the new settings name one (`""` removes it).
+    /// A webhook URL needs a webhook secret, sent or stored: every
+    /// delivery is signed.
     pub fn put_settings(&self, settings: &Settings) -> Result<Settings> {
         settings.check()?;
         let mut settings = settings.clone();
-        settings.customer_signing_key = match settings.customer_signing_key {
-            None => self.settings()?.customer_signing_key,
-            Some(key) if key.is_empty() => None,
-            Some(key) => Some(key),
-        };
+        let stored = self.settings()?;
+        settings.customer_signing_key =
+            merge_secret(settings.customer_signing_key, stored.customer_signing_key);
+        settings.webhook_secret = merge_secret(settings.webhook_secret, stored.webhook_secret);
+        if settings.webhook_url.is_some() && settings.webhook_secret.is_none() {
+            return Err(Error::new(
+                ErrorKind::InvalidSettings,
+                "webhook_url needs a webhook_secret to sign deliveries with: send one \
+                 (at least 32 characters, e.g. from `openssl rand -hex 32`)",
+            ));
+        }
         let json = serde_json::to_string(&settings).map_err(|e| Error::internal(e.to_string()))?;
         self.db.execute(
             "INSERT INTO settings (key, value) VALUES ('settings', ?1)
@@ -180,6 +188,10 @@ impl<D: Database> Store<'_, D> {
             &format!("UPDATE pools SET {from} = {from} - 1, redeemed = redeemed + 1 WHERE id = ?1"),
             &[pool_id.into()],
         )?;
+        if from == "leased" {
+            // One code fewer left to hand out.
+            self.check_alerts(pool_id, at)?;
+        }
         let redemption = if mismatch {
             Redemption::HolderMismatch
         } else {

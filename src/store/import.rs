@@ -7,7 +7,9 @@ use crate::import::report::BatchCounts;
 use crate::pool::code_key;
 use crate::store::sql::Database;
 
+use super::alerts::ALERT_COLUMNS;
 use super::Store;
+use crate::alert::PoolAlerts;
 
 /// What a batch's code was before the batch ran.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -88,15 +90,15 @@ impl<D: Database> Store<'_, D> {
         self.db.transaction(|| {
             let pool_id = self.pool_id(pool)?;
             let started = self.db.query(
-                "SELECT 1 FROM imports WHERE id = ?1 AND pool_id = ?2",
+                "SELECT started_at FROM imports WHERE id = ?1 AND pool_id = ?2",
                 &[import_id.into(), pool_id.into()],
             )?;
-            if started.is_empty() {
+            let Some(started_at) = started.first().map(|r| r[0].as_i64()) else {
                 return Err(Error::new(
                     ErrorKind::UnknownImport,
                     format!("import {import_id} was not started for this pool"),
                 ));
-            }
+            };
             // Which of the batch's codes exist, and whether this import added
             // them. A row left without key by the migration has a twin that
             // holds its key (a deleted pool's codes hand their keys on to
@@ -139,14 +141,32 @@ impl<D: Database> Store<'_, D> {
                      FROM json_each(?1) AS j WHERE true ON CONFLICT DO NOTHING",
                     &[json.as_str().into(), pool_id.into(), import_id.into()],
                 )?;
-                self.db.execute(
-                    "UPDATE pools SET total = total + ?1, available = available + ?1 WHERE id = ?2",
+                let rows = self.db.query(
+                    &format!(
+                        "UPDATE pools SET total = total + ?1, available = available + ?1
+                         WHERE id = ?2 RETURNING {ALERT_COLUMNS}"
+                    ),
                     &[(counts.imported as i64).into(), pool_id.into()],
                 )?;
                 // A lower bound is enough (the codes of the batch that were
                 // in the project already count too): it only says when the
                 // next read looks for codes to expire.
                 self.note_expiry(pool_id, soonest)?;
+                // A refill only re-arms count alerts (adding codes never
+                // crosses a threshold downwards), so the import's start
+                // serves as its time. Its codes may expire sooner than
+                // those before: the alarm checks near expiry at once.
+                for row in rows {
+                    // The alerts' JSON is the third of ALERT_COLUMNS.
+                    let near = match row.get(2).and_then(|v| v.as_opt_str()) {
+                        Some(json) => PoolAlerts::from_stored(json)?.near_expiry.is_some(),
+                        None => false,
+                    };
+                    self.alerts_after_row(row, started_at)?;
+                    if near {
+                        self.check_soon(pool_id, started_at)?;
+                    }
+                }
             }
             Ok(counts)
         })

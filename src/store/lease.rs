@@ -11,6 +11,7 @@ use crate::layer::Assignment;
 use crate::pool::{code_key, CodeState, PoolStatus};
 use crate::store::sql::Database;
 
+use super::alerts::ALERT_COLUMNS;
 use super::layers::{ANY_ID, SIGNED_WITH_EXPIRY};
 use super::{first_column, PoolRow, Store};
 
@@ -47,12 +48,19 @@ impl<D: Database> Store<'_, D> {
                     *assigned.entry(pool_id).or_insert(0) += 1;
                 }
             }
-            // The pools' counters once per pool, not once per code.
+            // The pools' counters once per pool, not once per code; codes
+            // reported are no longer left to hand out: alerts may fire.
             for (pool_id, n) in assigned {
-                self.db.execute(
-                    "UPDATE pools SET leased = leased - ?1, assigned = assigned + ?1 WHERE id = ?2",
+                let rows = self.db.query(
+                    &format!(
+                        "UPDATE pools SET leased = leased - ?1, assigned = assigned + ?1
+                         WHERE id = ?2 RETURNING {ALERT_COLUMNS}"
+                    ),
                     &[n.into(), pool_id.into()],
                 )?;
+                for row in rows {
+                    self.alerts_after_row(row, now)?;
+                }
             }
             for &lease in &exchange.returned {
                 self.close_lease(lease, &exchange.dispenser, now)?;

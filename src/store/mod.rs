@@ -7,9 +7,12 @@
 //! or nothing), `campaign.rs` (a whole send), `codes.rs` (listing),
 //! `events.rs` (settings, tracked events, the log), `void.rs` (voiding
 //! codes), `rollback.rs` (undoing redemptions), `delete.rs` (deleting
-//! pools), `activity.rs` and `keys.rs` (project keys). [`Registry`] is the
+//! pools), `activity.rs`, `keys.rs` (project keys) and `alerts.rs` (alert
+//! states, the outbox of webhook deliveries). [`Registry`] is the
 //! deployment's list of created projects, in a database of its own
 //! (`registry.rs`).
+
+use std::cell::Cell;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::pool::{Lifecycle, PoolCounts, PoolStatus};
@@ -20,6 +23,7 @@ pub mod sql;
 pub mod sqlite;
 
 mod activity;
+mod alerts;
 mod campaign;
 mod codes;
 mod delete;
@@ -47,23 +51,33 @@ pub(crate) use pools::unknown_pool;
 /// A project's pools, codes and layers in one SQLite database.
 pub struct Store<'a, D: Database> {
     pub(crate) db: &'a D,
+    /// Set when a call gave the project's alarm something to do (a
+    /// delivery to make, a near-expiry check to run): see
+    /// [`Store::wants_alarm`].
+    wake: Cell<bool>,
 }
 
 /// A pool as it hands out codes at one moment, read inside a transaction
-/// ([`Store::pool_row`]).
+/// ([`Store::pool_row`]), with its alerts (`None`: none set) and the alert
+/// conditions that held (`store/alerts.rs`).
 pub(crate) struct PoolRow {
     pub(crate) id: i64,
     /// As a render sees them: nothing available unless it is active.
     pub(crate) counts: PoolCounts,
     pub(crate) lifecycle: Lifecycle,
     pub(crate) status: PoolStatus,
+    pub(crate) alerts: Option<String>,
+    pub(crate) alert_held: i64,
 }
 
 impl<'a, D: Database> Store<'a, D> {
     /// Opens the store on a database; call [`Store::open`] (or
     /// [`Store::migrate`]) once first.
     pub fn new(db: &'a D) -> Self {
-        Store { db }
+        Store {
+            db,
+            wake: Cell::new(false),
+        }
     }
 
     /// Readies the store of a project for its commands: migrates when the

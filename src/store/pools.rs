@@ -1,6 +1,7 @@
 //! Pools: create, read and count; their codes' expiry brought up to date.
 
 use super::{PoolRow, Store};
+use crate::alert::{AlertKind, AlertSettings, PoolAlerts};
 use crate::error::{Error, ErrorKind, Result};
 use crate::input::name::{check_name, NameOf};
 use crate::pool::{CodeState, Lifecycle, Pool, PoolCounts, PoolSettings};
@@ -10,7 +11,8 @@ use crate::time::rfc3339;
 /// The columns [`StoredPool::from_row`] reads, in its order.
 const POOL_COLUMNS: &str = "id, name, description, created_at, total, available, leased,
     assigned, redeemed, expired, void, valid_from, expires_at, stop_before, archived,
-    next_expiry, (SELECT COUNT(DISTINCT dispenser) FROM leases WHERE pool_id = pools.id)";
+    next_expiry, (SELECT COUNT(DISTINCT dispenser) FROM leases WHERE pool_id = pools.id),
+    alerts, alert_held";
 
 /// The lowest expiry of a pool's codes still to hand out (available or
 /// leased), `?1` the pool's id: two seeks on `codes_by_expiry`.
@@ -26,16 +28,34 @@ impl<D: Database> Store<'_, D> {
     /// A shorter `stop_assigning_before_expiry` gives back the codes it no
     /// longer keeps from being handed out; a longer one expires more the
     /// next time the pool is read (this same call answers with them).
+    ///
+    /// Its alerts are replaced by those of `settings` (absent: none). An
+    /// alert kind newly set starts armed, one kept keeps its state, one
+    /// removed forgets it; then the pool's alerts are evaluated, so one
+    /// set on a pool already past it fires at once.
     pub fn put_pool(&self, name: &str, settings: &PoolSettings, now: i64) -> Result<Pool> {
         check_name(NameOf::Pool, name)?;
         let lifecycle = settings.lifecycle()?;
+        let alerts = settings
+            .alerts
+            .as_ref()
+            .map(AlertSettings::parse)
+            .transpose()?
+            .filter(|a| !a.is_empty());
+        let kinds = alerts.as_ref().map_or(0, PoolAlerts::kinds);
+        let stored = alerts
+            .as_ref()
+            .map(|a| serde_json::to_string(&a.settings()))
+            .transpose()
+            .map_err(|e| Error::internal(e.to_string()))?;
         self.db.transaction(|| {
             let rows = self.db.query(
                 "INSERT INTO pools (name, description, created_at, valid_from, expires_at,
-                    stop_before, archived) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    stop_before, archived, alerts) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                  ON CONFLICT (name) DO UPDATE SET description = excluded.description,
                     valid_from = excluded.valid_from, expires_at = excluded.expires_at,
-                    stop_before = excluded.stop_before, archived = excluded.archived
+                    stop_before = excluded.stop_before, archived = excluded.archived,
+                    alerts = excluded.alerts, alert_held = alert_held & ?9
                  RETURNING id",
                 &[
                     name.into(),
@@ -45,10 +65,23 @@ impl<D: Database> Store<'_, D> {
                     lifecycle.expires_at.into(),
                     lifecycle.stop_before.into(),
                     i64::from(lifecycle.archived).into(),
+                    stored.into(),
+                    i64::from(kinds).into(),
                 ],
             )?;
             let id = rows.first().map_or(0, |r| r[0].as_i64());
+            for kind in AlertKind::ALL {
+                if kinds & kind.bit() == 0 {
+                    self.db.execute(
+                        "DELETE FROM alert_states WHERE pool_id = ?1 AND kind = ?2",
+                        &[id.into(), kind.as_str().into()],
+                    )?;
+                }
+            }
             self.unexpire(id, lifecycle.cutoff(now))?;
+            // Read first: that expires what the new margin holds back.
+            self.read_pool(name, now)?;
+            self.check_alerts(id, now)?;
             self.pool_now(name, now)
         })
     }
@@ -71,8 +104,11 @@ impl<D: Database> Store<'_, D> {
     /// may expire codes).
     pub(super) fn pool_now(&self, name: &str, now: i64) -> Result<Pool> {
         let (stored, row) = self.read_pool(name, now)?;
+        let (alerts, alert_state) =
+            self.alert_view(row.id, row.alerts.as_deref(), row.alert_held)?;
         let mut settings = PoolSettings {
             description: stored.description,
+            alerts,
             ..PoolSettings::default()
         };
         row.lifecycle.show_in(&mut settings);
@@ -83,6 +119,7 @@ impl<D: Database> Store<'_, D> {
             counts: stored.counts.as_shown(row.status),
             dispensers: stored.dispensers,
             status: row.status,
+            alert_state,
         })
     }
 
@@ -117,6 +154,8 @@ impl<D: Database> Store<'_, D> {
         let cutoff = stored.lifecycle.cutoff(now);
         if stored.next_expiry.is_some_and(|next| next <= cutoff) {
             stored.counts = self.expire(stored.id, cutoff)?;
+            // Fewer codes left to hand out: a low-stock alert may fire.
+            self.check_alerts(stored.id, now)?;
         }
         let status = stored.lifecycle.status(now);
         let row = PoolRow {
@@ -124,6 +163,8 @@ impl<D: Database> Store<'_, D> {
             counts: stored.counts.to_hand_out(status),
             lifecycle: stored.lifecycle,
             status,
+            alerts: stored.alerts.take(),
+            alert_held: stored.alert_held,
         };
         Ok((stored, row))
     }
@@ -216,6 +257,10 @@ struct StoredPool {
     lifecycle: Lifecycle,
     next_expiry: Option<i64>,
     dispensers: i64,
+    /// Its alerts as stored (JSON), if any, and which of their conditions
+    /// held (`store/alerts.rs`).
+    alerts: Option<String>,
+    alert_held: i64,
 }
 
 impl StoredPool {
@@ -242,6 +287,8 @@ impl StoredPool {
             lifecycle,
             next_expiry: next().as_opt_i64(),
             dispensers: next().as_i64(),
+            alerts: next().as_opt_str().map(str::to_owned),
+            alert_held: next().as_i64(),
         }
     }
 }

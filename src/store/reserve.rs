@@ -9,6 +9,7 @@ use crate::pool::{code_key, CodeState, PoolStatus};
 use crate::render::{Reservation, ReservationRequest, Source};
 use crate::store::sql::Database;
 
+use super::alerts::ALERT_COLUMNS;
 use super::layers::{ANY_ID, SIGNED_WITH_EXPIRY};
 use super::{first_column, unknown_layer, Store};
 
@@ -19,7 +20,7 @@ impl<D: Database> Store<'_, D> {
         self.db.transaction(|| {
             let assignment = self.assignment_of(request, now)?;
             let source = request.source.stored();
-            self.release(&request.release, &source)?;
+            self.release(&request.release, &source, now)?;
 
             let mut reservation = Reservation::default();
             let mut pools = BTreeMap::new();
@@ -60,6 +61,12 @@ impl<D: Database> Store<'_, D> {
                     let fresh = self.assign(pool.id, missing, customer, &source, now)?;
                     reservation.fresh.extend(fresh.iter().cloned());
                     codes.extend(fresh);
+                    if pool.alerts.is_some() {
+                        let mut after = pool.counts;
+                        after.available -= missing as i64;
+                        after.assigned += missing as i64;
+                        self.alerts_after(pool, name, &after, now)?;
+                    }
                 }
                 reservation.codes.insert(name.clone(), codes);
             }
@@ -217,8 +224,9 @@ impl<D: Database> Store<'_, D> {
         Ok(first_column(rows))
     }
 
-    /// Returns codes that a render reserved but never showed.
-    fn release(&self, codes: &[String], source: &str) -> Result<()> {
+    /// Returns codes that a render reserved but never showed (which may
+    /// re-arm their pools' alerts).
+    fn release(&self, codes: &[String], source: &str, now: i64) -> Result<()> {
         for code in codes {
             // By key (the index), and the exact code: also a code that the
             // migration left without key (see `redeem`).
@@ -235,13 +243,19 @@ impl<D: Database> Store<'_, D> {
                 ],
             )?;
             for row in rows {
-                self.db.execute(
-                    "UPDATE pools SET available = available + 1, assigned = assigned - 1 WHERE id = ?1",
+                let pool = self.db.query(
+                    &format!(
+                        "UPDATE pools SET available = available + 1, assigned = assigned - 1
+                         WHERE id = ?1 RETURNING {ALERT_COLUMNS}"
+                    ),
                     &[row[0].clone()],
                 )?;
                 // Back among the codes to hand out: the next read expires
                 // it if its time has come.
                 self.note_expiry(row[0].as_i64(), row[1].as_opt_i64())?;
+                for pool in pool {
+                    self.alerts_after_row(pool, now)?;
+                }
             }
         }
         Ok(())

@@ -287,6 +287,61 @@ pub const MIGRATIONS: &[Migration] = &[
         created_at INTEGER NOT NULL
     )",
     ),
+    // Alerts (src/alert): a pool's alert settings (the canonical JSON of
+    // alert::AlertSettings, NULL: none), and the alert conditions that held
+    // at its last evaluation (bits of AlertKind::bit). Both in the pool row,
+    // which every reservation reads: a pool without alerts costs nothing
+    // more, and one with alerts writes only when a condition changes.
+    Migration::AddColumn {
+        table: "pools",
+        column: "alerts",
+        definition: "TEXT",
+    },
+    Migration::AddColumn {
+        table: "pools",
+        column: "alert_held",
+        definition: "INTEGER NOT NULL DEFAULT 0",
+    },
+    // Per pool and alert kind: when it last fired (alert_id: its entry in
+    // the event log), when it was last re-armed, how its last delivery
+    // went, and for near_expiry when time alone may change it (check_at:
+    // the project's alarm evaluates it then).
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS alert_states (
+        pool_id INTEGER NOT NULL REFERENCES pools(id),
+        kind TEXT NOT NULL,
+        fired INTEGER NOT NULL DEFAULT 0,
+        fired_at INTEGER,
+        rearmed_at INTEGER,
+        alert_id INTEGER,
+        delivery TEXT,
+        delivery_at INTEGER,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        check_at INTEGER,
+        PRIMARY KEY (pool_id, kind)
+    )",
+    ),
+    Migration::Sql(
+        "CREATE INDEX IF NOT EXISTS alert_states_by_check ON alert_states(check_at)
+        WHERE check_at IS NOT NULL",
+    ),
+    // Webhook deliveries still to make: written in the transaction that
+    // fired the alert, deleted once delivered or given up. next_at: when
+    // the next attempt is due (a claimed one: when its claim lapses).
+    Migration::Sql(
+        "CREATE TABLE IF NOT EXISTS alert_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id INTEGER NOT NULL,
+        pool_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    )",
+    ),
+    Migration::Sql("CREATE INDEX IF NOT EXISTS alert_outbox_by_next ON alert_outbox(next_at)"),
 ];
 
 /// The table whose presence says a project's schema was made: a database

@@ -431,6 +431,7 @@ test('the redemption settings and the signing key are saved and shown again', as
   const api = client(worker.base, 'settings');
   assert.deepEqual((await api.call('GET', '/settings')).json, {
     redemption: { event_type: 'order', property: 'coupon', require_holder: true }, customer_signing_key_set: true,
+    webhook_url: null, webhook_secret_set: false,
   });
 
   await page.reload();
@@ -442,7 +443,9 @@ test('the redemption settings and the signing key are saved and shown again', as
   await page.getByLabel('Redeem codes from tracked events').uncheck();
   await page.getByRole('button', { name: 'Save settings' }).click();
   await page.getByText('Settings saved.').waitFor();
-  assert.deepEqual((await api.call('GET', '/settings')).json, { redemption: null, customer_signing_key_set: true });
+  assert.deepEqual((await api.call('GET', '/settings')).json, {
+    redemption: null, customer_signing_key_set: true, webhook_url: null, webhook_secret_set: false,
+  });
   assert.deepEqual(problems, []);
 });
 

@@ -22,7 +22,9 @@ test('a layer that requires signed customer ids refuses unsigned and forged ones
   await api.putLayer('l', { template: '{{ vouchers["p"].assign_available_code() }}', assignment: 'per_customer', signed_customer: true });
   const settings = await api.call('PUT', '/settings', { customer_signing_key: key });
   assert.equal(settings.status, 200, settings.text);
-  assert.deepEqual(settings.json, { redemption: null, customer_signing_key_set: true });
+  assert.deepEqual(settings.json, {
+    redemption: null, customer_signing_key_set: true, webhook_url: null, webhook_secret_set: false,
+  });
 
   const url = (customer, sig) => `${worker.base}/v1/projects/signed/layers/l/render?customer_id=${customer}` + (sig ? `&sig=${sig}` : '');
   const sign = (customer) => crypto.createHmac('sha256', key).update(customer).digest('hex');

@@ -60,6 +60,7 @@ pub fn redeem_purchases(store: &Store<'_, NativeDatabase>) {
                 rollback_event_type: None,
             }),
             customer_signing_key: None,
+            ..Default::default()
         })
         .unwrap();
 }

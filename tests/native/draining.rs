@@ -93,6 +93,7 @@ fn a_signed_id_with_expiry_works_until_then() {
         .put_settings(&Settings {
             redemption: None,
             customer_signing_key: Some(KEY.into()),
+            ..Default::default()
         })
         .unwrap();
     let template = "{{ vouchers['a'].assign_available_code() }}";

@@ -96,6 +96,7 @@ fn redeem_with(store: &Store<'_, NativeDatabase>, require_holder: bool) {
                 rollback_event_type: None,
             }),
             customer_signing_key: None,
+            ..Default::default()
         })
         .unwrap();
 }

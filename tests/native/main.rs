@@ -2,6 +2,8 @@
 //! its dependencies are linked once rather than once per file.
 //!
 //! - `activity`: a pool's assignments and redemptions per day (the chart).
+//! - `alerts`: low-stock, out-of-codes and near-expiry alerts: once per
+//!   crossing, the log, the outbox, deliveries and their retries.
 //! - `api`: `openapi.json` against the served routes and the error codes.
 //! - `batch`: displays that share one store call, each on its own.
 //! - `campaign`: campaign sends, served in order while codes last.
@@ -34,6 +36,7 @@
 mod common;
 
 mod activity;
+mod alerts;
 mod api;
 mod batch;
 mod campaign;

@@ -195,6 +195,7 @@ fn a_layer_can_require_signed_customer_ids() {
         .put_settings(&Settings {
             redemption: None,
             customer_signing_key: Some(key.into()),
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(store.reserve(&request, NOW).unwrap_err().status(), 403);
@@ -216,12 +217,14 @@ fn a_layer_can_require_signed_customer_ids() {
         .put_settings(&Settings {
             redemption: None,
             customer_signing_key: Some(String::new()),
+            ..Default::default()
         })
         .unwrap();
     assert!(store.settings().unwrap().customer_signing_key.is_none());
     let short = Settings {
         redemption: None,
         customer_signing_key: Some("short".into()),
+        ..Default::default()
     };
     assert_eq!(
         store.put_settings(&short).unwrap_err().code(),

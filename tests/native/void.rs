@@ -650,6 +650,7 @@ fn with_refunds(store: &Store<'_, NativeDatabase>) {
                 rollback_event_type: Some("refund".into()),
             }),
             customer_signing_key: None,
+            ..Settings::default()
         })
         .unwrap();
 }
@@ -730,6 +731,7 @@ fn err_rollback_settings_that_make_no_sense() {
                     rollback_event_type: Some(rollback.to_owned()),
                 }),
                 customer_signing_key: None,
+                ..Settings::default()
             })
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidSettings);

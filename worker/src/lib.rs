@@ -21,8 +21,10 @@
 //! as an import), `layers.rs`, `render.rs` (the public display,
 //! `POST /render`, the compiled-layer cache and the render driver),
 //! `campaigns.rs`, `settings.rs`, `events.rs`; `rate_limit.rs` guards the
-//! public route.
+//! public route. `alerts.rs` is the project object's alarm: near-expiry
+//! checks and webhook deliveries of alerts.
 
+mod alerts;
 mod auth;
 mod batch;
 mod campaigns;

@@ -18,6 +18,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use worker::{durable_object, Context, DurableObject, Env, Request, Response, State};
 
+use crate::alerts::Alarm;
 use crate::batch;
 use crate::database::DurableDatabase;
 use crate::http::platform;
@@ -32,16 +33,34 @@ pub struct ProjectStore {
     db: DurableDatabase,
     /// Whether the store was opened ([`Store::open`]) in this instance.
     open: Cell<bool>,
+    /// Alerts' near-expiry checks and webhook deliveries ([`alerts`]).
+    alarm: Alarm,
 }
 
 impl DurableObject for ProjectStore {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         // No migration here: a store is migrated when it is opened for a
         // command, and only if its project was created.
         ProjectStore {
             db: DurableDatabase::new(state.storage()),
             open: Cell::new(false),
+            // Addressed by the project's name, which the platform passes on.
+            alarm: Alarm::new(state.storage(), state.id().name(), &env),
         }
+    }
+
+    /// Checks near expiries and delivers alerts ([`Alarm::ring`]).
+    async fn alarm(&self) -> worker::Result<Response> {
+        let store = Store::new(&self.db);
+        // Only a created project ever sets an alarm; a store that will not
+        // open has nothing to deliver.
+        if self.open(&store, false).is_ok() {
+            self.alarm
+                .ring(&self.db)
+                .await
+                .map_err(|err| worker::Error::RustError(err.to_string()))?;
+        }
+        Response::ok("")
     }
 
     /// The same commands as [`ProjectStore::command`], as HTTP: how Workers
@@ -87,8 +106,13 @@ impl ProjectStore {
         match serde_json::from_slice::<Call>(body) {
             Ok(call) => {
                 let store = Store::new(&self.db);
-                match self.open(&store, &call) {
-                    Ok(()) => command::run(&store, &call, now()),
+                let create = matches!(*call.command, Command::CreateProject);
+                match self.open(&store, create) {
+                    Ok(()) => {
+                        let ran = command::run(&store, &call, now());
+                        self.alarm.after_command(&store);
+                        ran
+                    }
                     Err(err) => Ran::stopped(err),
                 }
             }
@@ -101,10 +125,11 @@ impl ProjectStore {
     }
 
     /// Opens the store once per instance ([`Store::open`]): only a project
-    /// being created, or created before, gets its tables.
-    fn open(&self, store: &Store<'_, DurableDatabase>, call: &Call<'_>) -> Result<(), Error> {
+    /// being created (`create`), or created before, gets its tables.
+    fn open(&self, store: &Store<'_, DurableDatabase>, create: bool) -> Result<(), Error> {
         if !self.open.get() {
-            store.open(matches!(*call.command, Command::CreateProject))?;
+            store.open(create)?;
+            self.alarm.opened(store)?;
             self.open.set(true);
         }
         Ok(())

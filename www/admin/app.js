@@ -202,7 +202,7 @@ async function poolsView() {
     const { pools } = await call('GET', '/pools');
     lead.textContent = `${pools.length} ${pools.length === 1 ? 'pool' : 'pools'} in project ${session.project}`;
     body.replaceChildren(...pools.map((p) => h('tr', {},
-      h('th', { scope: 'row' }, h('a', { href: `#/pools/${seg(p.name)}` }, p.name),
+      h('th', { scope: 'row' }, h('a', { href: `#/pools/${seg(p.name)}` }, p.name), ' ', alertBadges(p),
         p.description ? h('div', { class: 'desc' }, p.description) : null),
       [p.total, p.available].map((n) => h('td', { class: 'n' }, num(n))),
       h('td', { class: 'n', 'data-leased': p.leased, 'data-dispensers': p.dispensers },
@@ -243,12 +243,14 @@ async function poolView(pool) {
   const error = errorLine();
   const stats = h('div', { class: 'stats' });
   const description = h('p', { class: 'muted' });
+  const alerts = alertsCard(pool, () => refresh());
   const view = h('section', {},
     h('p', { class: 'crumbs' }, h('a', { href: '#/pools' }, 'Pools'), ' / ', pool),
     h('div', { class: 'title-row' }, h('h1', {}, pool), description),
     error, stats,
     h('div', { class: 'two' }, uploadCard(pool, refresh), activityCard(pool)),
     lifecycleCard(pool, refresh),
+    alerts.card,
     codesCard(pool));
   shell(view);
 
@@ -269,6 +271,7 @@ async function poolView(pool) {
           ? `incl. within ${p.stop_assigning_before_expiry} of expiry` : null),
         stat('Void', p.void, 'void'),
         h('div', { class: 'stat wide' }, h('span', { class: 'label' }, 'Availability'), availabilityBar(p)));
+      alerts.show(p);
     });
   }
   await refresh();
@@ -320,7 +323,7 @@ function lifecycleCard(pool, afterSave) {
     saved.textContent = '';
     attempt(error, 'Could not save', async () => {
       const body = {
-        ...Object.fromEntries(Object.entries(current).filter(([k]) => ['description', 'alerts'].includes(k))),
+        ...poolSettingsOf(current),
         valid_from: utc(from.value), expires_at: utc(until.value),
         stop_assigning_before_expiry: margin.value.trim() || undefined, archived: archived.checked,
       };
@@ -330,6 +333,113 @@ function lifecycleCard(pool, afterSave) {
     });
   });
   return form;
+}
+
+// ---------------------------------------------------------------- alerts --
+
+const ALERT_NAMES = { low_stock: 'Low stock', out_of_codes: 'Out of codes', near_expiry: 'Near expiry' };
+
+/**
+ * What `PUT /pools/{pool}` takes, from the pool as `GET` shows it: a PUT
+ * replaces every setting, so a form that changes one sends the others as
+ * they are. Settings added to pools later belong in this list.
+ */
+const POOL_SETTINGS = ['description', 'alerts', 'valid_from', 'expires_at', 'stop_assigning_before_expiry', 'archived'];
+function poolSettingsOf(p) {
+  return Object.fromEntries(POOL_SETTINGS.filter((k) => p[k] !== undefined).map((k) => [k, p[k]]));
+}
+
+/** "Fired 25 Nov 2025, 19:00 · delivered (1 attempt)", per alert kind. */
+function alertStateText(state) {
+  if (!state) return 'Not set';
+  const parts = [];
+  if (state.state === 'armed') parts.push('Armed');
+  if (state.state === 'fired') parts.push(`Fired ${when(state.fired_at)}`);
+  if (state.state === 'unarmed') parts.push('Holds, not fired: fires after a refill past it');
+  if (state.state === 'armed' && state.fired_at) parts.push(`last fired ${when(state.fired_at)}`);
+  const d = state.delivery;
+  if (d) {
+    const attempts = `${d.attempts} ${d.attempts === 1 ? 'attempt' : 'attempts'}`;
+    const text = {
+      pending: d.attempts ? `webhook retrying (${attempts}${d.at ? `, next ${when(d.at)}` : ''})` : 'webhook pending',
+      delivered: `webhook delivered (${attempts})`,
+      failed: `webhook failed after ${attempts}`,
+      skipped: 'no webhook: logged only',
+    }[d.status];
+    parts.push(text + (d.last_error && d.status !== 'delivered' ? `: ${d.last_error}` : ''));
+  }
+  return parts.join(' · ');
+}
+
+/** Small tags for the pools table: the alerts that fired and still hold. */
+function alertBadges(p) {
+  const fired = Object.entries(p.alert_state ?? {}).filter(([, s]) => s.state === 'fired');
+  return fired.map(([kind]) => h('span', { class: `alert-badge ${kind}`, 'data-alert': kind }, ALERT_NAMES[kind] ?? kind));
+}
+
+/**
+ * A pool's alerts: the thresholds a marketer sets (low stock as a count or
+ * a percentage, out of codes, near expiry as a duration) and where each
+ * stands (armed or fired, how its webhook went). `card`, and `show(pool)`
+ * to fill it from the pool's JSON.
+ */
+function alertsCard(pool, afterSave) {
+  const lowStock = h('input', { id: 'alert-low-stock', placeholder: '100 or 10%', size: 12, pattern: '\\s*(\\d+(\\.\\d{1,2})?\\s*%|\\d+)\\s*' });
+  const outOfCodes = h('input', { id: 'alert-out-of-codes', type: 'checkbox' });
+  const nearExpiry = h('input', { id: 'alert-near-expiry', placeholder: '7d', size: 8, pattern: '\\s*\\d+[hdw]\\s*' });
+  const states = h('dl', { class: 'alert-states' });
+  const error = errorLine();
+  const done = h('p', { class: 'ok', role: 'status' });
+  const save = h('button', { class: 'primary', type: 'submit' }, 'Save alerts');
+  let current = null;
+  const card = h('form', { class: 'card alerts', 'aria-labelledby': 'alerts-title' },
+    h('h2', { id: 'alerts-title' }, 'Alerts'),
+    h('p', { class: 'hint' }, 'Each alert fires once when the pool crosses it, goes to the event log and to the ' +
+      'project’s webhook (Settings), and is re-armed when the pool is refilled past it.'),
+    h('div', { class: 'fields' },
+      h('div', {}, h('label', { for: 'alert-low-stock' }, 'Low stock at'), lowStock),
+      h('div', {}, h('label', { for: 'alert-near-expiry' }, 'Near expiry within'), nearExpiry),
+      h('label', { class: 'check' }, outOfCodes, ' Out of codes')),
+    h('p', { class: 'hint' }, 'Low stock: codes left to hand out, as a count (100) or a share of the total (10%). ' +
+      'Near expiry: hours, days or weeks before the first code left expires (12h, 7d, 2w). Empty: no alert.'),
+    states,
+    h('div', { class: 'actions' }, save),
+    error, done);
+  card.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!current) return;
+    done.textContent = '';
+    const alerts = {};
+    const low = lowStock.value.trim();
+    if (low) alerts.low_stock = /^\d+$/.test(low) ? Number(low) : low;
+    if (outOfCodes.checked) alerts.out_of_codes = true;
+    if (nearExpiry.value.trim()) alerts.near_expiry = nearExpiry.value.trim();
+    const body = { ...poolSettingsOf(current), alerts: Object.keys(alerts).length ? alerts : null };
+    save.disabled = true;
+    const ok = await attempt(error, 'Could not save the alerts', () =>
+      call('PUT', `/pools/${seg(pool)}`, { json: body }));
+    save.disabled = false;
+    if (ok) {
+      done.textContent = 'Alerts saved.';
+      await afterSave();
+    }
+  });
+  const show = (p) => {
+    current = p;
+    const a = p.alerts ?? {};
+    if (!card.contains(document.activeElement)) {
+      lowStock.value = a.low_stock ?? '';
+      outOfCodes.checked = Boolean(a.out_of_codes);
+      nearExpiry.value = a.near_expiry ?? '';
+    }
+    const rows = Object.entries(ALERT_NAMES).filter(([kind]) => p.alert_state?.[kind]).map(([kind, name]) => {
+      const state = p.alert_state[kind];
+      return [h('dt', {}, name),
+        h('dd', { 'data-alert-state': kind, class: `alert-${state.state}` }, alertStateText(state))];
+    });
+    states.replaceChildren(...(rows.length ? rows.flat() : [h('dd', { class: 'muted' }, 'No alert is set.')]));
+  };
+  return { card, show };
 }
 
 function uploadCard(pool, afterImport) {
@@ -757,6 +867,11 @@ async function settingsView() {
   const key = h('input', { id: 'signing-key', autocomplete: 'off', minlength: 32, size: 48, spellcheck: 'false' });
   const removeKey = h('input', { id: 'signing-key-remove', type: 'checkbox' });
   const generate = h('button', { type: 'button' }, 'Generate a key');
+  const webhookUrl = h('input', { id: 'webhook-url', type: 'url', size: 48, placeholder: 'https://example.com/hooks/codepool', spellcheck: 'false' });
+  const secretState = h('p', {});
+  const secret = h('input', { id: 'webhook-secret', autocomplete: 'off', minlength: 32, size: 48, spellcheck: 'false' });
+  const removeSecret = h('input', { id: 'webhook-secret-remove', type: 'checkbox' });
+  const generateSecret = h('button', { type: 'button' }, 'Generate a secret');
   const save = h('button', { class: 'primary', type: 'submit' }, 'Save settings');
 
   const showExample = () => {
@@ -771,10 +886,14 @@ async function settingsView() {
   redeem.addEventListener('change', showExample);
   eventType.addEventListener('input', showExample);
   property.addEventListener('input', showExample);
+  const randomHex = () => Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, '0')).join('');
   generate.addEventListener('click', () => {
-    const bytes = crypto.getRandomValues(new Uint8Array(32));
-    key.value = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+    key.value = randomHex();
     removeKey.checked = false;
+  });
+  generateSecret.addEventListener('click', () => {
+    secret.value = randomHex();
+    removeSecret.checked = false;
   });
 
   const form = h('form', { class: 'card settings', 'aria-labelledby': 'redemption-title' },
@@ -798,6 +917,17 @@ async function settingsView() {
       h('div', { class: 'grow' }, h('label', { for: 'signing-key' }, 'New key (at least 32 characters)'), key),
       generate),
     h('label', { class: 'check' }, removeKey, ' Remove the stored key'),
+    h('h2', {}, 'Alert webhook'),
+    h('p', { class: 'hint' }, 'Pools’ alerts (low stock, out of codes, near expiry: set on each pool’s page) are POSTed ' +
+      'here as JSON, signed: X-Codepool-Signature is sha256= and the HMAC-SHA256 of X-Codepool-Timestamp, a dot and ' +
+      'the body under this secret. Failed deliveries are retried for about an hour. Without a URL, alerts are only logged.'),
+    h('div', { class: 'fields' },
+      h('div', { class: 'grow' }, h('label', { for: 'webhook-url' }, 'Webhook URL (http or https)'), webhookUrl)),
+    secretState,
+    h('div', { class: 'fields' },
+      h('div', { class: 'grow' }, h('label', { for: 'webhook-secret' }, 'New webhook secret (at least 32 characters)'), secret),
+      generateSecret),
+    h('label', { class: 'check' }, removeSecret, ' Remove the stored secret'),
     h('div', { class: 'actions' }, save),
     error, done);
   form.addEventListener('submit', async (e) => {
@@ -810,11 +940,16 @@ async function settingsView() {
     };
     if (removeKey.checked) body.customer_signing_key = '';
     else if (key.value) body.customer_signing_key = key.value;
+    body.webhook_url = webhookUrl.value.trim() || null;
+    if (removeSecret.checked) body.webhook_secret = '';
+    else if (secret.value) body.webhook_secret = secret.value;
     save.disabled = true;
     await attempt(error, 'Could not save the settings', async () => {
       show(await call('PUT', '/settings', { json: body }));
       key.value = '';
       removeKey.checked = false;
+      secret.value = '';
+      removeSecret.checked = false;
       done.textContent = 'Settings saved.';
     });
     save.disabled = false;
@@ -827,6 +962,8 @@ async function settingsView() {
       holder.checked = s.redemption.require_holder;
     }
     keyState.textContent = s.customer_signing_key_set ? 'A key is stored.' : 'No key is stored.';
+    webhookUrl.value = s.webhook_url ?? '';
+    secretState.textContent = s.webhook_secret_set ? 'A webhook secret is stored.' : 'No webhook secret is stored.';
     showExample();
   };
   shell(h('section', {}, h('div', { class: 'title-row' }, h('h1', {}, 'Settings'),
