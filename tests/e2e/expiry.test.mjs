@@ -1,11 +1,11 @@
 // A pool's lifecycle under workerd (real Durable Object SQLite): codes
 // imported with their own expiry, a pool's window and margin, and many
 // clients racing codes that expire while they render, through the store and
-// through dispensers: no expired code is ever handed out, and the counts
-// and the listing agree.
+// through dispensers, while an admin voids codes: no expired or void code is
+// ever handed out, and the counts and the listing agree.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, createProject } from './worker.mjs';
+import { startWorker, createProject, TOKEN } from './worker.mjs';
 import { checkPool } from './state.mjs';
 import { codeNames } from './load.mjs';
 
@@ -99,7 +99,7 @@ test("a pool's window: scheduled, active, expired, moved; bad settings are refus
   assert.deepEqual([pool.status, pool.expires_at], ['active', iso(now + DAY)]);
 });
 
-test('64 clients race codes that expire while they render, through the store and through dispensers', async (t) => {
+test('64 clients race codes that expire, and an admin voiding codes, through the store and through dispensers', async (t) => {
   const api = await createProject(worker.base, 'expiryrace');
   const start = Date.now();
   // Short-lived codes sort first (by key), so they go out first and the
@@ -126,7 +126,27 @@ test('64 clients race codes that expire while they render, through the store and
       else assert.fail(`${res.status} ${text}`);
     }
   };
+  // An admin voids codes while the clients render (leaked ones, say),
+  // long-lived ones, which both layers hand out.
+  const voided = new Map();
+  let rendering = true;
+  const voider = async () => {
+    for (let i = 0; rendering && i < 300; i++) {
+      const code = long[(i * 7) % long.length];
+      if (voided.has(code)) continue;
+      const res = await fetch(`${worker.base}/v1/projects/expiryrace/pools/p/codes/${code}/void`, {
+        method: 'POST', headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      const body = await res.text();
+      if (res.status === 200) voided.set(code, JSON.parse(body));
+      else assert.equal(res.status, 409, body); // held_by_dispenser: a dispenser did not answer the recall
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  const voiding = voider();
   await Promise.all(Array.from({ length: 64 }, (_, n) => loop(n)));
+  rendering = false;
+  await voiding;
 
   const codes = new Set(received.map((r) => r.code));
   assert.equal(codes.size, received.length, 'no code handed out twice');
@@ -144,10 +164,21 @@ test('64 clients race codes that expire while they render, through the store and
   const pool = (await api.getPool('p')).json;
   const shortOut = received.filter((r) => r.code.startsWith('A-')).length;
   assert.equal(pool.expired, short.length - shortOut, 'every short-lived code is handed out once or expired');
+  const byCode = new Map(received.map((r) => [r.code, r]));
   for (const r of received) {
     const c = listed.get(r.code);
-    if (c.state === 'assigned') assert.equal(c.customer_id, r.customer, r.code);
+    if (c.state === 'assigned' || c.state === 'void') assert.equal(c.customer_id, r.customer, r.code);
     else assert.equal(c.state, 'leased', `${r.code} went out: handed out by a dispenser, not yet reported`);
   }
-  t.diagnostic(`${received.length} codes handed out, ${shortOut} of them short-lived; ${pool.expired} expired unhanded`);
+  // A void code went out only before it was voided: then it keeps its holder.
+  assert.ok(voided.size > 0, 'the admin voided codes');
+  for (const [code, answer] of voided) {
+    assert.equal(answer.state, 'void');
+    const c = listed.get(code);
+    assert.equal(c.state, 'void', code);
+    if (c.customer_id === null) assert.equal(byCode.get(code), undefined, `${code} was voided unused, yet went out`);
+    else assert.equal(byCode.get(code)?.customer, c.customer_id, `${code} was voided as handed to ${c.customer_id}`);
+  }
+  assert.equal(pool.void, voided.size);
+  t.diagnostic(`${received.length} codes handed out, ${shortOut} of them short-lived; ${pool.expired} expired unhanded; ${voided.size} voided`);
 });
