@@ -17,11 +17,12 @@
 // Not a test: it fails only if an import does not store every code.
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startWorker, createProject, TOKEN } from '../tests/e2e/worker.mjs';
+import { findWorkerd, status, cpuSeconds } from './workerd.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -155,36 +156,3 @@ for (const [name, p] of Object.entries(peaks)) {
     + `files ${mib(p.RssFile)}, shared memory ${mib(p.RssShmem)}`);
 }
 console.log(`workerd CPU during the import: user ${(cpu.user - before.cpu.user).toFixed(1)} s, system ${(cpu.system - before.cpu.system).toFixed(1)} s`);
-
-/** The workerd process Miniflare started: a descendant of `pid`. */
-function findWorkerd(pid) {
-  const children = (p) => readdirSync(`/proc/${p}/task`).flatMap((t) => {
-    try {
-      return readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-    } catch { return []; }
-  });
-  const queue = children(pid);
-  while (queue.length) {
-    const p = queue.shift();
-    if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'workerd') return p;
-    queue.push(...children(p));
-  }
-  throw new Error('no workerd process found under this one');
-}
-
-/** The memory fields of /proc/<pid>/status, in KiB. */
-function status(pid) {
-  const out = {};
-  for (const line of readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')) {
-    const m = line.match(/^((?:Vm|Rss)\w+):\s+(\d+) kB/);
-    if (m) out[m[1]] = Number(m[2]);
-  }
-  return out;
-}
-
-/** User and system CPU seconds of a process so far. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const tick = 100; // USER_HZ on Linux
-  return { user: Number(fields[11]) / tick, system: Number(fields[12]) / tick };
-}

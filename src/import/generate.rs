@@ -23,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::import::batches::{sort_window, IMPORT_WINDOW};
+use crate::import::batches::IMPORT_WINDOW;
 use crate::import::pattern::{Charset, Pattern};
 use crate::import::random::RandomBytes;
 use crate::import::report::{BatchCounts, ImportReport};
@@ -171,7 +171,7 @@ impl<F: FnMut(&mut [u8]) -> Result<()>> Generation<F> {
     }
 
     /// The next window of candidates, sorted for the store
-    /// ([`sort_window`]); `None` when `count` codes were stored, or no more
+    /// ([`crate::import::sort_window`]'s order); `None` when `count` codes were stored, or no more
     /// candidates may be drawn. A round begins when the last one's windows
     /// were all recorded, and draws as many candidates as codes are
     /// missing: so no more than `count` codes are ever stored.
@@ -198,16 +198,12 @@ impl<F: FnMut(&mut [u8]) -> Result<()>> Generation<F> {
             self.rounds += 1;
         }
         let n = self.round_left.min(self.window as u64) as usize;
-        let mut window = Vec::with_capacity(n);
-        for _ in 0..n {
-            match self.plan.pattern.candidate(&mut self.random) {
-                Ok(code) => window.push(code),
-                Err(err) => return Err(self.interrupted(err)),
-            }
-        }
+        let window = match self.plan.pattern.sorted_candidates(n, &mut self.random) {
+            Ok(window) => window,
+            Err(err) => return Err(self.interrupted(err)),
+        };
         self.round_left -= n as u64;
         self.drawn += n as u64;
-        sort_window(&mut window);
         Ok(Some(window))
     }
 

@@ -1,5 +1,5 @@
 // The admin console (www/admin/) in headless Chromium, against the built
-// Worker under workerd: sign-in, pools, CSV import, codes, activity, the layer
+// Worker under workerd: sign-in, pools, CSV import, generated codes, codes, activity, the layer
 // editor with its preview, and the settings.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -128,6 +128,46 @@ test('the CSV upload imports a file, shows its counts, and the pool’s counts u
   });
   await screenshot(page, 'admin-pools-after-import');
   assert.deepEqual(problems, []);
+});
+
+test('the generate form fills a pool with codes of a pattern and shows the report', async () => {
+  await demo.putPool('generated');
+  const { page, problems } = await signedIn();
+  await page.goto(`${worker.base}/admin/#/pools/generated`);
+  await page.getByRole('heading', { name: 'generated', level: 1 }).waitFor();
+  const capacity = page.locator('[data-capacity]');
+  await page.getByLabel('How many').fill('50');
+  await page.getByLabel('Pattern', { exact: true }).fill('##');
+  assert.equal(await capacity.textContent(),
+    'The pattern holds 961 codes (31^2); 50 codes need at least 5,000 (100× the count): add placeholders.');
+  // The Worker says the same, and nothing is generated.
+  await page.getByRole('button', { name: 'Generate' }).click();
+  const alert = page.getByRole('alert').filter({ hasText: 'Could not generate' });
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /holds 961 codes; generating 50 needs a pattern that holds at least 5000.*\(pattern_too_small\)/);
+  // A charset of one's own: two characters that are one in a code are refused.
+  await page.getByLabel('Charset').selectOption('custom');
+  await page.getByLabel('Characters').fill('aA');
+  await page.getByLabel('Pattern', { exact: true }).fill('GEN-########');
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await alert.filter({ hasText: 'invalid_charset' }).waitFor();
+  // Digits, four placeholders: 10,000 codes hold 50 × 100.
+  await page.getByLabel('Charset').selectOption('digits');
+  await page.getByLabel('Pattern', { exact: true }).fill('GEN-####');
+  assert.match(await capacity.textContent(), /holds 10,000 codes \(10\^4\); 50 codes need at least 5,000 \(100× the count\)\.$/);
+  await page.getByRole('button', { name: 'Generate' }).click();
+  const report = page.getByRole('status').filter({ hasText: 'Generated' });
+  await report.getByRole('heading', { name: 'Generated 50 new codes of GEN-####' }).waitFor();
+  const count = async (name) => Number(await report.locator(`[data-count=${name}]`).textContent());
+  assert.equal(await count('imported'), 50);
+  assert.equal(await count('total_rows'), 50 + await count('already_in_project') + await count('duplicates_in_file'));
+  await page.locator('[data-stat=total] .value').filter({ hasText: '50' }).waitFor();
+  await screenshot(page, 'admin-generate');
+  const codes = (await demo.listCodes('generated', { limit: 100 })).json.codes.map((c) => c.code);
+  assert.equal(new Set(codes).size, 50);
+  for (const code of codes) assert.match(code, /^GEN-\d{4}$/);
+  // The refused requests are the browser's only complaints.
+  assert.deepEqual(problems.filter((p) => !p.includes('status of 422')), []);
 });
 
 test('the code table filters by state, pages, and exports CSV', async () => {

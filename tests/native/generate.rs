@@ -370,6 +370,37 @@ fn a_failing_source_stops_the_generation_and_says_what_was_stored() {
 }
 
 #[test]
+fn windows_come_sorted_by_key_whichever_way_they_are_drawn() {
+    // ASCII patterns are drawn as packed numbers (up to 128 bits of
+    // choices); others, and longer ones, as codes sorted by key. The order
+    // is the store's either way, lowercase letters and symbols between
+    // `Z` and `a` included.
+    for (pattern, charset) in [
+        ("SPRING-####-####", None),
+        ("x-######", Some("Zy_^[AB09~")),
+        ("##########", Some("digits")),
+        ("#########################", None),
+        (&"#".repeat(26) as &str, None),
+        ("KÄSE-####", Some("ÄÖÜAOU")),
+        ("C-######", Some("ｂAc")),
+    ] {
+        let plan = request(1, pattern, charset).check().unwrap();
+        let mut random = RandomBytes::new(os_random);
+        let window = plan.pattern.sorted_candidates(5_000, &mut random).unwrap();
+        assert_eq!(window.len(), 5_000);
+        for code in &window {
+            assert_made_by(&plan.pattern, code);
+        }
+        let keys: Vec<String> = window.iter().map(|c| code_key(c)).collect();
+        assert!(
+            keys.is_sorted(),
+            "{pattern} {charset:?}: {:?}",
+            &window[..10]
+        );
+    }
+}
+
+#[test]
 fn placeholders_draw_every_character_alike() {
     // Unbiased: 31 characters, 310,000 draws, 10,000 expected each with a
     // standard deviation of about 98; 8 deviations apart is one chance in
@@ -378,8 +409,12 @@ fn placeholders_draw_every_character_alike() {
     let plan = request(1, "#######", None).check().unwrap();
     let mut random = RandomBytes::new(os_random);
     let mut seen = std::collections::HashMap::<char, u32>::new();
-    for _ in 0..310_000 / 7 + 1 {
-        for c in plan.pattern.candidate(&mut random).unwrap().chars() {
+    let window = plan
+        .pattern
+        .sorted_candidates(310_000 / 7 + 1, &mut random)
+        .unwrap();
+    for code in window {
+        for c in code.chars() {
             *seen.entry(c).or_default() += 1;
         }
     }

@@ -1,4 +1,4 @@
-// The codepool admin console: pools, CSV import, codes, activity, layers with
+// The codepool admin console: pools, CSV import, generated codes, codes, activity, layers with
 // live preview, settings and project keys. Plain DOM, no framework: a handful
 // of views behind hash routes (#/pools, #/pools/NAME, #/layers,
 // #/layers/NAME, #/settings, #/keys).
@@ -249,6 +249,7 @@ async function poolView(pool) {
     h('div', { class: 'title-row' }, h('h1', {}, pool), description),
     error, stats,
     h('div', { class: 'two' }, uploadCard(pool, refresh), activityCard(pool)),
+    generateCard(pool, refresh),
     lifecycleCard(pool, refresh),
     alerts.card,
     codesCard(pool));
@@ -499,6 +500,86 @@ function importReport(fileName, r) {
       h('caption', {}, r.invalid > samples.length ? `First ${samples.length} of ${num(r.invalid)} invalid rows` : 'Invalid rows'),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Line'), h('th', { scope: 'col' }, 'Why'))),
       h('tbody', {}, samples.map((s) => h('tr', {}, h('td', { class: 'n' }, s.line), h('td', {}, s.reason))))) : null);
+}
+
+/** The named charsets of `POST /pools/{pool}/generate`, with their sizes. */
+const CHARSETS = [
+  ['readable', 'Readable: A–Z and 2–9 without 0 O 1 I L (31)', 31],
+  ['alphanumeric', 'A–Z and 0–9 (36)', 36],
+  ['letters', 'A–Z (26)', 26],
+  ['digits', '0–9 (10)', 10],
+  ['custom', 'These characters…', 0],
+];
+
+/** How many codes a pattern holds: the charset's size to the power of its `#`s. */
+function capacityText(pattern, size, count) {
+  const placeholders = [...pattern].filter((c) => c === '#').length;
+  if (!placeholders) return 'Each # in the pattern is one random character; the pattern has none yet.';
+  if (size < 2) return 'Type at least 2 characters to draw from.';
+  const holds = size ** placeholders;
+  const shown = holds > Number.MAX_SAFE_INTEGER ? `more than ${num(Number.MAX_SAFE_INTEGER)}` : num(holds);
+  const needs = 100 * (count || 1);
+  return `The pattern holds ${shown} codes (${size}^${placeholders}); ${num(count || 1)} `
+    + `${count === 1 ? 'code needs' : 'codes need'} at least ${num(needs)} (100× the count)`
+    + (holds >= needs ? '.' : ': add placeholders.');
+}
+
+function generateCard(pool, afterGenerate) {
+  const count = h('input', { id: 'gen-count', type: 'number', min: 1, max: 1_000_000, value: 1000, required: true });
+  const pattern = h('input', { id: 'gen-pattern', required: true, value: 'SPRING-####-####', size: 24, spellcheck: 'false' });
+  const charset = h('select', { id: 'gen-charset' }, CHARSETS.map(([value, text]) => h('option', { value }, text)));
+  const custom = h('input', { id: 'gen-custom', placeholder: 'ACDEFHJKMNPRTWXY34679', size: 24, spellcheck: 'false' });
+  const customField = h('div', { hidden: true }, h('label', { for: 'gen-custom' }, 'Characters'), custom);
+  const capacity = h('p', { class: 'hint', 'data-capacity': '' });
+  const result = h('div', { class: 'import-result', role: 'status' });
+  const error = errorLine();
+  const button = h('button', { class: 'primary', type: 'submit' }, 'Generate');
+  const size = () => (charset.value === 'custom' ? [...custom.value].length : CHARSETS.find(([v]) => v === charset.value)[2]);
+  const update = () => {
+    customField.hidden = charset.value !== 'custom';
+    custom.required = charset.value === 'custom';
+    capacity.textContent = capacityText(pattern.value, size(), Number(count.value));
+  };
+  for (const input of [count, pattern, charset, custom]) input.addEventListener('input', update);
+  update();
+  const form = h('form', { class: 'card', 'aria-labelledby': 'generate-title' },
+    h('h2', { id: 'generate-title' }, 'Generate codes'),
+    h('p', { class: 'hint' }, 'Random codes of a pattern: each # is one character drawn from the charset, ' +
+      'anything else is kept as it is. Codes are unique in the project: one that exists is drawn again.'),
+    h('div', { class: 'fields' },
+      h('div', {}, h('label', { for: 'gen-count' }, 'How many'), count),
+      h('div', {}, h('label', { for: 'gen-pattern' }, 'Pattern'), pattern),
+      h('div', {}, h('label', { for: 'gen-charset' }, 'Charset'), charset),
+      customField),
+    capacity, button, error, result);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    button.disabled = true;
+    button.textContent = 'Generating…';
+    result.replaceChildren();
+    const json = { count: Number(count.value), pattern: pattern.value };
+    if (charset.value !== 'readable') json.charset = charset.value === 'custom' ? custom.value : charset.value;
+    await attempt(error, `Could not generate codes of ${pattern.value}`, async () => {
+      const report = await call('POST', `/pools/${seg(pool)}/generate`, { json });
+      result.replaceChildren(generateReport(json.pattern, report));
+      await afterGenerate();
+    });
+    button.textContent = 'Generate';
+    button.disabled = false;
+  });
+  return form;
+}
+
+/** A generation's report: an import's, where a row is a candidate drawn. */
+function generateReport(pattern, r) {
+  const row = (label, n, cls) => [h('dt', {}, label), h('dd', { class: cls, 'data-count': cls }, num(n))];
+  return h('div', {},
+    h('h3', {}, `Generated ${num(r.imported)} new ${r.imported === 1 ? 'code' : 'codes'} of ${pattern}`),
+    h('dl', { class: 'counts' },
+      row('Candidates drawn', r.total_rows, 'total_rows'),
+      row('Added to the pool', r.imported, 'imported'),
+      row('Already in the project (drawn again)', r.already_in_project, 'already_in_project'),
+      row('Drawn twice (drawn again)', r.duplicates_in_file, 'duplicates_in_file')));
 }
 
 function activityCard(pool) {
