@@ -38,14 +38,15 @@ impl<D: Database> Store<'_, D> {
                 state as i64
             )
         };
-        let sql = format!(
-            "{} ORDER BY id LIMIT ?3",
-            states
-                .into_iter()
-                .map(part)
-                .collect::<Vec<_>>()
-                .join(" UNION ALL ")
-        );
+        // Durable Object SQLite allows at most 5 terms in a compound
+        // SELECT (SQLITE_LIMIT_COMPOUND_SELECT), and there are six states:
+        // the parts go in groups of three, each group a subquery.
+        let parts: Vec<String> = states.into_iter().map(part).collect();
+        let groups: Vec<String> = parts
+            .chunks(3)
+            .map(|group| format!("SELECT * FROM ({})", group.join(" UNION ALL ")))
+            .collect();
+        let sql = format!("{} ORDER BY id LIMIT ?3", groups.join(" UNION ALL "));
         // One more than asked: whether there is a next page.
         let limit = query.limit.max(1);
         let mut rows = self.db.query(
