@@ -51,7 +51,7 @@ before(async () => {
 });
 after(async () => { await worker?.stop(); });
 
-const example = { project: PROJECT, pool: 'p', layer: 'l', campaign: 'c', key: '0123456789abcdef' };
+const example = { project: PROJECT, pool: 'p', layer: 'l', campaign: 'c', key: '0123456789abcdef', code: 'CODE-1' };
 
 /** Each operation of the description with the security alternatives it accepts. */
 const operations = () => Object.entries(spec.paths).flatMap(([path, item]) =>
@@ -156,6 +156,7 @@ test('what each scope opens, in words: the table the cases above derive', () => 
     listPools: 'ADMIN_TOKEN, admin key, read key',
     putPool: 'ADMIN_TOKEN, admin key',
     getPool: 'ADMIN_TOKEN, admin key, read key',
+    deletePool: 'ADMIN_TOKEN, admin key',
     importCodes: 'ADMIN_TOKEN, admin key',
     generateCodes: 'ADMIN_TOKEN, admin key',
     poolActivity: 'ADMIN_TOKEN, admin key, read key',
@@ -172,5 +173,7 @@ test('what each scope opens, in words: the table the cases above derive', () => 
     render: 'ADMIN_TOKEN, admin key',
     openApi: 'anyone',
     listCodes: 'ADMIN_TOKEN, admin key, read key',
+    voidCode: 'ADMIN_TOKEN, admin key',
+    rollbackCode: 'ADMIN_TOKEN, admin key',
   });
 });

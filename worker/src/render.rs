@@ -129,6 +129,13 @@ pub async fn display(req: &Request, project: &Project, m: &Matched) -> Result<Re
                 COMPILED.with(|c| c.borrow_mut().remove(&key));
                 return Err(err);
             }
+            // A pool the template uses was deleted (or never made): say
+            // which layer needs it, for whoever reads the failed display.
+            Err(err) if err.kind() == ErrorKind::UnknownPool => {
+                return Err(err.append(&format!(
+                    "; layer {name:?} uses it: change the layer's template, or create the pool"
+                )));
+            }
             Err(err) => return Err(err),
         }
     }
