@@ -130,7 +130,7 @@ const CASES = [
   ['public render of an unknown layer', 'GET', '/layers/ghost/render?customer_id=x', undefined, { authorization: '' }, 404, 'unknown_layer'],
   ['public render of a layer whose pool is missing', 'GET', '/layers/orphan/render?customer_id=x', undefined, { authorization: '' }, 404, 'unknown_pool'],
   ['no such route', 'GET', '/vouchers', undefined, {}, 404, 'no_such_route'],
-  ['DELETE a pool', 'DELETE', '/pools/p', undefined, {}, 405, 'method_not_allowed'],
+  ['POST to a pool\'s codes', 'POST', '/pools/p/codes', undefined, {}, 405, 'method_not_allowed'],
   ['POST to a pool', 'POST', '/pools/p', { description: 'x' }, {}, 405, 'method_not_allowed'],
   ['PATCH a layer', 'PATCH', '/layers/l', { active: false }, {}, 405, 'method_not_allowed'],
   ['POST to the public render', 'POST', '/layers/l/render?customer_id=x', undefined, {}, 405, 'method_not_allowed'],
@@ -261,8 +261,8 @@ test('errors carry what a client needs as fields: a template error its place, a 
   assert.equal(deep.status, 422, deep.text);
   assert.equal(deep.json.error.code, 'template_too_complex');
   assert.deepEqual([deep.json.error.line, deep.json.error.column], [2, undefined], 'a line and no made-up column');
-  const method = await send('DELETE', '/pools/p', undefined, {});
+  const method = await send('PATCH', '/pools/p', undefined, {});
   assert.equal(method.status, 405);
-  assert.equal(method.headers.allow, 'PUT, GET');
+  assert.equal(method.headers.allow, 'PUT, GET, DELETE');
   assert.deepEqual(await snapshot(api), before);
 });
