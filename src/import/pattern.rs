@@ -427,10 +427,10 @@ impl Pattern {
     ///
     /// An ASCII pattern and charset whose choices fit 128 bits (31
     /// characters: 25 placeholders) draw each code as a number whose bits
-    /// are its choices, sort the numbers and spell them: several times
-    /// cheaper than sorting codes by their keys, which was a tenth of a
-    /// generation's time in the Worker (BENCHMARKS.md). Others draw codes and
-    /// sort them by key.
+    /// are its choices, sort the numbers and spell them, with no key per
+    /// code and no string comparison: sorting codes by key took 7% of a
+    /// generation's profile in the Worker (BENCHMARKS.md). Others draw
+    /// codes and sort them by key.
     pub fn sorted_candidates<F>(&self, n: usize, random: &mut RandomBytes<F>) -> Result<Vec<String>>
     where
         F: FnMut(&mut [u8]) -> Result<()>,
