@@ -76,10 +76,10 @@ test('unknown layers, unknown routes and wrong methods get JSON errors', async (
   const missing = await api.render('nope', 'c1');
   assert.equal(missing.status, 404);
   assert.equal(JSON.parse(missing.text).error.code, 'unknown_layer');
-  const method = await api.call('DELETE', '/pools/x');
+  const method = await api.call('PATCH', '/pools/x');
   assert.equal(method.status, 405);
   assert.equal(method.json.error.code, 'method_not_allowed');
-  assert.equal(method.headers.get('allow'), 'PUT, GET');
+  assert.equal(method.headers.get('allow'), 'PUT, GET, DELETE');
   const route = await api.call('GET', '/nothing/here');
   assert.equal(route.status, 404);
   assert.equal(route.json.error.code, 'no_such_route');
