@@ -1,5 +1,6 @@
 // The admin console (www/admin/) in headless Chromium, against the built
-// Worker under workerd: sign-in, pools, CSV import, generated codes, codes, activity, the layer
+// Worker under workerd: sign-in, pools, CSV import, generated codes, codes
+// (voided, rolled back), pools deleted or archived, activity, the layer
 // editor with its preview, and the settings.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -252,6 +253,54 @@ test('a pool shows the codes leased to dispensers, in the list and on its page; 
   assert.deepEqual(problems, []);
 });
 
+test('codes are voided and redemptions rolled back from the code list; pools deleted or archived', async () => {
+  const api = await createProject(worker.base, 'voiding');
+  await api.putPool('leak');
+  await api.importJson('leak', ['LEAK-1', 'LEAK-2', 'LEAK-3']);
+  await api.putPool('spare');
+  await api.importJson('spare', ['SPARE-1']);
+  await api.call('PUT', '/settings', { redemption: { event_type: 'purchase', property: 'voucher_code' } });
+  for (const customer of ['ann', 'bob']) {
+    await api.call('POST', '/render', { template: "{{ vouchers['leak'].assign_available_code() }}", customer_id: customer });
+  }
+  await api.call('POST', '/events', { customer_id: 'bob', type: 'purchase', properties: { voucher_code: 'LEAK-2' } });
+  const { page, problems } = await signedIn('voiding');
+  const questions = [];
+  page.on('dialog', (dialog) => { questions.push(dialog.message()); dialog.accept(); });
+  await page.goto(`${worker.base}/admin/#/pools/leak`);
+  await page.locator('[data-pool-status=active]').waitFor();
+  // It has handed out codes: archive, not delete.
+  assert.equal(await page.getByRole('button', { name: 'Delete pool' }).count(), 0);
+  const row = (code) => page.getByRole('row').filter({ has: page.getByRole('cell', { name: code, exact: true }) });
+
+  await page.getByRole('button', { name: 'Void LEAK-1' }).click();
+  await row('LEAK-1').locator('.state.void').waitFor();
+  assert.match(questions.at(-1), /^Void LEAK-1\? .*ann can no longer redeem it\.$/);
+  await page.locator('[data-stat=void] .value').filter({ hasText: '1' }).waitFor();
+  assert.equal(await row('LEAK-1').getByRole('button').count(), 0);
+
+  await page.getByRole('button', { name: 'Roll back LEAK-2' }).click();
+  await row('LEAK-2').locator('.state.assigned').waitFor();
+  assert.match(questions.at(-1), /assigned to bob again/);
+  await page.locator('[data-stat=redeemed] .value').filter({ hasText: '0' }).waitFor();
+  await screenshot(page, 'admin-pool-void');
+
+  await page.getByRole('button', { name: 'Archive' }).click();
+  await page.locator('[data-pool-status=archived]').waitFor();
+  assert.equal((await api.getPool('leak')).json.status, 'archived');
+  await page.getByRole('button', { name: 'Unarchive' }).click();
+  await page.locator('[data-pool-status=active]').waitFor();
+  assert.deepEqual((await api.getPool('leak')).json.archived, false);
+
+  // A pool that handed out nothing is deleted, after a confirm.
+  await page.goto(`${worker.base}/admin/#/pools/spare`);
+  await page.getByRole('button', { name: 'Delete pool' }).click();
+  await page.getByRole('heading', { name: 'Pools', level: 1 }).waitFor();
+  assert.match(questions.at(-1), /^Delete pool spare and its 1 code\?/);
+  assert.equal((await api.getPool('spare')).status, 404);
+  assert.deepEqual(problems, []);
+});
+
 test('the activity chart shows the assignments and redemptions of today', async () => {
   await demo.call('PUT', '/settings', { redemption: { event_type: 'purchase', property: 'voucher_code' } });
   const shown = (await demo.render('welcome', 'buyer')).text.match(/WELCOME-\d{4}/)[0];
@@ -462,6 +511,7 @@ test('the redemption settings and the signing key are saved and shown again', as
   await page.getByLabel('Event type').fill('order');
   await page.getByLabel('Property with the code').fill('coupon');
   await page.getByLabel('Only the customer a code was handed to can redeem it').check();
+  await page.getByLabel('Roll back on this event (optional)').fill('return');
   await page.getByRole('button', { name: 'Generate a key' }).click();
   const key = await page.getByLabel('New key (at least 32 characters)').inputValue();
   assert.match(key, /^[0-9a-f]{64}$/);
@@ -470,8 +520,8 @@ test('the redemption settings and the signing key are saved and shown again', as
   await page.getByText('A key is stored.').waitFor();
   const api = client(worker.base, 'settings');
   assert.deepEqual((await api.call('GET', '/settings')).json, {
-    redemption: { event_type: 'order', property: 'coupon', require_holder: true }, customer_signing_key_set: true,
-    webhook_url: null, webhook_secret_set: false,
+    redemption: { event_type: 'order', property: 'coupon', require_holder: true, rollback_event_type: 'return' },
+    customer_signing_key_set: true, webhook_url: null, webhook_secret_set: false,
   });
 
   await page.reload();
@@ -479,6 +529,7 @@ test('the redemption settings and the signing key are saved and shown again', as
   assert.equal(await page.getByLabel('Event type').inputValue(), 'order');
   assert.equal(await page.getByLabel('Property with the code').inputValue(), 'coupon');
   assert.equal(await page.getByLabel('Only the customer a code was handed to can redeem it').isChecked(), true);
+  assert.equal(await page.getByLabel('Roll back on this event (optional)').inputValue(), 'return');
   // Switching redemption off keeps the key.
   await page.getByLabel('Redeem codes from tracked events').uncheck();
   await page.getByRole('button', { name: 'Save settings' }).click();

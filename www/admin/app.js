@@ -243,22 +243,26 @@ async function poolView(pool) {
   const error = errorLine();
   const stats = h('div', { class: 'stats' });
   const description = h('p', { class: 'muted' });
+  const actions = h('div', { class: 'tools pool-actions' });
   const alerts = alertsCard(pool, () => refresh());
+  const lifecycle = lifecycleCard(pool, () => refresh());
   const view = h('section', {},
     h('p', { class: 'crumbs' }, h('a', { href: '#/pools' }, 'Pools'), ' / ', pool),
-    h('div', { class: 'title-row' }, h('h1', {}, pool), description),
+    h('div', { class: 'title-row' }, h('h1', {}, pool), description, actions),
     error, stats,
     h('div', { class: 'two' }, uploadCard(pool, refresh), activityCard(pool)),
     generateCard(pool, refresh),
-    lifecycleCard(pool, refresh),
+    lifecycle.card,
     alerts.card,
-    codesCard(pool));
+    codesCard(pool, refresh));
   shell(view);
 
   async function refresh() {
     await attempt(error, `Could not load pool ${pool}`, async () => {
       const p = await call('GET', `/pools/${seg(pool)}`);
       description.textContent = `${p.description || `Created ${when(p.created_at)}`} · ${statusText(p)}`;
+      description.dataset.poolStatus = p.status;
+      actions.replaceChildren(...poolActions(pool, p, refresh, error));
       const stat = (label, n, cls, note) => h('div', { class: `stat ${cls}`, 'data-stat': cls },
         h('span', { class: 'label' }, label), h('span', { class: 'value' }, num(n)),
         note ? h('span', { class: 'note' }, note) : null);
@@ -273,9 +277,49 @@ async function poolView(pool) {
         stat('Void', p.void, 'void'),
         h('div', { class: 'stat wide' }, h('span', { class: 'label' }, 'Availability'), availabilityBar(p)));
       alerts.show(p);
+      lifecycle.show(p);
     });
   }
   await refresh();
+}
+
+/**
+ * A pool's lifecycle buttons: Delete while it has handed out nothing (no
+ * assigned or redeemed codes), else Archive; Unarchive when archived.
+ */
+function poolActions(pool, p, refresh, error) {
+  const buttons = [];
+  const archive = (archived) => {
+    const button = h('button', { type: 'button' }, archived ? 'Archive' : 'Unarchive');
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      await attempt(error, `Could not ${archived ? 'archive' : 'unarchive'} pool ${pool}`, async () => {
+        await call('PUT', `/pools/${seg(pool)}`, { json: { ...poolSettingsOf(p), archived } });
+        await refresh();
+      });
+      button.disabled = false;
+    });
+    return button;
+  };
+  if (p.archived) buttons.push(archive(false));
+  if (p.assigned + p.redeemed === 0) {
+    const remove = h('button', { class: 'danger', type: 'button' }, 'Delete pool');
+    remove.addEventListener('click', async () => {
+      const sure = window.confirm(`Delete pool ${pool} and its ${num(p.total)} ${p.total === 1 ? 'code' : 'codes'}? ` +
+        'They can be imported again afterwards. Templates that still use the pool fail (404 unknown_pool).');
+      if (!sure) return;
+      remove.disabled = true;
+      const deleted = await attempt(error, `Could not delete pool ${pool}`, () => call('DELETE', `/pools/${seg(pool)}`));
+      remove.disabled = false;
+      if (deleted) location.hash = '#/pools';
+    });
+    buttons.push(remove);
+  } else if (!p.archived) {
+    const button = archive(true);
+    button.title = 'It has handed out codes, so it cannot be deleted: archived, it hands out nothing and its codes can still be redeemed.';
+    buttons.push(button);
+  }
+  return buttons;
 }
 
 /** Whether a pool hands out codes now, in words. */
@@ -289,7 +333,12 @@ function statusText(p) {
   }
 }
 
-/** A pool's window, expiry margin and archiving (`PUT /pools/{pool}`, sent whole). */
+/**
+ * A pool's window, expiry margin and archiving (`PUT /pools/{pool}`, sent
+ * whole). `card`, and `show(pool)` to follow the pool as the page reads it
+ * (another card, or the Archive button, may have changed it since), unless
+ * the card is being edited.
+ */
 function lifecycleCard(pool, afterSave) {
   const local = (iso) => (iso ? iso.slice(0, 16) : '');
   const from = h('input', { id: 'pool-valid-from', type: 'datetime-local' });
@@ -318,7 +367,6 @@ function lifecycleCard(pool, afterSave) {
     margin.value = p.stop_assigning_before_expiry ?? '';
     archived.checked = !!p.archived;
   };
-  attempt(error, 'Could not load the pool', async () => fill(await call('GET', `/pools/${seg(pool)}`)));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     saved.textContent = '';
@@ -333,7 +381,11 @@ function lifecycleCard(pool, afterSave) {
       await afterSave();
     });
   });
-  return form;
+  const show = (p) => {
+    if (form.contains(document.activeElement)) current = p;
+    else fill(p);
+  };
+  return { card: form, show };
 }
 
 // ---------------------------------------------------------------- alerts --
@@ -605,7 +657,7 @@ function activityCard(pool) {
   return card;
 }
 
-function codesCard(pool) {
+function codesCard(pool, afterChange) {
   const state = h('select', { id: 'codes-state' },
     [['', 'All states'], ['available', 'Available'], ['leased', 'Leased'], ['assigned', 'Assigned'],
       ['redeemed', 'Redeemed'], ['expired', 'Expired'], ['void', 'Void']]
@@ -622,7 +674,7 @@ function codesCard(pool) {
     error,
     h('table', { class: 'codes' },
       h('thead', {}, h('tr', {}, ['Code', 'State', 'Assigned', 'Customer', 'Source', 'Redeemed', 'Expires']
-        .map((t) => h('th', { scope: 'col' }, t)))),
+        .map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
       body),
     h('div', { class: 'pager' }, prev, page, next));
 
@@ -641,9 +693,10 @@ function codesCard(pool) {
       h('td', { class: 'code' }, c.code),
       h('td', {}, h('span', { class: `state ${c.state}` }, c.state)),
       h('td', {}, when(c.assigned_at)), h('td', {}, c.customer_id ?? '—'),
-      h('td', {}, c.source ?? '—'), h('td', {}, when(c.redeemed_at)), h('td', {}, when(c.expires_at)))));
+      h('td', {}, c.source ?? '—'), h('td', {}, when(c.redeemed_at)), h('td', {}, when(c.expires_at)),
+      h('td', { class: 'row-actions' }, codeAction(c)))));
     if (!answer.codes.length) {
-      body.append(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, index ? 'No more codes.' : 'No codes in this state.')));
+      body.append(h('tr', {}, h('td', { colspan: 8, class: 'empty' }, index ? 'No more codes.' : 'No codes in this state.')));
     }
     cursors = cursors.slice(0, index + 1);
     if (answer.next_cursor) cursors.push(answer.next_cursor);
@@ -651,6 +704,29 @@ function codesCard(pool) {
     next.disabled = !answer.next_cursor;
     page.textContent = `Page ${index + 1}`;
   });
+  // Void any code not redeemed or void yet; roll a redemption back.
+  const codeAction = (c) => {
+    const path = `/pools/${seg(pool)}/codes/${seg(c.code)}`;
+    const act = (label, question, doing, route) => {
+      const button = h('button', { type: 'button', class: 'small', 'aria-label': `${label} ${c.code}` }, label);
+      button.addEventListener('click', async () => {
+        if (!window.confirm(question)) return;
+        button.disabled = true;
+        const done = await attempt(error, `Could not ${doing} ${c.code}`, () => call('POST', `${path}/${route}`));
+        button.disabled = false;
+        if (done) await Promise.all([load(), afterChange?.()]);
+      });
+      return button;
+    };
+    if (c.state === 'redeemed') {
+      return act('Roll back', `Roll back the redemption of ${c.code}? It becomes assigned to ` +
+        `${c.customer_id ?? 'its holder'} again, who can redeem it once more.`, 'roll back', 'rollback');
+    }
+    if (c.state === 'void') return null;
+    const who = c.state === 'assigned' ? ` ${c.customer_id ?? 'Its holder'} can no longer redeem it.` : '';
+    const held = c.state === 'leased' ? ' The dispensers that hold it give it back first.' : '';
+    return act('Void', `Void ${c.code}? It will never be handed out or redeemed.${who}${held}`, 'void', 'void');
+  };
   state.addEventListener('change', () => { cursors = [null]; index = 0; load(); });
   prev.addEventListener('click', () => { index -= 1; load(); });
   next.addEventListener('click', () => { index += 1; load(); });
@@ -943,6 +1019,7 @@ async function settingsView() {
   const eventType = h('input', { id: 'redeem-event', value: 'purchase', required: true });
   const property = h('input', { id: 'redeem-property', value: 'voucher_code', required: true });
   const holder = h('input', { id: 'redeem-holder', type: 'checkbox' });
+  const rollbackType = h('input', { id: 'rollback-event', placeholder: 'refund' });
   const example = h('pre', { class: 'example' });
   const keyState = h('p', {});
   const key = h('input', { id: 'signing-key', autocomplete: 'off', minlength: 32, size: 48, spellcheck: 'false' });
@@ -956,17 +1033,21 @@ async function settingsView() {
   const save = h('button', { class: 'primary', type: 'submit' }, 'Save settings');
 
   const showExample = () => {
-    const fields = [eventType, property, holder];
+    const fields = [eventType, property, holder, rollbackType];
     for (const f of fields) f.disabled = !redeem.checked;
+    const event = (type) => JSON.stringify({
+      customer_id: 'c1', type, properties: { [property.value]: 'SPRING-0001' },
+    }, null, 2);
+    const refund = rollbackType.value.trim();
     example.textContent = redeem.checked
-      ? `POST /v1/projects/${session.project}/events\n` + JSON.stringify({
-        customer_id: 'c1', type: eventType.value, properties: { [property.value]: 'SPRING-0001' },
-      }, null, 2)
+      ? `POST /v1/projects/${session.project}/events\n` + event(eventType.value) +
+        (refund ? `\n\nRolls the redemption back:\n${event(refund)}` : '')
       : 'No tracked event redeems codes: assigned codes stay assigned.';
   };
   redeem.addEventListener('change', showExample);
   eventType.addEventListener('input', showExample);
   property.addEventListener('input', showExample);
+  rollbackType.addEventListener('input', showExample);
   const randomHex = () => Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, '0')).join('');
   generate.addEventListener('click', () => {
     key.value = randomHex();
@@ -985,6 +1066,10 @@ async function settingsView() {
     h('div', { class: 'fields' },
       h('div', {}, h('label', { for: 'redeem-event' }, 'Event type'), eventType),
       h('div', {}, h('label', { for: 'redeem-property' }, 'Property with the code'), property)),
+    h('div', { class: 'fields' },
+      h('div', {}, h('label', { for: 'rollback-event' }, 'Roll back on this event (optional)'), rollbackType)),
+    h('p', { class: 'hint' }, 'A tracked event of this type (a refund, say) with a redeemed code in the same property ' +
+      'makes the code assigned to its holder again. Leave it empty: only the code list rolls back.'),
     h('label', { class: 'check' }, holder, ' Only the customer a code was handed to can redeem it'),
     h('p', { class: 'hint' }, 'A purchase by another customer is logged as holder_mismatch either way. Unchecked, it ' +
       'still redeems the code (for shops that track purchases under another id than their layers use); checked, the ' +
@@ -1016,7 +1101,10 @@ async function settingsView() {
     done.textContent = '';
     const body = {
       redemption: redeem.checked
-        ? { event_type: eventType.value, property: property.value, require_holder: holder.checked }
+        ? {
+          event_type: eventType.value, property: property.value, require_holder: holder.checked,
+          ...(rollbackType.value.trim() ? { rollback_event_type: rollbackType.value.trim() } : {}),
+        }
         : null,
     };
     if (removeKey.checked) body.customer_signing_key = '';
@@ -1041,6 +1129,7 @@ async function settingsView() {
       eventType.value = s.redemption.event_type;
       property.value = s.redemption.property;
       holder.checked = s.redemption.require_holder;
+      rollbackType.value = s.redemption.rollback_event_type ?? '';
     }
     keyState.textContent = s.customer_signing_key_set ? 'A key is stored.' : 'No key is stored.';
     webhookUrl.value = s.webhook_url ?? '';
