@@ -168,6 +168,24 @@ test('a code dispensers hold is voided once they gave it back, and never handed 
   assert.equal([...codes.values()].filter((c) => c.state === 'void').length, 1);
 });
 
+test('a per_customer customer served by dispensers gets a new code once theirs is voided', async () => {
+  const api = await createProject(worker.base, 'forget');
+  await poolWith(api, 'p', codeNames('F', 20));
+  assert.equal((await api.putLayer('l', { template: TAKE, assignment: 'per_customer', dispensers: 2 })).status, 200);
+  const first = await api.render('l', 'ann');
+  assert.equal(first.status, 200);
+  assert.equal((await api.render('l', 'ann')).text, first.text);
+  // Whether or not her dispenser has reported it yet.
+  const voided = await voidCode(api, 'p', first.text);
+  assert.equal(voided.status, 200, voided.text);
+  assert.deepEqual([voided.json.state, voided.json.customer_id], ['void', 'ann']);
+  // Her dispenser forgot it: she gets another, and keeps that one.
+  const next = await api.render('l', 'ann');
+  assert.equal(next.status, 200);
+  assert.notEqual(next.text, first.text);
+  assert.equal((await api.render('l', 'ann')).text, next.text);
+});
+
 test('delete a pool that handed out nothing; archive one that did', async () => {
   const api = await createProject(worker.base, 'deletes');
   await poolWith(api, 'spare', ['S-1', 'S-2', 'S-3']);
