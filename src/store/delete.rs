@@ -38,6 +38,8 @@ impl<D: Database> Store<'_, D> {
             if counts.leased > 0 || !leases.is_empty() {
                 return Err(pool_held(pool));
             }
+            // Its alerts' state and undelivered webhooks go with it.
+            self.forget_alerts(id)?;
             for statement in [
                 // Few rows, each one seek: not a scan of the pool's codes.
                 "DELETE FROM void_requests

@@ -293,6 +293,8 @@ impl<D: Database> Store<'_, D> {
                 let text = code[3].as_opt_str().unwrap_or_default();
                 self.log_void(&pool, text, None, "leased", now)?;
             }
+            // Fewer codes left to hand out: alerts may fire.
+            self.check_alerts(row[0].as_i64(), now)?;
         }
         // Leased codes count in `next_expiry` already; this keeps it a
         // lower bound should a sweep have passed them by meanwhile.

@@ -80,6 +80,11 @@ impl<D: Database> Store<'_, D> {
                 "DELETE FROM void_requests WHERE code_id = ?1",
                 &[found.id.into()],
             )?;
+            // One fewer code left to hand out: a low-stock or out-of-codes
+            // alert may fire.
+            if found.state == CodeState::Available {
+                self.check_alerts(found.pool_id, now)?;
+            }
             let mut entry = found.entry;
             self.log_void(pool, &entry.code, entry.customer_id.as_deref(), was, now)?;
             let forget_at = match (found.state, entry.source.as_deref()) {

@@ -777,3 +777,60 @@ fn a_code_redeemed_before_its_dispenser_reported_it_is_rolled_back_and_then_repo
     let counts = local.check_store();
     assert_eq!((counts.assigned, counts.redeemed), (1, 0));
 }
+
+#[test]
+fn voiding_what_was_left_fires_the_pools_alerts_and_a_deleted_pool_leaves_none() {
+    let db = NativeDatabase::in_memory().unwrap();
+    let store = store_with(&db, &[("p", &["A", "B", "C"])]);
+    store
+        .put_settings(&Settings {
+            webhook_url: Some("https://hooks.example/codepool".into()),
+            webhook_secret: Some("whsec-0123456789abcdef0123456789abcdef".into()),
+            ..Settings::default()
+        })
+        .unwrap();
+    let alerts = PoolSettings {
+        alerts: Some(
+            serde_json::from_value(serde_json::json!({"low_stock": 1, "out_of_codes": true}))
+                .unwrap(),
+        ),
+        ..PoolSettings::default()
+    };
+    store.put_pool("p", &alerts, NOW).unwrap();
+    let fired = |store: &Store<'_, NativeDatabase>| -> Vec<String> {
+        let filter = EventFilter {
+            event_type: Some("alert".into()),
+            ..EventFilter::default()
+        };
+        let mut log: Vec<String> = store
+            .events(&filter)
+            .unwrap()
+            .events
+            .into_iter()
+            .map(|e| {
+                e.properties["alert"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        log.reverse();
+        log
+    };
+    void(&store, "p", "A");
+    assert!(fired(&store).is_empty());
+    void(&store, "p", "B");
+    assert_eq!(fired(&store), ["low_stock"]);
+    void(&store, "p", "C");
+    assert_eq!(fired(&store), ["low_stock", "out_of_codes"]);
+    let pending = |db: &NativeDatabase, table: &str| {
+        db.query(&format!("SELECT COUNT(*) FROM {table}"), &[])
+            .unwrap()[0][0]
+            .as_i64()
+    };
+    assert_eq!(pending(&db, "alert_outbox"), 2);
+    store.delete_pool("p", NOW).unwrap();
+    assert_eq!(pending(&db, "alert_outbox"), 0);
+    assert_eq!(pending(&db, "alert_states"), 0);
+    audited(&store);
+}
