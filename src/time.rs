@@ -56,17 +56,13 @@ pub fn parse_duration(s: &str) -> Option<i64> {
 }
 
 /// A duration in milliseconds as [`parse_duration`] reads it, in the
-/// largest unit that divides it (`604800000` is `1w`, `86400000` `1d`).
+/// largest unit up to days that divides it (`604800000` is `7d`, as
+/// marketers count expiry margins, `3600000` `1h`).
 pub fn format_duration(ms: i64) -> String {
     if ms == 0 {
         return "0".to_owned();
     }
-    for (unit, size) in [
-        ("w", 7 * DAY_MS),
-        ("d", DAY_MS),
-        ("h", 3_600_000),
-        ("m", 60_000),
-    ] {
+    for (unit, size) in [("d", DAY_MS), ("h", 3_600_000), ("m", 60_000)] {
         if ms % size == 0 {
             return format!("{}{unit}", ms / size);
         }
@@ -109,8 +105,9 @@ mod tests {
         for bad in ["", "d", "7", "7x", "-1d", "1.5d", "7 d", "367d", "9999999d"] {
             assert_eq!(parse_duration(bad), None, "{bad:?}");
         }
-        for text in ["1w", "3d", "12h", "30m", "45s", "0"] {
+        for text in ["3d", "14d", "12h", "30m", "45s", "0"] {
             assert_eq!(format_duration(parse_duration(text).unwrap()), text);
         }
+        assert_eq!(format_duration(parse_duration("1w").unwrap()), "7d");
     }
 }

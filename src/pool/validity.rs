@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn round_trips_as_shown() {
-        let s = settings(None, Some("2026-12-31T00:00:00.000Z"), Some("1w"));
+        let s = settings(None, Some("2026-12-31T00:00:00.000Z"), Some("7d"));
         let mut shown = PoolSettings::default();
         s.lifecycle().unwrap().show_in(&mut shown);
         assert_eq!(shown, s);

@@ -36,7 +36,7 @@ test('codes imported with their own expiry: the expired ones and those within th
   const pool = (await api.getPool('p')).json;
   assert.deepEqual(
     [pool.status, pool.total, pool.available, pool.expired, pool.stop_assigning_before_expiry],
-    ['active', 4, 2, 2, '1w'],
+    ['active', 4, 2, 2, '7d'],
   );
   const codes = await checkPool(api, 'p');
   assert.equal(codes.get('GONE-1').state, 'expired');
