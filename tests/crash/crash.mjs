@@ -28,6 +28,11 @@
 //   leased at the kill is assigned to the customer the dispenser's file
 //   named, or available again if no one was handed it; every other code is
 //   as it was; nothing is leased and the dispensers hold nothing;
+// - every tenth live code expires during the run, and an admin voids live
+//   codes while the clients take them: no client receives a code asked for
+//   after its expiry, or after it was voided unused; a code stored as
+//   expired has expired, one stored as void was voided (keeping the holder
+//   it was handed to, if any);
 // - the API's counters and its CSV export agree with the settled file;
 // - an import that the kill cut off, sent again, completes: the pool then
 //   holds every code of every file.
@@ -278,8 +283,11 @@ const campaignsSent = new Set();
 
 function receive(code, customer, source, sent) {
   check(!received.has(code), `${code} was received twice: by ${received.get(code)?.customer} and by ${customer}`);
-  // Handed out after the request was sent: it must not have expired by then.
+  // Handed out after the request was sent: it must not have expired by then,
+  // nor been voided unused before.
   check(!(EXPIRING.get(code) <= sent), `${code} expired at ${EXPIRING.get(code)} and went out to ${customer}, asked at ${sent}`);
+  const v = voided.get(code);
+  check(!(v && v.at < sent && v.customer === null), `${code} was voided unused at ${v?.at} and went out to ${customer}, asked at ${sent}`);
   received.set(code, { customer, source });
 }
 
@@ -289,6 +297,11 @@ function receive(code, customer, source, sent) {
  * all through the rounds while clients take them.
  */
 const EXPIRING = new Map();
+
+/** Codes an admin asked to void (a kill may cut the answer, not the void). */
+const voidAsked = new Set();
+/** code -> { at, customer }: voids answered, with the holder the code kept. */
+const voided = new Map();
 
 /** Whether a code stored as expired had expired by the time its file was read. */
 function expiredByNow(code) {
@@ -379,6 +392,29 @@ async function campaignLoop(round, stop, stats) {
     } else {
       cutAnswer(stats, res, res.text);
     }
+  }
+}
+
+/** An admin voids live codes (leaked ones, say) while the clients take them. */
+async function voidLoop(round, stop, stats) {
+  for (let k = 0; k < 1000 && !stop.now; k++) {
+    const i = Math.floor(random() * LIVE_CODES);
+    const code = `L-${String(i).padStart(6, '0')}`;
+    if (voidAsked.has(code) || EXPIRING.has(code)) continue;
+    voidAsked.add(code);
+    let res;
+    try {
+      res = await api('POST', `/pools/live/codes/${code}/void`);
+    } catch {
+      return;
+    }
+    if (res.status === 200 && res.json?.state === 'void') {
+      voided.set(code, { at: Date.now(), customer: res.json.customer_id });
+      stats.voided++;
+    } else if (res.status !== 409 && !stop.now) {
+      stats.other.push(`void ${res.status} ${res.text.slice(0, 200)}`);
+    }
+    await sleep(50);
   }
 }
 
@@ -520,7 +556,9 @@ function checkLive(round, db, held, settled) {
         + `and its dispenser's file has ${JSON.stringify(h)}`);
       continue;
     }
-    check(c?.state === 'assigned' && c.customer_id === customer && c.source === source,
+    // Voided after it went out, a code keeps its holder.
+    const held = c?.state === 'assigned' || (c?.state === 'void' && voidAsked.has(code));
+    check(held && c.customer_id === customer && c.source === source,
       `${when}: ${code} was received by ${customer} (${source}) but is stored as ${JSON.stringify(c)}`);
   }
   // Assigned without an answer: only to a customer who asked, by a known source.
@@ -528,6 +566,10 @@ function checkLive(round, db, held, settled) {
     if (c.state === 'expired') {
       check(expiredByNow(c.code), `${when}: ${c.code} is expired, but expires at ${EXPIRING.get(c.code)}`);
       continue;
+    }
+    if (c.state === 'void') {
+      check(voidAsked.has(c.code), `${when}: ${c.code} is void, but no one voided it`);
+      if (c.customer_id === null) continue;
     }
     if (c.state === 'available' || c.state === 'leased' || received.has(c.code)) continue;
     const known = c.source === 'layer:show' || c.source === `layer:${SPREAD}` || campaignsSent.has(c.source.replace(/^campaign:/, ''));
@@ -593,7 +635,8 @@ function checkDispensers(round, db, held) {
         check(!handedBy.has(c.code), `round ${round}: ${c.code} handed out by ${handedBy.get(c.code)?.name} and by ${name}`);
         handedBy.set(c.code, { name, lease: c.lease_id, customer: c.customer_id });
         check(dispenserOf(c.customer_id) === name, `round ${round}: ${name} handed ${c.code} to ${c.customer_id}, who meets ${dispenserOf(c.customer_id)}`);
-        const reported = stored?.state === 'assigned' && stored.customer_id === c.customer_id && stored.source === `layer:${SPREAD}`;
+        const reported = (stored?.state === 'assigned' || (stored?.state === 'void' && voidAsked.has(c.code)))
+          && stored.customer_id === c.customer_id && stored.source === `layer:${SPREAD}`;
         check(reported || leasedHere(c),
           `round ${round}: ${name} handed ${c.code} to ${c.customer_id} under lease ${c.lease_id}; the store has ${JSON.stringify(stored)}`);
       } else if (c.state === 0 && leases.get(c.lease_id)?.given_back === 0) {
@@ -673,9 +716,11 @@ function checkSettled(round, before, after, held, { expect }) {
     if (was.state === 'leased') {
       const customer = expect.get(code);
       // Given back, a code may have expired meanwhile.
+      // A void asked for while it was leased applies as it comes back.
+      const voidedBack = c?.state === 'void' && voidAsked.has(code);
       const ok = customer === null
-        ? c?.state === 'available' || (c?.state === 'expired' && expiredByNow(code))
-        : c?.state === 'assigned' && c.customer_id === customer && c.source === `layer:${SPREAD}`;
+        ? c?.state === 'available' || (c?.state === 'expired' && expiredByNow(code)) || (voidedBack && c.customer_id === null)
+        : (c?.state === 'assigned' || voidedBack) && c.customer_id === customer && c.source === `layer:${SPREAD}`;
       check(ok, `round ${round}: ${code} was leased, handed to ${customer} by its dispenser, and settled as ${JSON.stringify(c)}`);
     } else if (was.state === 'available' && c?.state === 'expired') {
       check(expiredByNow(code), `round ${round}: ${code} was available and settled as expired before its time`);
@@ -756,12 +801,13 @@ async function main() {
 
     const rows = importFile(round);
     const stop = { now: false };
-    const stats = { rendered: { show: 0, [SPREAD]: 0 }, messages: 0, piecesSent: 0, other: [], cut: 0, cutSamples: [] };
+    const stats = { rendered: { show: 0, [SPREAD]: 0 }, messages: 0, piecesSent: 0, voided: 0, other: [], cut: 0, cutSamples: [] };
     const killAfter = Math.round(KILL_AFTER_MS[0] + random() * (KILL_AFTER_MS[1] - KILL_AFTER_MS[0]));
     const load = Promise.all([
       ...Array.from({ length: RENDER_CLIENTS }, (_, n) => renderLoop('show', round, n, stop, stats)),
       ...Array.from({ length: SPREAD_CLIENTS }, (_, n) => renderLoop(SPREAD, round, n, stop, stats)),
       campaignLoop(round, stop, stats),
+      voidLoop(round, stop, stats),
       importSlowly(rows, stats),
     ]);
     load.catch(() => {}); // A failing loop is reported where the load is awaited.
@@ -805,7 +851,7 @@ async function main() {
     await checkApi(round, after);
     console.log(`round ${round}: workerd ${victim} killed after ${killAfter} ms; ${stats.rendered.show} answers from the store's layer, `
       + `${stats.rendered[SPREAD]} from the dispensers' (${live.leased} codes leased at the kill, ${settling.handed} of them handed out unreported, ${seenUnreported} of these received), `
-      + `${stats.messages} campaign messages${stats.cut ? `, ${stats.cut} answers cut short by the kill (${stats.cutSamples.join(', ')})` : ''}; `
+      + `${stats.messages} campaign messages, ${stats.voided} codes voided${stats.cut ? `, ${stats.cut} answers cut short by the kill (${stats.cutSamples.join(', ')})` : ''}; `
       + `import ${report ? 'complete' : `cut off (${cut} codes stored)`}; dispensers ${settled}; `
       + `live ${liveAfter.assigned}/${liveAfter.total} assigned, bulk ${bulk.total}: ${failures.length ? 'FAILED' : 'all checks pass'}`);
     if (failures.length) break;
