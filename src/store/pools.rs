@@ -11,8 +11,7 @@ use crate::time::rfc3339;
 /// The columns [`StoredPool::from_row`] reads, in its order.
 const POOL_COLUMNS: &str = "id, name, description, created_at, total, available, leased,
     assigned, redeemed, expired, void, valid_from, expires_at, stop_before, archived,
-    next_expiry, (SELECT COUNT(DISTINCT dispenser) FROM leases WHERE pool_id = pools.id),
-    alerts, alert_held";
+    next_expiry, alerts, alert_held";
 
 /// The lowest expiry of a pool's codes still to hand out (available or
 /// leased), `?1` the pool's id: two seeks on `codes_by_expiry`.
@@ -117,7 +116,12 @@ impl<D: Database> Store<'_, D> {
             settings,
             created_at: rfc3339(stored.created_at),
             counts: stored.counts.as_shown(row.status),
-            dispensers: stored.dispensers,
+            // Only the API shows it: not in the row a render reads.
+            dispensers: self.db.query(
+                "SELECT COUNT(DISTINCT dispenser) FROM leases WHERE pool_id = ?1",
+                &[row.id.into()],
+            )?[0][0]
+                .as_i64(),
             status: row.status,
             alert_state,
         })
@@ -256,7 +260,6 @@ struct StoredPool {
     counts: PoolCounts,
     lifecycle: Lifecycle,
     next_expiry: Option<i64>,
-    dispensers: i64,
     /// Its alerts as stored (JSON), if any, and which of their conditions
     /// held (`store/alerts.rs`).
     alerts: Option<String>,
@@ -286,7 +289,6 @@ impl StoredPool {
             counts,
             lifecycle,
             next_expiry: next().as_opt_i64(),
-            dispensers: next().as_i64(),
             alerts: next().as_opt_str().map(str::to_owned),
             alert_held: next().as_i64(),
         }
