@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use codepool::campaign::{CampaignReservationRequest, CustomerCodes, CustomerNeeds};
-use codepool::dispenser::{Exchange, LEASE_MS};
+use codepool::dispenser::{Exchange, Exchanged, LEASE_MS};
 use codepool::event::Redemption;
 use codepool::layer::{Assignment, LayerSettings};
 use codepool::pool::{CodeQuery, CodeState, PoolSettings, PoolStatus};
@@ -205,6 +205,29 @@ fn the_pools_window_gates_every_path_and_moving_it_moves_no_code() {
     assert!(reserve_one(&store, "w", closed).is_empty());
 }
 
+/// Saves layer `l`, taking from pool `p` through one dispenser.
+fn dispensed_layer(store: &Store<'_, NativeDatabase>) {
+    let settings = LayerSettings {
+        dispensers: 1,
+        ..layer_taking("p", Assignment::PerDisplay)
+    };
+    store.put_layer("l", &settings, NOW).unwrap();
+}
+
+/// The first exchange of layer `l`'s dispenser, asking `want` codes of `p`.
+fn first_exchange(store: &Store<'_, NativeDatabase>, want: usize, now: i64) -> Exchanged {
+    let exchange = Exchange {
+        dispenser: "l#0".into(),
+        layer: "l".into(),
+        version: store.layer("l").unwrap().version,
+        want: BTreeMap::from([("p".to_owned(), want)]),
+        alone: true,
+        seq: 1,
+        ..Exchange::default()
+    };
+    store.exchange(&exchange, now).unwrap()
+}
+
 #[test]
 fn dispensers_lease_only_codes_good_past_the_lease_and_never_past_the_pools_close() {
     let db = NativeDatabase::in_memory().unwrap();
@@ -216,34 +239,8 @@ fn dispensers_lease_only_codes_good_past_the_lease_and_never_past_the_pools_clos
             ("B", Some(NOW + DAY)),
         ],
     );
-    store
-        .put_layer(
-            "l",
-            &LayerSettings {
-                dispensers: 1,
-                ..layer_taking("p", Assignment::PerDisplay)
-            },
-            NOW,
-        )
-        .unwrap();
-    let version = store.layer("l").unwrap().version;
-    let exchange = |want: usize, now: i64| {
-        store
-            .exchange(
-                &Exchange {
-                    dispenser: "l#0".into(),
-                    layer: "l".into(),
-                    version,
-                    want: BTreeMap::from([("p".to_owned(), want)]),
-                    alone: true,
-                    seq: 1,
-                    ..Exchange::default()
-                },
-                now,
-            )
-            .unwrap()
-    };
-    let answer = exchange(3, NOW);
+    dispensed_layer(&store);
+    let answer = first_exchange(&store, 3, NOW);
     let leased: Vec<&str> = answer
         .granted
         .iter()
@@ -257,46 +254,15 @@ fn dispensers_lease_only_codes_good_past_the_lease_and_never_past_the_pools_clos
 
     // A pool that closes in 10 s leases until then, not for the whole 30 s.
     let db = NativeDatabase::in_memory().unwrap();
-    let store2 = store_with(&db, &[("p", &["X", "Y"])]);
-    store2
-        .put_pool(
-            "p",
-            &settings(|s| s.expires_at = Some(rfc3339(NOW + 10_000))),
-            NOW,
-        )
-        .unwrap();
-    store2
-        .put_layer(
-            "l",
-            &LayerSettings {
-                dispensers: 1,
-                ..layer_taking("p", Assignment::PerDisplay)
-            },
-            NOW,
-        )
-        .unwrap();
-    let version = store2.layer("l").unwrap().version;
-    let ask = |now: i64| {
-        store2
-            .exchange(
-                &Exchange {
-                    dispenser: "l#0".into(),
-                    layer: "l".into(),
-                    version,
-                    want: BTreeMap::from([("p".to_owned(), 1)]),
-                    alone: true,
-                    seq: 1,
-                    ..Exchange::default()
-                },
-                now,
-            )
-            .unwrap()
-    };
-    let answer = ask(NOW);
+    let store = store_with(&db, &[("p", &["X", "Y"])]);
+    let closes = settings(|s| s.expires_at = Some(rfc3339(NOW + 10_000)));
+    store.put_pool("p", &closes, NOW).unwrap();
+    dispensed_layer(&store);
+    let answer = first_exchange(&store, 1, NOW);
     assert_eq!(answer.granted.len(), 1);
     assert_eq!(answer.granted[0].deadline, NOW + 10_000);
     // Closed: no grant, no recall.
-    let answer = ask(NOW + 10_000);
+    let answer = first_exchange(&store, 1, NOW + 10_000);
     assert!(answer.granted.is_empty() && answer.recall.is_empty());
 }
 
