@@ -35,11 +35,19 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// and one unit, `0` alone for none) into milliseconds, at most
 /// [`MAX_DURATION_MS`]; `None` for anything else.
 pub fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if s == "0" {
+    if s.trim() == "0" {
         return Some(0);
     }
-    let unit = match s.chars().last()? {
+    parse_duration_in(s, "smhdw").filter(|ms| *ms <= MAX_DURATION_MS)
+}
+
+/// Parses one number of at most six digits and one unit among `units`
+/// (of `s m h d w`, e.g. `"hdw"`), trimmed, into milliseconds; the caller
+/// bounds the result.
+pub fn parse_duration_in(s: &str, units: &str) -> Option<i64> {
+    let s = s.trim();
+    let last = s.chars().last().filter(|c| units.contains(*c))?;
+    let unit = match last {
         's' => 1000,
         'm' => 60 * 1000,
         'h' => 60 * 60 * 1000,
@@ -51,8 +59,7 @@ pub fn parse_duration(s: &str) -> Option<i64> {
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) || number.len() > 6 {
         return None;
     }
-    let ms = number.parse::<i64>().ok()? * unit;
-    (ms <= MAX_DURATION_MS).then_some(ms)
+    Some(number.parse::<i64>().ok()? * unit)
 }
 
 /// A duration in milliseconds as [`parse_duration`] reads it, in the

@@ -70,7 +70,6 @@ pub const MAX_WINDOW_MS: i64 = 365 * DAY_MS;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
-const WEEK_MS: i64 = 7 * DAY_MS;
 
 impl Threshold {
     /// The threshold in codes for a pool of `total` codes (a percentage
@@ -204,18 +203,7 @@ fn parse_hundredths(text: &str) -> Option<i64> {
 /// (`w`), e.g. `"12h"`, `"7d"`; answers milliseconds. No minutes or
 /// months: `"1m"` would read as either.
 pub fn parse_duration(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let unit = match text.as_bytes().last()? {
-        b'h' => HOUR_MS,
-        b'd' => DAY_MS,
-        b'w' => WEEK_MS,
-        _ => return None,
-    };
-    let number = &text[..text.len() - 1];
-    if number.is_empty() || number.len() > 6 || !number.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    number.parse::<i64>().ok().map(|n| n * unit)
+    crate::time::parse_duration_in(text, "hdw")
 }
 
 fn parse_window(text: &str) -> Result<i64> {
@@ -234,11 +222,8 @@ fn parse_window(text: &str) -> Result<i64> {
 
 /// A window as the shortest text: `"7d"` rather than `"168h"` or `"1w"`.
 pub fn format_window(ms: i64) -> String {
-    if ms % DAY_MS == 0 {
-        format!("{}d", ms / DAY_MS)
-    } else {
-        format!("{}h", ms / HOUR_MS)
-    }
+    // Windows are whole hours: in days when they divide, else in hours.
+    crate::time::format_duration(ms)
 }
 
 /// The longest webhook URL accepted, in bytes.
