@@ -362,6 +362,24 @@ mod tests {
     }
 
     #[test]
+    fn err_an_entry_object_nested_deep_is_refused_whole_without_overflow() {
+        // Each level is read as an entry: serde_json's depth limit refuses
+        // the body (nothing stored) long before the Worker's stack ends.
+        let deep = format!(
+            r#"{{"codes": ["A", {}"B"{}]}}"#,
+            r#"{"code": "X", "expires_at": "#.repeat(50_000),
+            "}".repeat(50_000)
+        );
+        let err = std::thread::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(move || JsonImport::parse(deep.as_bytes()).unwrap_err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(err.code(), "invalid_json");
+    }
+
+    #[test]
     fn a_deeply_nested_entry_is_one_invalid_entry() {
         // Read past without recursion, on the Worker's 1 MiB stack.
         let deep = format!(
